@@ -1,0 +1,94 @@
+"""The ledger application: eventsourcing wired to the signing mapper and the log.
+
+Subclass it to add a domain. Every save must say who signs:
+`app.save(aggregate, signer=Signer(actor, key))`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import EventStore
+
+from ledger.mapper import SigningEventStore
+from ledger.note import VerifierKey
+from ledger.registry import Ledger
+from ledger.settings import Settings
+from ledger.signing import Signer
+from ledger.store import LogStore
+
+
+class LedgerNotOpenError(RuntimeError):
+    """The database holds no ledger yet (run `cmpp init`)."""
+
+
+class LedgerApplication(Application[UUID]):
+    name = "ledger"
+    is_snapshotting_enabled = False
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._opening: dict[str, Any] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LedgerApplication:
+        return cls(env=settings.persistence_env())
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return SigningEventStore(mapper=self.mapper, recorder=self.recorder)
+
+    @property
+    def store(self) -> LogStore:
+        return cast(LogStore, self.recorder)
+
+    # -- entry 0 and the keys ---------------------------------------------------------
+
+    def open_ledger(self, *, origin: str, root: Signer, log_public: bytes) -> UUID:
+        if self.store.head().size:
+            raise RuntimeError("this database already holds a ledger")
+        ledger = Ledger.open(uuid4(), origin, root.key.public_key, root.org, log_public)
+        self.save(ledger, signer=root)
+        return ledger.id
+
+    @property
+    def opening(self) -> dict[str, Any]:
+        """The event of entry 0 (cached: it never changes)."""
+        if self._opening is None:
+            rows = self.store.read_rows(0, 1)
+            if not rows or rows[0][2] is None:
+                raise LedgerNotOpenError("no ledger here yet: run `cmpp init` first")
+            self._opening = json.loads(rows[0][2])["event"]
+        return self._opening
+
+    @property
+    def ledger_id(self) -> UUID:
+        return UUID(self.opening["stream"])
+
+    @property
+    def origin(self) -> str:
+        return str(self.opening["data"]["origin"])
+
+    @property
+    def log_verifier_key(self) -> VerifierKey:
+        from ledger.hashing import b64decode
+
+        return VerifierKey(self.origin, b64decode(self.opening["data"]["log_key"]["public_key"]))
+
+    def ledger(self) -> Ledger:
+        return cast(Ledger, self.repository.get(self.ledger_id))
+
+    def register_key(
+        self, signer: Signer, public_key: bytes, holder: str, roles: list[str]
+    ) -> str:
+        ledger = self.ledger()
+        new_id = ledger.register_key(public_key, holder, roles)
+        self.save(ledger, signer=signer)
+        return new_id
+
+    def revoke_key(self, signer: Signer, key_id: str, reason: str) -> None:
+        ledger = self.ledger()
+        ledger.revoke_key(key_id, reason)
+        self.save(ledger, signer=signer)

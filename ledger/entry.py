@@ -1,0 +1,78 @@
+"""The signed event and the log entry, byte for byte (LEDGER_FORMAT.md sections 2 and 3).
+
+What the events table stores for one event is JCS({"event": E, "sig": S}). The
+log entry adds `prev` and `seq`; because JCS orders members
+`event` < `prev` < `seq` < `sig`, the entry's bytes are the stored bytes with
+those two members spliced in before `sig`: no re-encoding on the write path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger import canonical
+
+EVENT_MEMBERS = frozenset({"type", "stream", "version", "at", "actor", "org", "key", "data"})
+ENTRY_MEMBERS = frozenset({"event", "prev", "seq", "sig"})
+_SIG_MEMBER = b',"sig":"'
+
+
+class EntryError(ValueError):
+    """Bytes that are not a well-formed signed event or log entry."""
+
+
+def format_instant(moment: datetime) -> str:
+    """UTC with microseconds: 2026-11-27T20:18:14.123456Z."""
+    if moment.tzinfo is None:
+        raise EntryError("instants must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_instant(text: str) -> datetime:
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise EntryError(f"instant {text!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
+    if format_instant(moment) != text:
+        raise EntryError(f"instant {text!r} is not in canonical form")
+    return moment
+
+
+def signed_state(event_bytes: bytes, sig_b64: str) -> bytes:
+    """JCS({"event": E, "sig": S}) from JCS(E) and the signature."""
+    return b'{"event":' + event_bytes + _SIG_MEMBER + sig_b64.encode("ascii") + b'"}'
+
+
+def seal(state: bytes, seq: int, prev: str) -> bytes:
+    """leaf(seq): the entry's JCS bytes, made from a signed state by splicing."""
+    cut = state.rfind(_SIG_MEMBER)
+    if cut < 0 or not state.startswith(b'{"event":{'):
+        raise EntryError("stored state is not a signed event")
+    return b"".join(
+        (state[:cut], b',"prev":"', prev.encode("ascii"), b'","seq":', str(seq).encode(), state[cut:])
+    )
+
+
+def event_bytes_of(leaf: bytes) -> bytes:
+    """JCS(event) inside a canonical leaf: the bytes the signature covers."""
+    cut = leaf.rfind(b',"prev":"')
+    if cut < 0 or not leaf.startswith(b'{"event":'):
+        raise EntryError("entry has no event member")
+    return leaf[len(b'{"event":') : cut]
+
+
+def parse_signed_state(state: bytes) -> tuple[dict[str, Any], str]:
+    """The event and signature of a stored state, checking its shape."""
+    try:
+        value = canonical.loads(state)
+    except canonical.CanonicalError as exc:
+        raise EntryError(f"stored event: {exc}") from None
+    if not isinstance(value, dict) or set(value) != {"event", "sig"}:
+        raise EntryError("stored event must have exactly the members event and sig")
+    event, sig = value["event"], value["sig"]
+    if not isinstance(event, dict) or set(event) != EVENT_MEMBERS:
+        raise EntryError(f"event members must be exactly {sorted(EVENT_MEMBERS)}")
+    if not isinstance(sig, str):
+        raise EntryError("sig must be a string")
+    return event, sig

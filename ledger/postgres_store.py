@@ -1,0 +1,198 @@
+"""The ledger on PostgreSQL: eventsourcing's recorders, extended to append the log.
+
+Selected with PERSISTENCE_MODULE=ledger.postgres_store. The library serialises
+writers with `LOCK TABLE … IN EXCLUSIVE MODE` inside `_insert_stored_events`;
+we take that lock first, so the head we read is the head we extend, and the
+entries, Merkle nodes and new head are pipelined into the events' transaction.
+Never set POSTGRES_ENABLE_DB_FUNCTIONS: its insert path skips this hook.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+    PostgresProcessRecorder,
+)
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.appender import Appended, Head, append_batch, node_id, prepare
+from ledger.merkle import Frontier, Node
+from ledger.trust import KeyRecord, TrustState
+
+LOG_TABLES = [
+    "CREATE TABLE IF NOT EXISTS {schema}.ledger_log ("
+    " seq bigint PRIMARY KEY, originator_id {id_type} NOT NULL,"
+    " originator_version bigint NOT NULL, prev text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.ledger_nodes (id bigint PRIMARY KEY, hash bytea NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.ledger_head ("
+    " id int PRIMARY KEY CHECK (id = 1), size bigint NOT NULL,"
+    " last_leaf_hash bytea, frontier bytea NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.ledger_keys ("
+    " key_id text PRIMARY KEY, public_key bytea NOT NULL, holder text NOT NULL,"
+    " roles text NOT NULL, registered_seq bigint NOT NULL, revoked_seq bigint)",
+    "CREATE TABLE IF NOT EXISTS {schema}.ledger_checkpoints ("
+    " size bigint PRIMARY KEY, note text NOT NULL, issued_at text NOT NULL)",
+]
+LOG_TABLE_NAMES = ("ledger_log", "ledger_nodes", "ledger_head", "ledger_keys", "ledger_checkpoints")
+
+
+def _key_from_row(row: Any) -> KeyRecord:
+    return KeyRecord(
+        row["key_id"], bytes(row["public_key"]), row["holder"], tuple(json.loads(row["roles"])),
+        row["registered_seq"], row["revoked_seq"],
+    )
+
+
+class PostgresLog:
+    """Mixin for eventsourcing's PostgreSQL application and process recorders."""
+
+    datastore: PostgresDatastore
+    events_table_name: str
+    sql_create_statements: list[Composed]
+    require_signed = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema = Identifier(self.datastore.schema)
+        id_type = Identifier(self.datastore.originator_id_type)
+        for statement in LOG_TABLES:
+            self.sql_create_statements.append(
+                SQL(statement).format(schema=schema, id_type=id_type)  # type: ignore[arg-type]
+            )
+        self._q = {
+            name: SQL(text).format(schema=schema, events=Identifier(self.events_table_name))  # type: ignore[arg-type]
+            for name, text in _QUERIES.items()
+        }
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # The library catches exceptions inside its transaction block, so a Python
+        # error after the events' INSERT would let them commit without entries. All
+        # Python work is therefore done first, under the same table lock the library
+        # takes (taking it twice in one transaction is a no-op); after that only SQL
+        # runs, and any SQL error aborts the whole transaction.
+        prepared = prepare(stored_events, require_signed=self.require_signed)
+        self._lock_table(curs)  # type: ignore[attr-defined]
+        conn = curs.connection
+        with conn.cursor() as head_curs, conn.cursor() as keys_curs:
+            head_curs.execute(self._q["head"])
+            keys_curs.execute(self._q["keys_in"], (sorted(prepared.key_ids),))
+            head = self._head_from(head_curs.fetchone())
+            keys = {row["key_id"]: _key_from_row(row) for row in keys_curs.fetchall()}
+        appended = append_batch(head, TrustState(keys), prepared)
+        with conn.cursor() as write_curs:
+            self._write(write_curs, appended)
+        # Notifies and inserts the events; their ids are left on `curs` for the library.
+        super()._insert_stored_events(curs, stored_events, **kwargs)  # type: ignore[misc]
+
+    @staticmethod
+    def _head_from(row: Any) -> Head:
+        if row is None:
+            return Head()
+        last = None if row["last_leaf_hash"] is None else bytes(row["last_leaf_hash"])
+        return Head(row["size"], last, Frontier.from_bytes(row["size"], bytes(row["frontier"])))
+
+    def _write(self, c: Cursor[Any], appended: Appended) -> None:
+        c.executemany(self._q["insert_log"], appended.log_rows)
+        c.executemany(self._q["insert_node"], appended.node_rows)
+        head = appended.head
+        c.execute(self._q["upsert_head"], (head.size, head.last_leaf_hash, head.frontier.to_bytes()))
+        if appended.keys:
+            c.executemany(self._q["upsert_key"], [
+                (k.key_id, k.public_key, k.holder, json.dumps(list(k.roles)),
+                 k.registered_seq, k.revoked_seq)
+                for k in appended.keys
+            ])
+
+    # -- the LogStore reads ---------------------------------------------------------
+
+    def head(self) -> Head:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q["head"])
+            return self._head_from(c.fetchone())
+
+    def read_rows(self, start: int, stop: int) -> list[tuple[int, str, bytes | None]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q["read_rows"], (start, stop))
+            return [
+                (r["seq"], r["prev"], None if r["state"] is None else bytes(r["state"]))
+                for r in c.fetchall()
+            ]
+
+    def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
+        wanted = {node_id(*n): n for n in nodes}
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q["nodes_in"], (sorted(wanted),))
+            found = {wanted[row["id"]]: bytes(row["hash"]) for row in c.fetchall()}
+        missing = set(nodes) - set(found)
+        if missing:
+            raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
+        return found
+
+    def keys(self) -> list[KeyRecord]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q["all_keys"])
+            return [_key_from_row(row) for row in c.fetchall()]
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q["checkpoints"])
+            return [(row["size"], row["note"]) for row in c.fetchall()]
+
+    def add_checkpoint(self, size: int, note: str, issued_at: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self._q["add_checkpoint"], (size, note, issued_at))
+
+
+_QUERIES = {
+    "head": "SELECT size, last_leaf_hash, frontier FROM {schema}.ledger_head WHERE id = 1",
+    "keys_in": "SELECT * FROM {schema}.ledger_keys WHERE key_id = ANY(%s)",
+    "all_keys": "SELECT * FROM {schema}.ledger_keys ORDER BY registered_seq",
+    "insert_log": "INSERT INTO {schema}.ledger_log VALUES (%s, %s, %s, %s)",
+    "insert_node": "INSERT INTO {schema}.ledger_nodes VALUES (%s, %s)",
+    "upsert_head": "INSERT INTO {schema}.ledger_head VALUES (1, %s, %s, %s) ON CONFLICT (id)"
+    " DO UPDATE SET size = excluded.size, last_leaf_hash = excluded.last_leaf_hash,"
+    " frontier = excluded.frontier",
+    "upsert_key": "INSERT INTO {schema}.ledger_keys VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (key_id) DO UPDATE SET revoked_seq = excluded.revoked_seq",
+    "read_rows": "SELECT l.seq, l.prev, e.state FROM {schema}.ledger_log l"
+    " LEFT JOIN {schema}.{events} e ON e.originator_id = l.originator_id"
+    " AND e.originator_version = l.originator_version"
+    " WHERE l.seq >= %s AND l.seq < %s ORDER BY l.seq",
+    "nodes_in": "SELECT id, hash FROM {schema}.ledger_nodes WHERE id = ANY(%s)",
+    "checkpoints": "SELECT size, note FROM {schema}.ledger_checkpoints ORDER BY size",
+    "add_checkpoint": "INSERT INTO {schema}.ledger_checkpoints VALUES (%s, %s, %s)"
+    " ON CONFLICT (size) DO NOTHING",
+}
+
+
+class LedgerPostgresApplicationRecorder(PostgresLog, PostgresApplicationRecorder):
+    pass
+
+
+class LedgerPostgresProcessRecorder(PostgresLog, PostgresProcessRecorder):
+    pass
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    application_recorder_class = LedgerPostgresApplicationRecorder
+    process_recorder_class = LedgerPostgresProcessRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        if self.datastore.enable_db_functions:
+            raise ValueError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS bypasses the ledger's log: leave it unset"
+            )
+
+

@@ -1,0 +1,102 @@
+"""The ledger's own aggregate: the opening entry and the signing keys.
+
+Its events are entry 0 (`ledger.LedgerOpened`), `ledger.KeyRegistered` and
+`ledger.KeyRevoked`. The recorders check the same rules again under the write
+lock (ledger.trust); the aggregate gives clear errors before anything is signed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.hashing import b64encode, key_id
+from ledger.permissions import ROLES
+
+
+class KeyRuleError(ValueError):
+    """A key registration or revocation that the ledger's rules refuse."""
+
+
+class Ledger(Aggregate):
+    TOPIC = "ledger.Ledger"
+
+    class Created(Aggregate.Created):
+        # Entry 0. eventsourcing names an aggregate's creation event `Created`.
+        TOPIC = "ledger.LedgerOpened"
+        origin: str
+        root_key: dict[str, Any]
+        log_key: dict[str, Any]
+
+    class KeyRegistered(Aggregate.Event):
+        TOPIC = "ledger.KeyRegistered"
+        key_id: str
+        public_key: str
+        holder: str
+        roles: list[str]
+
+    class KeyRevoked(Aggregate.Event):
+        TOPIC = "ledger.KeyRevoked"
+        key_id: str
+        reason: str
+
+    @event(Created)
+    def __init__(self, origin: str, root_key: dict[str, Any], log_key: dict[str, Any]) -> None:
+        self.origin = origin
+        self.root_key = root_key
+        self.log_key = log_key
+        # key_id -> {"holder", "roles", "revoked"}
+        self.keys: dict[str, dict[str, Any]] = {
+            root_key["key_id"]: {"holder": root_key["holder"], "roles": ["board"], "revoked": False},
+            log_key["key_id"]: {"holder": root_key["holder"], "roles": ["log"], "revoked": False},
+        }
+
+    @classmethod
+    def open(
+        cls, ledger_id: UUID, origin: str, root_public: bytes, board_org: str, log_public: bytes
+    ) -> Ledger:
+        return cls._create(
+            cls.Created,
+            id=ledger_id,
+            origin=origin,
+            root_key={"key_id": key_id(root_public), "public_key": b64encode(root_public),
+                      "holder": board_org},
+            log_key={"key_id": key_id(log_public), "public_key": b64encode(log_public)},
+        )
+
+    def register_key(self, public_key: bytes, holder: str, roles: list[str]) -> str:
+        new_id = key_id(public_key)
+        if len(public_key) != 32:
+            raise KeyRuleError("an Ed25519 public key is 32 bytes")
+        if new_id in self.keys:
+            raise KeyRuleError(f"key {new_id} is already registered")
+        unknown = sorted(set(roles) - set(ROLES))
+        if not roles or unknown or len(set(roles)) != len(roles):
+            raise KeyRuleError(f"roles must be distinct names from {', '.join(ROLES)}")
+        if not holder.startswith("org:"):
+            raise KeyRuleError(f"holder {holder!r} is not an organisation id (org:…)")
+        self._register(key_id=new_id, public_key=b64encode(public_key), holder=holder, roles=roles)
+        return new_id
+
+    @event(KeyRegistered)
+    def _register(self, key_id: str, public_key: str, holder: str, roles: list[str]) -> None:
+        self.keys[key_id] = {"holder": holder, "roles": list(roles), "revoked": False}
+
+    def revoke_key(self, key_id: str, reason: str) -> None:
+        record = self.keys.get(key_id)
+        if record is None or record["roles"] == ["log"]:
+            raise KeyRuleError(f"key {key_id} is not a registered signing key")
+        if record["revoked"]:
+            raise KeyRuleError(f"key {key_id} is already revoked")
+        board_keys = [
+            k for k, r in self.keys.items() if "board" in r["roles"] and not r["revoked"]
+        ]
+        if board_keys == [key_id]:
+            raise KeyRuleError("refusing to revoke the last board key: no one could sign again")
+        self._revoke(key_id=key_id, reason=reason)
+
+    @event(KeyRevoked)
+    def _revoke(self, key_id: str, reason: str) -> None:
+        self.keys[key_id]["revoked"] = True

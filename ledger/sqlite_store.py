@@ -1,0 +1,215 @@
+"""The ledger on SQLite: eventsourcing's recorders, extended to append the log.
+
+Selected with PERSISTENCE_MODULE=ledger.sqlite_store. Each write transaction
+begins IMMEDIATE, so writers in other processes queue on SQLite's write lock
+rather than failing to upgrade a read; inside it, `_insert_events` inserts the
+events and then their log entries, Merkle nodes and the new head.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+    SQLiteProcessRecorder,
+    SQLiteTransaction,
+)
+
+from ledger.appender import Appended, Head, append_batch, node_id, prepare
+from ledger.merkle import Frontier, Node
+from ledger.trust import KeyRecord, TrustState
+
+LOCK_TIMEOUT_SECONDS = 60
+
+LOG_TABLES = [
+    "CREATE TABLE IF NOT EXISTS ledger_log ("
+    " seq INTEGER PRIMARY KEY, originator_id TEXT NOT NULL,"
+    " originator_version INTEGER NOT NULL, prev TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_head ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,"
+    " last_leaf_hash BLOB, frontier BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_keys ("
+    " key_id TEXT PRIMARY KEY, public_key BLOB NOT NULL, holder TEXT NOT NULL,"
+    " roles TEXT NOT NULL, registered_seq INTEGER NOT NULL, revoked_seq INTEGER)",
+    "CREATE TABLE IF NOT EXISTS ledger_checkpoints ("
+    " size INTEGER PRIMARY KEY, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
+]
+
+
+class _WriteFirstTransaction(SQLiteTransaction):
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE" if self.commit else "BEGIN")
+        return cursor
+
+
+class LedgerSQLiteDatastore(SQLiteDatastore):
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        with (
+            self.get_connection(commit=commit) as conn,
+            _WriteFirstTransaction(conn, commit=commit) as curs,
+            curs,
+        ):
+            yield curs
+
+
+def _db_id(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
+def _key_from_row(row: Any) -> KeyRecord:
+    return KeyRecord(
+        row["key_id"], bytes(row["public_key"]), row["holder"], tuple(json.loads(row["roles"])),
+        row["registered_seq"], row["revoked_seq"],
+    )
+
+
+class SQLiteLog:
+    """Mixin for eventsourcing's SQLite application and process recorders."""
+
+    datastore: SQLiteDatastore
+    require_signed = True
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *LOG_TABLES]  # type: ignore[misc]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        prepared = prepare(stored_events, require_signed=self.require_signed)
+        returning = super()._insert_events(c, stored_events, **kwargs)  # type: ignore[misc]
+        trust = TrustState(self._select_keys(c, prepared.key_ids))
+        self._write(c, append_batch(self._select_head(c), trust, prepared))
+        return returning  # type: ignore[no-any-return]
+
+    # -- inside the write transaction ---------------------------------------------
+
+    @staticmethod
+    def _select_head(c: SQLiteCursor) -> Head:
+        c.execute("SELECT size, last_leaf_hash, frontier FROM ledger_head WHERE id = 1")
+        row = c.fetchone()
+        if row is None:
+            return Head()
+        last = None if row["last_leaf_hash"] is None else bytes(row["last_leaf_hash"])
+        return Head(row["size"], last, Frontier.from_bytes(row["size"], bytes(row["frontier"])))
+
+    @staticmethod
+    def _select_keys(c: SQLiteCursor, key_ids: set[str]) -> dict[str, KeyRecord]:
+        if not key_ids:
+            return {}
+        marks = ",".join("?" * len(key_ids))
+        c.execute(f"SELECT * FROM ledger_keys WHERE key_id IN ({marks})", sorted(key_ids))  # noqa: S608
+        return {row["key_id"]: _key_from_row(row) for row in c.fetchall()}
+
+    @staticmethod
+    def _write(c: SQLiteCursor, appended: Appended) -> None:
+        c.executemany(
+            "INSERT INTO ledger_log VALUES (?, ?, ?, ?)",
+            [(s, _db_id(o), v, p) for s, o, v, p in appended.log_rows],
+        )
+        c.executemany("INSERT INTO ledger_nodes VALUES (?, ?)", appended.node_rows)
+        head = appended.head
+        c.execute(
+            "INSERT INTO ledger_head VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " size = excluded.size, last_leaf_hash = excluded.last_leaf_hash,"
+            " frontier = excluded.frontier",
+            (head.size, head.last_leaf_hash, head.frontier.to_bytes()),
+        )
+        for key in appended.keys:
+            c.execute(
+                "INSERT OR REPLACE INTO ledger_keys VALUES (?, ?, ?, ?, ?, ?)",
+                (key.key_id, key.public_key, key.holder, json.dumps(list(key.roles)),
+                 key.registered_seq, key.revoked_seq),
+            )
+
+    # -- the LogStore reads ---------------------------------------------------------
+
+    def head(self) -> Head:
+        with self.datastore.transaction(commit=False) as c:
+            return self._select_head(c)
+
+    def read_rows(self, start: int, stop: int) -> list[tuple[int, str, bytes | None]]:
+        events = getattr(self, "events_table_name", "stored_events")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT l.seq, l.prev, e.state FROM ledger_log l LEFT JOIN {events} e"  # noqa: S608
+                " ON e.originator_id = l.originator_id"
+                " AND e.originator_version = l.originator_version"
+                " WHERE l.seq >= ? AND l.seq < ? ORDER BY l.seq",
+                (start, stop),
+            )
+            return [
+                (r[0], r[1], None if r[2] is None else bytes(r[2])) for r in c.fetchall()
+            ]
+
+    def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
+        wanted = {node_id(*n): n for n in nodes}
+        found: dict[Node, bytes] = {}
+        ids = sorted(wanted)
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                c.execute(
+                    f"SELECT id, hash FROM ledger_nodes WHERE id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                    chunk,
+                )
+                for row in c.fetchall():
+                    found[wanted[row[0]]] = bytes(row[1])
+        missing = set(nodes) - set(found)
+        if missing:
+            raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
+        return found
+
+    def keys(self) -> list[KeyRecord]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT * FROM ledger_keys ORDER BY registered_seq")
+            return [_key_from_row(row) for row in c.fetchall()]
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT size, note FROM ledger_checkpoints ORDER BY size")
+            return [(row[0], row[1]) for row in c.fetchall()]
+
+    def add_checkpoint(self, size: int, note: str, issued_at: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "INSERT INTO ledger_checkpoints VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING",
+                (size, note, issued_at),
+            )
+
+
+class LedgerSQLiteApplicationRecorder(SQLiteLog, SQLiteApplicationRecorder):
+    pass
+
+
+class LedgerSQLiteProcessRecorder(SQLiteLog, SQLiteProcessRecorder):
+    pass
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    application_recorder_class = LedgerSQLiteApplicationRecorder
+    process_recorder_class = LedgerSQLiteProcessRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        plain = self.datastore
+        self.datastore = LedgerSQLiteDatastore(
+            db_name=plain.pool.db_name,
+            lock_timeout=plain.pool.lock_timeout or LOCK_TIMEOUT_SECONDS,
+            single_row_tracking=plain.single_row_tracking,
+            originator_id_type=plain.originator_id_type,  # type: ignore[arg-type]
+        )
+        plain.close()
+
+

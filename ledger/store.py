@@ -1,0 +1,54 @@
+"""What the rest of the ledger needs from a storage backend, beyond eventsourcing's recorders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Protocol
+
+from ledger.appender import Head
+from ledger.entry import EntryError, seal
+from ledger.merkle import Node
+from ledger.trust import KeyRecord
+
+PAGE = 5000  # entries read per query when streaming the log
+
+
+class LogStore(Protocol):
+    def head(self) -> Head: ...
+
+    def read_rows(self, start: int, stop: int) -> list[tuple[int, str, bytes | None]]:
+        """(seq, prev, stored state or None if the event is missing) for seq in [start, stop)."""
+        ...
+
+    def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]: ...
+
+    def keys(self) -> list[KeyRecord]: ...
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        """(size, note) of every checkpoint issued, by size."""
+        ...
+
+    def add_checkpoint(self, size: int, note: str, issued_at: str) -> None: ...
+
+
+def leaf_from_row(seq: int, prev: str, state: bytes | None) -> bytes:
+    """The entry's bytes; what cannot be sealed is returned as is, for the verifier to flag."""
+    if state is None:
+        return b""
+    try:
+        return seal(state, seq, prev)
+    except EntryError:
+        return state
+
+
+def iter_leaves(store: LogStore, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """(seq, leaf) in seq order; a missing row shows as a jump in seq."""
+    end = store.head().size if stop is None else stop
+    position = start
+    while position < end:
+        rows = store.read_rows(position, min(position + PAGE, end))
+        if not rows:
+            return
+        for seq, prev, state in rows:
+            yield seq, leaf_from_row(seq, prev, state)
+        position = min(position + PAGE, end)

@@ -1,0 +1,95 @@
+"""Checkpoints and proofs on request (LEDGER_FORMAT.md sections 6 and 8).
+
+Each uses the stored Merkle nodes: a checkpoint or a proof on a log of any size
+reads O(log n) nodes in one query, never the log itself.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger import merkle
+from ledger.entry import format_instant
+from ledger.hashing import b64encode
+from ledger.note import Checkpoint, NoteError, VerifierKey
+from ledger.store import LogStore
+
+
+class ProofRequestError(ValueError):
+    """A proof that cannot be given for the sizes asked; the message says why."""
+
+
+class LogSigner:
+    """Issues checkpoints for one log with its log key."""
+
+    def __init__(self, store: LogStore, origin: str, log_key: Ed25519PrivateKey) -> None:
+        self.store = store
+        self.origin = origin
+        self._key = log_key
+        self.verifier = VerifierKey(origin, log_key.public_key().public_bytes_raw())
+
+    def checkpoint(self, size: int | None = None) -> str:
+        """The signed checkpoint for `size` (default: the whole log), issuing it if new."""
+        head_size = self.store.head().size
+        size = head_size if size is None else size
+        if not 0 <= size <= head_size:
+            raise ProofRequestError(f"the log has {head_size} entries, not {size}")
+        issued = dict(self.store.checkpoints())
+        if size in issued:
+            return issued[size]
+        root = merkle.root_at(size, self.store.fetch_nodes)
+        # Append-only: the new checkpoint must agree with every one already issued.
+        for old_size, note in issued.items():
+            old = Checkpoint.open(note, self.verifier)
+            low, high = sorted((old_size, size))
+            if low == 0:
+                continue
+            proof = merkle.consistency_proof(low, high, self.store.fetch_nodes)
+            low_root, high_root = (old.root, root) if old_size < size else (root, old.root)
+            try:
+                merkle.verify_consistency(low, high, low_root, high_root, proof)
+            except merkle.ProofError as exc:
+                raise NoteError(
+                    f"refusing to sign: the log at size {size} is not consistent with the "
+                    f"checkpoint issued at size {old_size} ({exc})"
+                ) from None
+        note = Checkpoint(self.origin, size, root).sign(self._key)
+        self.store.add_checkpoint(size, note, format_instant(datetime.now(UTC)))
+        return dict(self.store.checkpoints())[size]
+
+
+def inclusion(log: LogSigner, index: int, size: int | None = None) -> dict[str, Any]:
+    note = log.checkpoint(size)
+    tree_size = Checkpoint.parse_text(note.split("\n\n")[0] + "\n").size
+    if not 0 <= index < tree_size:
+        raise ProofRequestError(f"entry {index} is not in a tree of {tree_size} entries")
+    fetch = log.store.fetch_nodes
+    leaf = fetch({(0, index)})[(0, index)]
+    proof = merkle.inclusion_proof(index, tree_size, fetch)
+    return {
+        "index": index,
+        "tree_size": tree_size,
+        "leaf_hash": b64encode(leaf),
+        "proof": [b64encode(p) for p in proof],
+        "checkpoint": note,
+    }
+
+
+def consistency(log: LogSigner, old_size: int, new_size: int) -> dict[str, Any]:
+    if not 0 < old_size <= new_size:
+        raise ProofRequestError(
+            f"a consistency proof needs 0 < OLD <= NEW (got {old_size} and {new_size})"
+        )
+    new_note = log.checkpoint(new_size)
+    old_note = log.checkpoint(old_size)
+    proof = merkle.consistency_proof(old_size, new_size, log.store.fetch_nodes)
+    return {
+        "old_size": old_size,
+        "new_size": new_size,
+        "proof": [b64encode(p) for p in proof],
+        "old_checkpoint": old_note,
+        "new_checkpoint": new_note,
+    }

@@ -1,0 +1,149 @@
+"""Keys and who may sign what, replayed in seq order (LEDGER_FORMAT.md section 4).
+
+One `TrustState` serves both sides: the recorders admit each entry inside the
+write lock and refuse one that breaks a rule, so no such entry can ever commit;
+the verifier replays the same rules over a bundle and reports what breaks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.hashing import b64decode, key_id
+from ledger.permissions import OPENING_TYPE, ROLES, may_sign
+
+LOG_ROLE = "log"  # the log key signs checkpoints and nothing else
+
+KEY_DATA = {
+    OPENING_TYPE: frozenset({"origin", "root_key", "log_key"}),
+    "ledger.KeyRegistered": frozenset({"key_id", "public_key", "holder", "roles"}),
+    "ledger.KeyRevoked": frozenset({"key_id", "reason"}),
+}
+
+
+class TrustError(ValueError):
+    """An entry that the trust rules of LEDGER_FORMAT.md section 4 forbid."""
+
+
+@dataclass
+class KeyRecord:
+    key_id: str
+    public_key: bytes
+    holder: str
+    roles: tuple[str, ...]
+    registered_seq: int
+    revoked_seq: int | None = None
+
+
+def _public_key(value: Any, claimed_id: Any) -> bytes:
+    if not isinstance(value, str) or not isinstance(claimed_id, str):
+        raise TrustError("key_id and public_key must be strings")
+    try:
+        raw = b64decode(value)
+    except ValueError as exc:
+        raise TrustError(f"public_key: {exc}") from None
+    if len(raw) != 32:
+        raise TrustError("public_key is not a raw 32-byte Ed25519 key")
+    if key_id(raw) != claimed_id:
+        raise TrustError(f"key_id {claimed_id} is not key_id(public_key)")
+    return raw
+
+
+class TrustState:
+    """The keys known at some point of the log, and the rules for the next entry."""
+
+    def __init__(self, keys: dict[str, KeyRecord] | None = None) -> None:
+        self.keys: dict[str, KeyRecord] = dict(keys or {})
+        self.changed: list[KeyRecord] = []  # records added or revoked since construction
+
+    def admit(self, seq: int, event: dict[str, Any]) -> KeyRecord:
+        """Check that `event` may stand at `seq`; apply its key changes; return its key."""
+        event_type, data = event["type"], event["data"]
+        if event_type in KEY_DATA and (not isinstance(data, dict) or set(data) != KEY_DATA[event_type]):
+            raise TrustError(f"{event_type} data must have exactly {sorted(KEY_DATA[event_type])}")
+        if seq == 0:
+            return self._open(event)
+        if event_type == OPENING_TYPE:
+            raise TrustError(f"{OPENING_TYPE} may only be entry 0")
+        signer = self.keys.get(event["key"])
+        if signer is None or signer.registered_seq >= seq:
+            raise TrustError(f"key {event['key']} is not registered")
+        if signer.revoked_seq is not None and signer.revoked_seq < seq:
+            raise TrustError(f"key {signer.key_id} was revoked at seq {signer.revoked_seq}")
+        if signer.holder != event["org"]:
+            raise TrustError(f"key {signer.key_id} is held by {signer.holder}, not {event['org']}")
+        if not may_sign(signer.roles, event_type):
+            raise TrustError(
+                f"key {signer.key_id} ({', '.join(signer.roles)}) may not sign {event_type}"
+            )
+        if event_type == "ledger.KeyRegistered":
+            self._register(seq, data)
+        elif event_type == "ledger.KeyRevoked":
+            self._revoke(seq, data)
+        return signer
+
+    def _open(self, event: dict[str, Any]) -> KeyRecord:
+        if event["type"] != OPENING_TYPE:
+            raise TrustError(f"entry 0 must be {OPENING_TYPE}, not {event['type']}")
+        data = event["data"]
+        root, log = data["root_key"], data["log_key"]
+        if not isinstance(root, dict) or set(root) != {"key_id", "public_key", "holder"}:
+            raise TrustError("root_key must have exactly key_id, public_key and holder")
+        if not isinstance(log, dict) or set(log) != {"key_id", "public_key"}:
+            raise TrustError("log_key must have exactly key_id and public_key")
+        if not isinstance(data["origin"], str) or not data["origin"]:
+            raise TrustError("origin must be a non-empty string")
+        root_pub = _public_key(root["public_key"], root["key_id"])
+        log_pub = _public_key(log["public_key"], log["key_id"])
+        if root["key_id"] == log["key_id"]:
+            raise TrustError("the root key and the log key must differ")
+        if event["key"] != root["key_id"]:
+            raise TrustError("entry 0 must be signed by the root key it names")
+        if event["org"] != root["holder"]:
+            raise TrustError(f"entry 0's org must be the root key's holder {root['holder']}")
+        root_record = KeyRecord(root["key_id"], root_pub, root["holder"], ("board",), 0)
+        log_record = KeyRecord(log["key_id"], log_pub, root["holder"], (LOG_ROLE,), 0)
+        self._add(log_record)
+        self._add(root_record)
+        # The root key signs entry 0 itself, so it counts as registered "before" it.
+        root_record.registered_seq = -1
+        return root_record
+
+    def _register(self, seq: int, data: dict[str, Any]) -> None:
+        public = _public_key(data["public_key"], data["key_id"])
+        if data["key_id"] in self.keys:
+            raise TrustError(f"key {data['key_id']} is already registered")
+        roles = data["roles"]
+        if not isinstance(roles, list) or not roles or not all(r in ROLES for r in roles):
+            raise TrustError(f"roles must be a non-empty list drawn from {', '.join(ROLES)}")
+        if len(set(roles)) != len(roles):
+            raise TrustError("roles must not repeat")
+        if not isinstance(data["holder"], str) or not data["holder"]:
+            raise TrustError("holder must be an organisation id")
+        self._add(KeyRecord(data["key_id"], public, data["holder"], tuple(roles), seq))
+
+    def _revoke(self, seq: int, data: dict[str, Any]) -> None:
+        record = self.keys.get(data["key_id"])
+        if record is None or record.roles == (LOG_ROLE,):
+            raise TrustError(f"key {data['key_id']} is not a registered signing key")
+        if record.revoked_seq is not None:
+            raise TrustError(f"key {record.key_id} is already revoked")
+        record.revoked_seq = seq
+        self.changed.append(record)
+
+    def _add(self, record: KeyRecord) -> None:
+        self.keys[record.key_id] = record
+        self.changed.append(record)
+
+
+def key_ids_named(event: dict[str, Any]) -> set[str]:
+    """Every key id an event refers to: what a partial TrustState must hold to admit it."""
+    ids = {event.get("key")}
+    data = event.get("data")
+    if isinstance(data, dict):
+        ids.add(data.get("key_id"))
+        for member in ("root_key", "log_key"):
+            if isinstance(data.get(member), dict):
+                ids.add(data[member].get("key_id"))
+    return {i for i in ids if isinstance(i, str)}
