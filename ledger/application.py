@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.persistence import EventStore
 
+from ledger.hashing import b64decode
 from ledger.mapper import SigningEventStore
 from ledger.note import VerifierKey
 from ledger.registry import Ledger
@@ -23,6 +24,10 @@ from ledger.store import LogStore
 
 class LedgerNotOpenError(RuntimeError):
     """The database holds no ledger yet (run `cmpp init`)."""
+
+
+class LedgerExistsError(RuntimeError):
+    """`cmpp init` on a database that already holds a ledger."""
 
 
 class LedgerApplication(Application[UUID]):
@@ -46,10 +51,13 @@ class LedgerApplication(Application[UUID]):
 
     # -- entry 0 and the keys ---------------------------------------------------------
 
-    def open_ledger(self, *, origin: str, root: Signer, log_public: bytes) -> UUID:
+    def open_ledger(
+        self, *, origin: str, root: Signer, log_public: bytes, ledger_id: UUID | None = None
+    ) -> UUID:
         if self.store.head().size:
-            raise RuntimeError("this database already holds a ledger")
-        ledger = Ledger.open(uuid4(), origin, root.key.public_key, root.org, log_public)
+            raise LedgerExistsError("this database already holds a ledger")
+        ledger_id = ledger_id or uuid4()
+        ledger = Ledger.open(ledger_id, origin, root.key.public_key, root.org, log_public)
         self.save(ledger, signer=root)
         return ledger.id
 
@@ -73,16 +81,12 @@ class LedgerApplication(Application[UUID]):
 
     @property
     def log_verifier_key(self) -> VerifierKey:
-        from ledger.hashing import b64decode
-
         return VerifierKey(self.origin, b64decode(self.opening["data"]["log_key"]["public_key"]))
 
     def ledger(self) -> Ledger:
         return cast(Ledger, self.repository.get(self.ledger_id))
 
-    def register_key(
-        self, signer: Signer, public_key: bytes, holder: str, roles: list[str]
-    ) -> str:
+    def register_key(self, signer: Signer, public_key: bytes, holder: str, roles: list[str]) -> str:
         ledger = self.ledger()
         new_id = ledger.register_key(public_key, holder, roles)
         self.save(ledger, signer=signer)

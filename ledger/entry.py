@@ -50,7 +50,14 @@ def seal(state: bytes, seq: int, prev: str) -> bytes:
     if cut < 0 or not state.startswith(b'{"event":{'):
         raise EntryError("stored state is not a signed event")
     return b"".join(
-        (state[:cut], b',"prev":"', prev.encode("ascii"), b'","seq":', str(seq).encode(), state[cut:])
+        (
+            state[:cut],
+            b',"prev":"',
+            prev.encode("ascii"),
+            b'","seq":',
+            str(seq).encode(),
+            state[cut:],
+        )
     )
 
 

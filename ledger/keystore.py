@@ -15,7 +15,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.hashing import b64encode
 from ledger.signing import SigningKey
 
 
@@ -45,8 +44,12 @@ class KeyStore:
             serialization.BestAvailableEncryption(self._secret()),
         )
         record = {
-            "key_id": key.key_id, "public_key": key.public_key_b64, "holder": key.holder,
-            "roles": list(key.roles), "label": label, "private_key": pem.decode("ascii"),
+            "key_id": key.key_id,
+            "public_key": key.public_key_b64,
+            "holder": key.holder,
+            "roles": list(key.roles),
+            "label": label,
+            "private_key": pem.decode("ascii"),
         }
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self._path(key.key_id)
@@ -97,5 +100,3 @@ class KeyStore:
             if record["holder"] == holder and role in record["roles"]:  # type: ignore[operator]
                 return self.load(str(record["key_id"]))
         raise KeyStoreError(f"no key of {holder} with the role {role} in the key store")
-
-

@@ -107,9 +107,15 @@ class SigningEventStore(EventStore[Any]):
         from eventsourcing.persistence import Notification
 
         return [
-            Recording(d, Notification(
-                id=n, originator_id=s.originator_id, originator_version=s.originator_version,
-                topic=s.topic, state=s.state,
-            ))
+            Recording(
+                d,
+                Notification(
+                    id=n,
+                    originator_id=s.originator_id,
+                    originator_version=s.originator_version,
+                    topic=s.topic,
+                    state=s.state,
+                ),
+            )
             for d, s, n in zip(domain_events, stored, notification_ids, strict=True)
         ]

@@ -47,8 +47,12 @@ LOG_TABLE_NAMES = ("ledger_log", "ledger_nodes", "ledger_head", "ledger_keys", "
 
 def _key_from_row(row: Any) -> KeyRecord:
     return KeyRecord(
-        row["key_id"], bytes(row["public_key"]), row["holder"], tuple(json.loads(row["roles"])),
-        row["registered_seq"], row["revoked_seq"],
+        row["key_id"],
+        bytes(row["public_key"]),
+        row["holder"],
+        tuple(json.loads(row["roles"])),
+        row["registered_seq"],
+        row["revoked_seq"],
     )
 
 
@@ -65,11 +69,9 @@ class PostgresLog:
         schema = Identifier(self.datastore.schema)
         id_type = Identifier(self.datastore.originator_id_type)
         for statement in LOG_TABLES:
-            self.sql_create_statements.append(
-                SQL(statement).format(schema=schema, id_type=id_type)  # type: ignore[arg-type]
-            )
+            self.sql_create_statements.append(SQL(statement).format(schema=schema, id_type=id_type))
         self._q = {
-            name: SQL(text).format(schema=schema, events=Identifier(self.events_table_name))  # type: ignore[arg-type]
+            name: SQL(text).format(schema=schema, events=Identifier(self.events_table_name))
             for name, text in _QUERIES.items()
         }
 
@@ -106,13 +108,24 @@ class PostgresLog:
         c.executemany(self._q["insert_log"], appended.log_rows)
         c.executemany(self._q["insert_node"], appended.node_rows)
         head = appended.head
-        c.execute(self._q["upsert_head"], (head.size, head.last_leaf_hash, head.frontier.to_bytes()))
+        c.execute(
+            self._q["upsert_head"], (head.size, head.last_leaf_hash, head.frontier.to_bytes())
+        )
         if appended.keys:
-            c.executemany(self._q["upsert_key"], [
-                (k.key_id, k.public_key, k.holder, json.dumps(list(k.roles)),
-                 k.registered_seq, k.revoked_seq)
-                for k in appended.keys
-            ])
+            c.executemany(
+                self._q["upsert_key"],
+                [
+                    (
+                        k.key_id,
+                        k.public_key,
+                        k.holder,
+                        json.dumps(list(k.roles)),
+                        k.registered_seq,
+                        k.revoked_seq,
+                    )
+                    for k in appended.keys
+                ],
+            )
 
     # -- the LogStore reads ---------------------------------------------------------
 
@@ -121,9 +134,9 @@ class PostgresLog:
             c.execute(self._q["head"])
             return self._head_from(c.fetchone())
 
-    def read_rows(self, start: int, stop: int) -> list[tuple[int, str, bytes | None]]:
+    def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self._q["read_rows"], (start, stop))
+            c.execute(self._q["read_rows"], (start, limit))
             return [
                 (r["seq"], r["prev"], None if r["state"] is None else bytes(r["state"]))
                 for r in c.fetchall()
@@ -139,7 +152,7 @@ class PostgresLog:
             raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
         return found
 
-    def keys(self) -> list[KeyRecord]:
+    def key_records(self) -> list[KeyRecord]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(self._q["all_keys"])
             return [_key_from_row(row) for row in c.fetchall()]
@@ -168,7 +181,7 @@ _QUERIES = {
     "read_rows": "SELECT l.seq, l.prev, e.state FROM {schema}.ledger_log l"
     " LEFT JOIN {schema}.{events} e ON e.originator_id = l.originator_id"
     " AND e.originator_version = l.originator_version"
-    " WHERE l.seq >= %s AND l.seq < %s ORDER BY l.seq",
+    " WHERE l.seq >= %s ORDER BY l.seq LIMIT %s",
     "nodes_in": "SELECT id, hash FROM {schema}.ledger_nodes WHERE id = ANY(%s)",
     "checkpoints": "SELECT size, note FROM {schema}.ledger_checkpoints ORDER BY size",
     "add_checkpoint": "INSERT INTO {schema}.ledger_checkpoints VALUES (%s, %s, %s)"
@@ -194,5 +207,3 @@ class LedgerPostgresFactory(PostgresFactory):
             raise ValueError(
                 "POSTGRES_ENABLE_DB_FUNCTIONS bypasses the ledger's log: leave it unset"
             )
-
-

@@ -49,7 +49,11 @@ class Ledger(Aggregate):
         self.log_key = log_key
         # key_id -> {"holder", "roles", "revoked"}
         self.keys: dict[str, dict[str, Any]] = {
-            root_key["key_id"]: {"holder": root_key["holder"], "roles": ["board"], "revoked": False},
+            root_key["key_id"]: {
+                "holder": root_key["holder"],
+                "roles": ["board"],
+                "revoked": False,
+            },
             log_key["key_id"]: {"holder": root_key["holder"], "roles": ["log"], "revoked": False},
         }
 
@@ -61,8 +65,11 @@ class Ledger(Aggregate):
             cls.Created,
             id=ledger_id,
             origin=origin,
-            root_key={"key_id": key_id(root_public), "public_key": b64encode(root_public),
-                      "holder": board_org},
+            root_key={
+                "key_id": key_id(root_public),
+                "public_key": b64encode(root_public),
+                "holder": board_org,
+            },
             log_key={"key_id": key_id(log_public), "public_key": b64encode(log_public)},
         )
 
@@ -90,9 +97,7 @@ class Ledger(Aggregate):
             raise KeyRuleError(f"key {key_id} is not a registered signing key")
         if record["revoked"]:
             raise KeyRuleError(f"key {key_id} is already revoked")
-        board_keys = [
-            k for k, r in self.keys.items() if "board" in r["roles"] and not r["revoked"]
-        ]
+        board_keys = [k for k, r in self.keys.items() if "board" in r["roles"] and not r["revoked"]]
         if board_keys == [key_id]:
             raise KeyRuleError("refusing to revoke the last board key: no one could sign again")
         self._revoke(key_id=key_id, reason=reason)

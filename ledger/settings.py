@@ -51,7 +51,11 @@ def persistence_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
             raise ConfigError("CMPP_DATABASE_URL: sqlite:/// needs a file path")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return {**base, "PERSISTENCE_MODULE": "ledger.sqlite_store:LedgerSQLiteFactory", "SQLITE_DBNAME": path}
+        return {
+            **base,
+            "PERSISTENCE_MODULE": "ledger.sqlite_store:LedgerSQLiteFactory",
+            "SQLITE_DBNAME": path,
+        }
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):
         dbname = parts.path.lstrip("/")
@@ -68,6 +72,4 @@ def persistence_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": "10",
         }
-    raise ConfigError(
-        "CMPP_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
-    )
+    raise ConfigError("CMPP_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST:PORT/DB")

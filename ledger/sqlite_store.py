@@ -70,8 +70,12 @@ def _db_id(originator_id: UUID | str) -> str:
 
 def _key_from_row(row: Any) -> KeyRecord:
     return KeyRecord(
-        row["key_id"], bytes(row["public_key"]), row["holder"], tuple(json.loads(row["roles"])),
-        row["registered_seq"], row["revoked_seq"],
+        row["key_id"],
+        bytes(row["public_key"]),
+        row["holder"],
+        tuple(json.loads(row["roles"])),
+        row["registered_seq"],
+        row["revoked_seq"],
     )
 
 
@@ -129,8 +133,14 @@ class SQLiteLog:
         for key in appended.keys:
             c.execute(
                 "INSERT OR REPLACE INTO ledger_keys VALUES (?, ?, ?, ?, ?, ?)",
-                (key.key_id, key.public_key, key.holder, json.dumps(list(key.roles)),
-                 key.registered_seq, key.revoked_seq),
+                (
+                    key.key_id,
+                    key.public_key,
+                    key.holder,
+                    json.dumps(list(key.roles)),
+                    key.registered_seq,
+                    key.revoked_seq,
+                ),
             )
 
     # -- the LogStore reads ---------------------------------------------------------
@@ -139,19 +149,17 @@ class SQLiteLog:
         with self.datastore.transaction(commit=False) as c:
             return self._select_head(c)
 
-    def read_rows(self, start: int, stop: int) -> list[tuple[int, str, bytes | None]]:
+    def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
         events = getattr(self, "events_table_name", "stored_events")
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT l.seq, l.prev, e.state FROM ledger_log l LEFT JOIN {events} e"  # noqa: S608
                 " ON e.originator_id = l.originator_id"
                 " AND e.originator_version = l.originator_version"
-                " WHERE l.seq >= ? AND l.seq < ? ORDER BY l.seq",
-                (start, stop),
+                " WHERE l.seq >= ? ORDER BY l.seq LIMIT ?",
+                (start, limit),
             )
-            return [
-                (r[0], r[1], None if r[2] is None else bytes(r[2])) for r in c.fetchall()
-            ]
+            return [(r[0], r[1], None if r[2] is None else bytes(r[2])) for r in c.fetchall()]
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
         wanted = {node_id(*n): n for n in nodes}
@@ -171,7 +179,7 @@ class SQLiteLog:
             raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
         return found
 
-    def keys(self) -> list[KeyRecord]:
+    def key_records(self) -> list[KeyRecord]:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT * FROM ledger_keys ORDER BY registered_seq")
             return [_key_from_row(row) for row in c.fetchall()]
@@ -208,8 +216,6 @@ class LedgerSQLiteFactory(SQLiteFactory):
             db_name=plain.pool.db_name,
             lock_timeout=plain.pool.lock_timeout or LOCK_TIMEOUT_SECONDS,
             single_row_tracking=plain.single_row_tracking,
-            originator_id_type=plain.originator_id_type,  # type: ignore[arg-type]
+            originator_id_type=plain.originator_id_type,
         )
         plain.close()
-
-

@@ -16,13 +16,13 @@ PAGE = 5000  # entries read per query when streaming the log
 class LogStore(Protocol):
     def head(self) -> Head: ...
 
-    def read_rows(self, start: int, stop: int) -> list[tuple[int, str, bytes | None]]:
-        """(seq, prev, stored state or None if the event is missing) for seq in [start, stop)."""
+    def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
+        """Up to `limit` rows (seq, prev, state or None if the event is missing) from `start`."""
         ...
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]: ...
 
-    def keys(self) -> list[KeyRecord]: ...
+    def key_records(self) -> list[KeyRecord]: ...
 
     def checkpoints(self) -> list[tuple[int, str]]:
         """(size, note) of every checkpoint issued, by size."""
@@ -41,14 +41,21 @@ def leaf_from_row(seq: int, prev: str, state: bytes | None) -> bytes:
         return state
 
 
-def iter_leaves(store: LogStore, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
-    """(seq, leaf) in seq order; a missing row shows as a jump in seq."""
-    end = store.head().size if stop is None else stop
+def iter_leaves(
+    store: LogStore, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """(seq, leaf) in seq order for seq in [start, stop); a missing row shows as a jump.
+
+    With no `stop` it reads every row there is, even past the stored head, so that a
+    row slipped in behind the writers' backs is seen.
+    """
     position = start
-    while position < end:
-        rows = store.read_rows(position, min(position + PAGE, end))
+    while stop is None or position < stop:
+        rows = store.read_rows(position, PAGE)
         if not rows:
             return
         for seq, prev, state in rows:
+            if stop is not None and seq >= stop:
+                return
             yield seq, leaf_from_row(seq, prev, state)
-        position = min(position + PAGE, end)
+        position = rows[-1][0] + 1

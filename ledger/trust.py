@@ -60,7 +60,9 @@ class TrustState:
     def admit(self, seq: int, event: dict[str, Any]) -> KeyRecord:
         """Check that `event` may stand at `seq`; apply its key changes; return its key."""
         event_type, data = event["type"], event["data"]
-        if event_type in KEY_DATA and (not isinstance(data, dict) or set(data) != KEY_DATA[event_type]):
+        if event_type in KEY_DATA and (
+            not isinstance(data, dict) or set(data) != KEY_DATA[event_type]
+        ):
             raise TrustError(f"{event_type} data must have exactly {sorted(KEY_DATA[event_type])}")
         if seq == 0:
             return self._open(event)

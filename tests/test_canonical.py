@@ -14,8 +14,9 @@ json_values = st.recursive(
     | st.booleans()
     | st.integers(min_value=-canonical.MAX_SAFE_INTEGER, max_value=canonical.MAX_SAFE_INTEGER)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -38,8 +39,17 @@ def test_keys_that_sort_differently_by_utf16_use_the_reference() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b'{"b":1,"a":2}', b'{"a": 1}', b'{"a":1.5}', b'{"a":1e3}', b"[NaN]", b'{"a":1,"a":1}',
-     b'{"a":"\\u0041"}', b"\xff", b'{"a":9007199254740993}'],
+    [
+        b'{"b":1,"a":2}',
+        b'{"a": 1}',
+        b'{"a":1.5}',
+        b'{"a":1e3}',
+        b"[NaN]",
+        b'{"a":1,"a":1}',
+        b'{"a":"\\u0041"}',
+        b"\xff",
+        b'{"a":9007199254740993}',
+    ],
 )
 def test_loads_refuses_what_is_not_canonical(data: bytes) -> None:
     with pytest.raises(canonical.CanonicalError):

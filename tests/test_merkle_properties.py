@@ -64,8 +64,9 @@ def test_generated_proofs_verify_and_tampered_ones_do_not(data: st.DataObject) -
     merkle.verify_consistency(old, size, roots[old], roots[size], cproof)
     if old < size:
         try:
-            merkle.verify_consistency(old, size, roots[old], roots[size - 1] if size - 1 != old
-                                      else bytes(32), cproof)
+            merkle.verify_consistency(
+                old, size, roots[old], roots[size - 1] if size - 1 != old else bytes(32), cproof
+            )
             raise AssertionError("a consistency proof verified against the wrong root")
         except merkle.ProofError:
             pass

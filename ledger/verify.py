@@ -1,0 +1,502 @@
+"""The verifier: LEDGER_FORMAT.md section 7, checks 1 to 9, written as its steps.
+
+Depends only on `ledger/`, the standard library, `cryptography` and `rfc8785`,
+so an auditor can lift it out alone. It reads the entries as a stream: memory
+stays flat however long the log. Signature checks, the costly part, run in
+worker processes on batches of lines; the sequential checks (seq, chain, trust,
+Merkle tree, invariants) run in order in this process on what the workers return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ledger import canonical
+from ledger.entry import ENTRY_MEMBERS, EVENT_MEMBERS, EntryError, event_bytes_of, parse_instant
+from ledger.hashing import ZERO_PREV, b64decode, key_id
+from ledger.merkle import EMPTY_ROOT, Frontier
+from ledger.note import Checkpoint, NoteError, VerifierKey
+from ledger.trust import TrustError, TrustState
+
+CHECKS = {
+    1: "manifest hashes",
+    2: "canonical entries, seq = line number",
+    3: "prev chain",
+    4: "entry 0 and the trusted keys",
+    5: "signatures, keys and permissions",
+    6: "Merkle root = checkpoint root",
+    7: "checkpoint signature (log key)",
+    8: "earlier checkpoints",
+    9: "domain invariants",
+}
+KEPT_FINDINGS = 1000  # per check; beyond this they are counted, not kept
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: int
+    seq: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}: " if self.seq is not None else ""
+        return f"{where}{self.message}"
+
+
+@dataclass
+class Report:
+    size: int = 0
+    root: bytes | None = None
+    counts: dict[int, int] = field(default_factory=lambda: dict.fromkeys(CHECKS, 0))
+    findings: dict[int, list[Finding]] = field(default_factory=lambda: {c: [] for c in CHECKS})
+    checked: dict[int, str] = field(default_factory=dict)  # what each check covered
+    skipped: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, check: int, seq: int | None, message: str) -> None:
+        self.counts[check] += 1
+        if len(self.findings[check]) < KEPT_FINDINGS:
+            self.findings[check].append(Finding(check, seq, message))
+
+    @property
+    def problems(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def ok(self) -> bool:
+        return self.problems == 0
+
+    def verdict(self) -> str:
+        if self.ok and self.root is not None:
+            from ledger.hashing import b64encode
+
+            return f"VERIFIED {self.size} entries, root {b64encode(self.root)}"
+        return f"FAILED: {self.problems} problems"
+
+    def lines(self) -> Iterator[str]:
+        for number, name in CHECKS.items():
+            if number in self.skipped:
+                yield f"{number}. {name}: SKIP ({self.checked.get(number, 'not applicable')})"
+                continue
+            status = "PASS" if self.counts[number] == 0 else f"FAIL ({self.counts[number]})"
+            yield f"{number}. {name}: {status} — {self.checked.get(number, '')}".rstrip(" —")
+            for finding in self.findings[number]:
+                yield f"   {finding}"
+            hidden = self.counts[number] - len(self.findings[number])
+            if hidden > 0:
+                yield f"   … and {hidden} more"
+        for note in self.notes:
+            yield f"note: {note}"
+        yield self.verdict()
+
+    def to_json(self) -> dict[str, Any]:
+        from ledger.hashing import b64encode
+
+        return {
+            "verified": self.ok and self.root is not None,
+            "size": self.size,
+            "root": None if self.root is None else b64encode(self.root),
+            "problems": self.problems,
+            "checks": [
+                {
+                    "number": number,
+                    "name": name,
+                    "status": "SKIP"
+                    if number in self.skipped
+                    else ("PASS" if self.counts[number] == 0 else "FAIL"),
+                    "problems": self.counts[number],
+                    "covered": self.checked.get(number, ""),
+                    "findings": [
+                        {"seq": f.seq, "message": f.message} for f in self.findings[number]
+                    ],
+                }
+                for number, name in CHECKS.items()
+            ],
+            "notes": self.notes,
+            "verdict": self.verdict(),
+        }
+
+
+@dataclass
+class Material:
+    """What is verified: entry lines in order, and the checkpoints that claim them."""
+
+    lines: Iterable[bytes]
+    latest_checkpoint: str | None
+    earlier_checkpoints: dict[int, str]  # claimed size -> note
+    size_hint: int = 0
+    file_findings: Callable[[], list[str]] | None = None  # check 1, after streaming
+    manifest: dict[str, Any] | None = None
+    stored_root: Callable[[int], bytes | None] | None = None  # a live store's own root
+    finish_notes: list[str] = field(default_factory=list)
+
+
+# -- Per-entry work, done in worker processes -----------------------------------------
+
+_VERIFIERS: dict[bytes, Ed25519PublicKey] = {}
+
+Checked = tuple[bytes, int | None, str | None, dict[str, Any] | None, bool | None, list[str]]
+
+
+def check_lines(lines: list[bytes], public_keys: dict[str, bytes]) -> list[Checked]:
+    """For each line: leaf hash, seq, prev, event, signature verdict, shape problems."""
+    out: list[Checked] = []
+    for line in lines:
+        leaf_hash = hashlib.sha256(b"\x00" + line).digest()
+        try:
+            entry = canonical.loads(line)
+        except canonical.CanonicalError as exc:
+            out.append((leaf_hash, None, None, None, None, [f"not a canonical entry: {exc}"]))
+            continue
+        problems = _shape_problems(entry)
+        if problems:
+            out.append((leaf_hash, None, None, None, None, problems))
+            continue
+        event = entry["event"]
+        public = public_keys.get(event["key"])
+        verdict: bool | None = None
+        if public is not None:
+            verifier = _VERIFIERS.get(public)
+            if verifier is None:
+                verifier = _VERIFIERS[public] = Ed25519PublicKey.from_public_bytes(public)
+            try:
+                verifier.verify(b64decode(entry["sig"]), event_bytes_of(line))
+                verdict = True
+            except (InvalidSignature, ValueError, EntryError):
+                verdict = False
+        out.append((leaf_hash, entry["seq"], entry["prev"], event, verdict, []))
+    return out
+
+
+def _shape_problems(entry: Any) -> list[str]:
+    if not isinstance(entry, dict) or set(entry) != ENTRY_MEMBERS:
+        return [f"an entry has exactly the members {sorted(ENTRY_MEMBERS)}"]
+    event = entry["event"]
+    if not isinstance(event, dict) or set(event) != EVENT_MEMBERS:
+        return [f"an event has exactly the members {sorted(EVENT_MEMBERS)}"]
+    problems = []
+    if not isinstance(entry["seq"], int) or isinstance(entry["seq"], bool):
+        problems.append("seq is not an integer")
+    prev = entry["prev"]
+    if not isinstance(prev, str) or len(prev) != 64 or prev.strip("0123456789abcdef"):
+        problems.append("prev is not 64 lowercase hex digits")
+    if not isinstance(entry["sig"], str):
+        problems.append("sig is not a string")
+    for member in ("type", "stream", "actor", "org", "key"):
+        if not isinstance(event[member], str):
+            problems.append(f"event.{member} is not a string")
+    if (
+        not isinstance(event["version"], int)
+        or isinstance(event["version"], bool)
+        or event["version"] < 1
+    ):
+        problems.append("event.version is not a positive integer")
+    if not isinstance(event["data"], dict):
+        problems.append("event.data is not an object")
+    try:
+        parse_instant(event["at"]) if isinstance(event["at"], str) else None
+    except EntryError as exc:
+        problems.append(str(exc))
+    if not isinstance(event["at"], str):
+        problems.append("event.at is not a string")
+    return problems
+
+
+def _keys_announced(line: bytes, into: dict[str, bytes]) -> None:
+    """Public keys a line registers, so workers can check signatures made with them.
+
+    A key id is the hash of its public key, so learning a key here grants nothing:
+    whether it was registered, in time, by whom, is for the ordered trust check.
+    """
+    if b'"ledger.KeyRegistered"' not in line and b'"ledger.LedgerOpened"' not in line:
+        return
+    try:
+        data = canonical.loads(line)["event"]["data"]
+        candidates = [data, data.get("root_key")] if isinstance(data, dict) else []
+    except (canonical.CanonicalError, KeyError, TypeError, AttributeError):
+        return
+    for candidate in candidates:
+        if not isinstance(candidate, dict):
+            continue
+        try:
+            public = b64decode(candidate["public_key"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if key_id(public) == candidate.get("key_id") and len(public) == 32:
+            into[candidate["key_id"]] = public
+
+
+# -- The ordered checks ----------------------------------------------------------------
+
+
+class _Run:
+    def __init__(
+        self,
+        material: Material,
+        trusted_log_key: VerifierKey | None,
+        trusted_root_key_id: str | None,
+        invariants: list[Any],
+    ) -> None:
+        self.m = material
+        self.trusted_log_key = trusted_log_key
+        self.trusted_root_key_id = trusted_root_key_id
+        self.invariants = invariants
+        self.report = Report()
+        self.frontier = Frontier()
+        self.trust = TrustState()
+        self.prev = ZERO_PREV
+        self.opening: dict[str, Any] | None = None
+        self.prefix_roots: dict[int, bytes] = {}
+        self.wanted_sizes = set(material.earlier_checkpoints)
+        self.latest: Checkpoint | None = None
+        if material.latest_checkpoint is not None:
+            try:
+                self.latest = Checkpoint.parse_text(
+                    material.latest_checkpoint.split("\n\n")[0] + "\n"
+                )
+                self.wanted_sizes.add(self.latest.size)
+            except NoteError as exc:
+                self.report.add(7, None, f"checkpoint.txt: {exc}")
+        if 0 in self.wanted_sizes:
+            self.prefix_roots[0] = EMPTY_ROOT
+
+    def take(self, results: list[Checked]) -> None:
+        report = self.report
+        for leaf_hash, seq, prev, event, sig_ok, problems in results:
+            n = self.frontier.size
+            for problem in problems:
+                report.add(2, n, problem)
+            if seq is not None and seq != n:
+                report.add(2, n, f"the entry says seq {seq}, but it is line {n}")
+            if prev is not None and prev != self.prev:
+                what = "64 zeros" if n == 0 else f"the leaf hash of entry {n - 1}"
+                report.add(3, n, f"prev is not {what}")
+            if event is None:
+                if n == 0:
+                    report.add(4, 0, "entry 0 cannot be read, so there is no trust anchor")
+            else:
+                self._check_trust(n, event, sig_ok)
+                for invariant in self.invariants:
+                    for message in invariant(n, event):
+                        report.add(9, n, message)
+            self.frontier.append(leaf_hash)
+            self.prev = leaf_hash.hex()
+            if self.frontier.size in self.wanted_sizes:
+                self.prefix_roots[self.frontier.size] = self.frontier.root()
+
+    def _check_trust(self, n: int, event: dict[str, Any], sig_ok: bool | None) -> None:
+        check = 4 if n == 0 else 5
+        if sig_ok is False:
+            self.report.add(check, n, f"the signature does not verify with key {event['key']}")
+            return
+        try:
+            self.trust.admit(n, event)
+        except TrustError as exc:
+            self.report.add(check, n, str(exc))
+            return
+        if sig_ok is None:  # cannot happen for an admitted entry; kept as a guard
+            self.report.add(check, n, f"no public key to check the signature of {event['key']}")
+        if n == 0:
+            self.opening = event
+
+    def finish(self) -> Report:
+        report, m = self.report, self.m
+        report.size = self.frontier.size
+        report.root = self.frontier.root()
+        covered = f"{report.size} entries"
+        for number in (2, 3, 5):
+            report.checked[number] = covered
+        self._check_manifest()
+        log_key = self._check_opening()
+        self._check_latest(log_key)
+        self._check_earlier(log_key)
+        if self.invariants:
+            report.checked[9] = f"{len(self.invariants)} rules over {report.size} entries"
+        else:
+            report.skipped.add(9)
+            report.checked[9] = "no domain rules are defined for this ledger yet"
+        report.notes.extend(m.finish_notes)
+        return report
+
+    def _check_manifest(self) -> None:
+        m, report = self.m, self.report
+        if m.file_findings is None:
+            report.skipped.add(1)
+            report.checked[1] = "live database: no manifest"
+            return
+        problems = m.file_findings()
+        for problem in problems:
+            report.add(1, None, problem)
+        report.checked[1] = f"{len((m.manifest or {}).get('files', {}))} files"
+
+    def _check_opening(self) -> VerifierKey | None:
+        report, opening = self.report, self.opening
+        if opening is None:
+            if report.size == 0:
+                report.add(4, None, "the log is empty")
+            return self.trusted_log_key
+        data = opening["data"]
+        log_key = VerifierKey(data["origin"], b64decode(data["log_key"]["public_key"]))
+        if self.trusted_root_key_id and data["root_key"]["key_id"] != self.trusted_root_key_id:
+            report.add(
+                4,
+                0,
+                f"the root key is {data['root_key']['key_id']}, not the trusted "
+                f"{self.trusted_root_key_id}",
+            )
+        if self.trusted_log_key is not None and self.trusted_log_key != log_key:
+            report.add(
+                4, 0, f"entry 0 names the log key {log_key}, not the trusted {self.trusted_log_key}"
+            )
+        manifest = self.m.manifest
+        if manifest is not None:
+            for member, expected in (
+                ("origin", data["origin"]),
+                ("log_vkey", str(log_key)),
+                ("root_key_id", data["root_key"]["key_id"]),
+            ):
+                if manifest.get(member) != expected:
+                    report.add(4, None, f"manifest {member} does not match entry 0")
+        if self.trusted_log_key is None:
+            report.checked[4] = "log key taken from entry 0 (pass --trusted-key to pin it)"
+        else:
+            report.checked[4] = "entry 0 matches the trusted log key"
+        return self.trusted_log_key or log_key
+
+    def _check_latest(self, log_key: VerifierKey | None) -> None:
+        report, m = self.report, self.m
+        if m.latest_checkpoint is None:
+            report.add(7, None, "there is no checkpoint to verify against")
+            report.add(6, None, "there is no checkpoint root to compare")
+            return
+        if log_key is not None:
+            try:
+                Checkpoint.open(m.latest_checkpoint, log_key)
+                report.checked[7] = f"signed by {log_key.name}+{log_key.hash.hex()}"
+            except NoteError as exc:
+                report.add(7, None, f"checkpoint: {exc}")
+        latest = self.latest
+        if latest is None:
+            return
+        report.checked[6] = f"checkpoint of {latest.size} entries"
+        if m.manifest is not None:
+            if latest.size != report.size:
+                report.add(
+                    6,
+                    None,
+                    f"the checkpoint is for {latest.size} entries, the bundle holds {report.size}",
+                )
+            if m.manifest.get("size") != report.size:
+                report.add(
+                    6,
+                    None,
+                    f"manifest size {m.manifest.get('size')} is not the "
+                    f"{report.size} entries present",
+                )
+        elif latest.size > report.size:
+            report.add(
+                6,
+                None,
+                f"the latest checkpoint covers {latest.size} entries but the "
+                f"log holds only {report.size}: entries are missing",
+            )
+        root = self.prefix_roots.get(latest.size)
+        if root is not None and root != latest.root:
+            report.add(
+                6,
+                None,
+                f"the root over the first {latest.size} entries is not the checkpoint's root",
+            )
+        if m.stored_root is not None:
+            stored = m.stored_root(report.size)
+            if stored is not None and stored != report.root:
+                report.add(6, None, "the database's stored Merkle tree does not match its entries")
+
+    def _check_earlier(self, log_key: VerifierKey | None) -> None:
+        report, latest = self.report, self.latest
+        earlier = self.m.earlier_checkpoints
+        report.checked[8] = f"{len(earlier)} checkpoints"
+        for claimed, note in sorted(earlier.items()):
+            try:
+                checkpoint = (
+                    Checkpoint.open(note, log_key)
+                    if log_key is not None
+                    else Checkpoint.parse_text(note.split("\n\n")[0] + "\n")
+                )
+            except NoteError as exc:
+                report.add(8, None, f"checkpoint {claimed}: {exc}")
+                continue
+            if checkpoint.size != claimed:
+                report.add(8, None, f"checkpoints/{claimed}.txt is for size {checkpoint.size}")
+            if latest is not None and checkpoint.size > latest.size:
+                report.add(8, None, f"checkpoint {claimed} is larger than the latest")
+                continue
+            root = self.prefix_roots.get(checkpoint.size)
+            if root is None:
+                report.add(8, None, f"checkpoint {claimed}: the log is shorter than it")
+            elif root != checkpoint.root:
+                # Both roots come from the same leaves, so a match is consistency
+                # with the latest; a mismatch means a forked or rewritten history.
+                report.add(
+                    8,
+                    None,
+                    f"checkpoint {claimed} is not consistent with the log "
+                    f"(its root is not the root of the first {claimed} entries)",
+                )
+
+
+def verify(
+    material: Material,
+    *,
+    trusted_log_key: VerifierKey | None = None,
+    trusted_root_key_id: str | None = None,
+    invariants: list[Any] | None = None,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Run checks 1 to 9 over `material` and return every finding."""
+    run = _Run(material, trusted_log_key, trusted_root_key_id, list(invariants or []))
+    jobs = jobs or os.cpu_count() or 1
+    public_keys: dict[str, bytes] = {}
+    batches = _batches(material.lines, public_keys)
+    if jobs == 1 or material.size_hint < 4 * BATCH:
+        for lines in batches:
+            run.take(check_lines(lines, public_keys))
+            if progress is not None:
+                progress(run.frontier.size)
+        return run.finish()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending: deque[Future[list[Checked]]] = deque()
+        for lines in batches:
+            pending.append(pool.submit(check_lines, lines, dict(public_keys)))
+            if len(pending) >= 2 * jobs:
+                run.take(pending.popleft().result())
+                if progress is not None:
+                    progress(run.frontier.size)
+        while pending:
+            run.take(pending.popleft().result())
+            if progress is not None:
+                progress(run.frontier.size)
+    return run.finish()
+
+
+def _batches(lines: Iterable[bytes], public_keys: dict[str, bytes]) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for line in lines:
+        _keys_announced(line, public_keys)
+        batch.append(line)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

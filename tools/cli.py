@@ -1,0 +1,295 @@
+"""The `cmpp` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import uuid4
+
+import typer
+from eventsourcing.persistence import PersistenceError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from ledger import transparency
+from ledger.appender import LogWriteError
+from ledger.application import LedgerExistsError, LedgerNotOpenError
+from ledger.bundle import BundleError, bundle_material
+from ledger.export import export_bundle, live_material
+from ledger.keystore import KeyStoreError
+from ledger.note import NoteError, VerifierKey
+from ledger.registry import KeyRuleError
+from ledger.settings import ConfigError, Settings
+from ledger.signing import Signer, SigningKey
+from ledger.verify import verify as run_verify
+from tools.context import Context
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="The CMPP ledger.")
+prove_app = typer.Typer(no_args_is_help=True, help="Merkle proofs (LEDGER_FORMAT.md section 8).")
+export_app = typer.Typer(no_args_is_help=True, help="Exports of the ledger.")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys: list, register, revoke.")
+app.add_typer(prove_app, name="prove")
+app.add_typer(export_app, name="export")
+app.add_typer(keys_app, name="keys")
+
+err = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+USAGE_ERRORS = (
+    ConfigError,
+    KeyStoreError,
+    LedgerNotOpenError,
+    LedgerExistsError,
+    BundleError,
+    KeyRuleError,
+    NoteError,
+    transparency.ProofRequestError,
+    LogWriteError,
+)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+ActorOpt = Annotated[
+    str, typer.Option("--actor", envvar="CMPP_ACTOR", help="Who is acting, e.g. user:jdoe.")
+]
+
+
+@contextmanager
+def command(actor: str = "user:cli") -> Iterator[Context]:
+    """A command's context; known failures become a message and exit code 2."""
+    ctx = None
+    try:
+        ctx = Context(Settings(), actor)
+        yield ctx
+    except USAGE_ERRORS as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except PersistenceError as exc:
+        err.print(f"[red]database error:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def emit(value: Any, as_json: bool, text: Callable[[], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(value, indent=1) + "\n")
+    else:
+        text()
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+# -- init, checkpoint, run ------------------------------------------------------------
+
+
+def _init(ctx: Context, board_org: str) -> dict[str, Any]:
+    ledger_id = uuid4()
+    origin = ctx.settings.origin or f"cmpp.example.gov/ledger/{ledger_id.hex}"
+    root = SigningKey.generate(board_org, ("board",))
+    log_key = SigningKey.generate(board_org, ("log",))
+    ctx.keys.save(root, "root key (board)")
+    ctx.keys.save(log_key, "log key (checkpoints)")
+    ctx.app.open_ledger(
+        origin=origin,
+        root=Signer(ctx.actor, root),
+        log_public=log_key.public_key,
+        ledger_id=ledger_id,
+    )
+    checkpoint = ctx.log.checkpoint()
+    return {
+        "origin": origin,
+        "ledger_id": str(ledger_id),
+        "root_key_id": root.key_id,
+        "log_vkey": str(ctx.app.log_verifier_key),
+        "checkpoint": checkpoint,
+        "database": ctx.settings.describe_database(),
+    }
+
+
+@app.command()
+def init(
+    actor: ActorOpt = "user:cli",
+    board_org: Annotated[str, typer.Option(help="The National Board's org id.")] = "org:board",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the ledger: database, keys, entry 0 and its first checkpoint."""
+    with command(actor) as ctx:
+        info = _init(ctx, board_org)
+        emit(
+            info,
+            as_json,
+            lambda: out.print(
+                f"origin        {info['origin']}\nroot key id   {info['root_key_id']}\n"
+                f"verifier key  {info['log_vkey']}\ndatabase      {info['database']}"
+            ),
+        )
+
+
+@app.command()
+def checkpoint(as_json: JsonOpt = False) -> None:
+    """Print the latest signed checkpoint, issuing a new one if the log grew."""
+    with command() as ctx:
+        note = ctx.log.checkpoint()
+        emit({"checkpoint": note}, as_json, lambda: out.print(note, end=""))
+
+
+@app.command()
+def run(actor: ActorOpt = "user:cli") -> None:
+    """Initialise a ledger if there is none, then show its checkpoint and verifier key."""
+    with command(actor) as ctx:
+        try:
+            ctx.app.opening  # noqa: B018 (reads entry 0)
+        except LedgerNotOpenError:
+            _init(ctx, "org:board")
+            err.print(f"initialised a new ledger in {ctx.settings.describe_database()}")
+        note = ctx.log.checkpoint()
+        out.print(f"verifier key  {ctx.app.log_verifier_key}\n\n{note}", end="")
+
+
+# -- proofs ---------------------------------------------------------------------------
+
+
+@prove_app.command("inclusion")
+def prove_inclusion(
+    seq: int, size: Annotated[int | None, typer.Option(help="Tree size to prove against.")] = None
+) -> None:
+    """Inclusion proof of entry SEQ (JSON, LEDGER_FORMAT.md section 8)."""
+    with command() as ctx:
+        emit(transparency.inclusion(ctx.log, seq, size), True, lambda: None)
+
+
+@prove_app.command("consistency")
+def prove_consistency(old: int, new: int) -> None:
+    """Consistency proof from tree size OLD to NEW (JSON)."""
+    with command() as ctx:
+        emit(transparency.consistency(ctx.log, old, new), True, lambda: None)
+
+
+# -- export and verify ----------------------------------------------------------------
+
+
+@export_app.command("bundle")
+def export_bundle_command(out_dir: Annotated[Path, typer.Argument(metavar="OUT")]) -> None:
+    """Write an audit bundle (LEDGER_FORMAT.md section 7) to the directory OUT."""
+    with command() as ctx:
+        size = ctx.app.store.head().size
+        with progress_bar("exporting", size) as advance:
+            manifest = export_bundle(
+                ctx.app.store,
+                ctx.log,
+                ctx.app.opening["data"]["root_key"]["key_id"],
+                out_dir,
+                advance,
+            )
+        out.print(f"wrote {manifest['size']} entries to {out_dir}")
+
+
+@app.command()
+def verify(
+    bundle: Annotated[
+        Path | None, typer.Option(help="Verify this bundle, not the database.")
+    ] = None,
+    trusted_key: Annotated[
+        str | None, typer.Option(help="The log's verifier key you trust (origin+hash+key).")
+    ] = None,
+    trusted_root_key: Annotated[str | None, typer.Option(help="The root key id you trust.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option(help="Worker processes (default: every core).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the log (checks 1 to 9 of LEDGER_FORMAT.md section 7); exit 0, 1 or 2."""
+    with command() as ctx:
+        key = VerifierKey.parse(trusted_key) if trusted_key else None
+        if bundle is not None:
+            if not bundle.is_dir():
+                raise BundleError(f"{bundle} is not a directory")
+            material = bundle_material(bundle)
+        else:
+            material = live_material(ctx.app.store)
+        with progress_bar("verifying", material.size_hint or None) as advance:
+            report = run_verify(
+                material,
+                trusted_log_key=key,
+                trusted_root_key_id=trusted_root_key,
+                jobs=jobs,
+                progress=advance,
+            )
+    emit(report.to_json(), as_json, lambda: out.print("\n".join(report.lines())))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+# -- keys -----------------------------------------------------------------------------
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOpt = False) -> None:
+    """The keys registered in the ledger."""
+    with command() as ctx:
+        rows: list[dict[str, Any]] = [
+            {
+                "key_id": k.key_id,
+                "holder": k.holder,
+                "roles": list(k.roles),
+                "registered_seq": max(k.registered_seq, 0),
+                "revoked_seq": k.revoked_seq,
+            }
+            for k in ctx.app.store.key_records()
+        ]
+
+        def show() -> None:
+            for r in rows:
+                revoked = r["revoked_seq"]
+                status = "" if revoked is None else f"revoked at seq {revoked}"
+                out.print(f"{r['key_id']}  {r['holder']:<24} {','.join(r['roles']):<22} {status}")
+
+        emit(rows, as_json, show)
+
+
+@keys_app.command("register")
+def keys_register(
+    holder: Annotated[str, typer.Option(help="The organisation that holds the key.")],
+    role: Annotated[list[str], typer.Option(help="A role the key may sign for (repeatable).")],
+    label: Annotated[str, typer.Option(help="A note for people.")] = "",
+    actor: ActorOpt = "user:cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a new key for HOLDER, keep it in the key store, and register it (board-signed)."""
+    with command(actor) as ctx:
+        key = SigningKey.generate(holder, tuple(role))
+        ctx.keys.save(key, label or f"{holder} {','.join(role)}")
+        ctx.app.register_key(ctx.root_signer(), key.public_key, holder, list(role))
+        emit({"key_id": key.key_id}, as_json, lambda: out.print(key.key_id))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str,
+    reason: Annotated[str, typer.Option(help="Why the key is revoked.")],
+    actor: ActorOpt = "user:cli",
+) -> None:
+    """Revoke a signing key (board-signed); entries it signed before stay valid."""
+    with command(actor) as ctx:
+        ctx.app.revoke_key(ctx.root_signer(), key_id, reason)
+        out.print(f"revoked {key_id}")
+
+
+def main() -> None:
+    app()

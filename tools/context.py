@@ -1,0 +1,42 @@
+"""One place where the command line is wired: settings, application, key store, log signer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from ledger.application import LedgerApplication
+from ledger.keystore import KeyStore
+from ledger.settings import Settings
+from ledger.signing import Signer
+from ledger.transparency import LogSigner
+
+
+@dataclass
+class Context:
+    settings: Settings
+    actor: str
+
+    @cached_property
+    def app(self) -> LedgerApplication:
+        return LedgerApplication.from_settings(self.settings)
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        passphrase = self.settings.key_passphrase
+        return KeyStore(
+            self.settings.key_dir, passphrase.get_secret_value() if passphrase else None
+        )
+
+    @cached_property
+    def log(self) -> LogSigner:
+        opening = self.app.opening["data"]
+        log_key = self.keys.load(opening["log_key"]["key_id"])
+        return LogSigner(self.app.store, opening["origin"], log_key.private)
+
+    def root_signer(self) -> Signer:
+        return Signer(self.actor, self.keys.load(self.app.opening["data"]["root_key"]["key_id"]))
+
+    def close(self) -> None:
+        if "app" in self.__dict__:
+            self.app.close()
