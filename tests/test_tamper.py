@@ -1,0 +1,260 @@
+"""Tamper evidence: each way of rewriting history is caught by `cmpp verify`.
+
+Every case starts from the same honest ledger, reaches around the application
+into the database, and checks that `cmpp verify` exits 1 naming the first bad
+seq (or the bad checkpoint). The untouched ledger verifies.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger import canonical, merkle
+from ledger.entry import format_instant, signed_state
+from ledger.hashing import b64encode
+from ledger.note import Checkpoint
+from ledger.signing import Signer, SigningKey
+from ledger.store import iter_leaves
+from tests.helpers import LedgerUnderTest, RawDatabase, open_ledger
+from tools.cli import app as cli
+
+LAST = 11  # the honest ledger holds entries 0..11, checkpointed at 6 and 12
+
+
+def build(url: str) -> tuple[LedgerUnderTest, Signer]:
+    ledger = open_ledger(url)  # 0 opened, 1 fiscal key registered
+    for _ in range(4):  # 2..5
+        ledger.pay()
+    ledger.log.checkpoint()  # size 6
+    second = Signer("user:temp", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    ledger.app.register_key(ledger.root, second.key.public_key, "org:cws", ["fiscal_agent"])  # 6
+    ledger.pay(signer=second)  # 7
+    ledger.app.revoke_key(ledger.root, second.key.key_id, "left the agency")  # 8
+    for _ in range(3):  # 9..11
+        ledger.pay()
+    ledger.log.checkpoint()  # size 12
+    return ledger, second
+
+
+def run_verify(url: str, tmp: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(
+        cli, ["verify", "--json", *args],
+        env={"CMPP_DATABASE_URL": url, "CMPP_DATA_DIR": str(tmp)},
+    )
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def first_bad_seq(report: dict[str, Any]) -> int | None:
+    seqs = [f["seq"] for c in report["checks"] for f in c["findings"] if f["seq"] is not None]
+    return min(seqs) if seqs else None
+
+
+def failed_checks(report: dict[str, Any]) -> set[int]:
+    return {c["number"] for c in report["checks"] if c["status"] == "FAIL"}
+
+
+def forge_entry(ledger: LedgerUnderTest, raw: RawDatabase, signer: Signer) -> int:
+    """Append a well-formed entry signed by `signer`, with a correct prev, behind the app's back."""
+    seq = ledger.app.store.head().size
+    last_leaf = list(iter_leaves(ledger.app.store, seq - 1, seq))[0][1]
+    stream = uuid4()
+    event = {
+        "type": "funds.DisbursementRecorded", "stream": str(stream), "version": 1,
+        "at": "2026-11-27T20:18:14.123456Z", "actor": signer.actor, "org": signer.org,
+        "key": signer.key.key_id,
+        "data": {"award_id": "A-1", "disbursement_id": "D-X", "amount_cents": 99_999_00,
+                 "payment_ref": "PAY-X", "paid_on": "2022-10-01"},
+    }
+    event_bytes = canonical.dumps(event)
+    state = signed_state(event_bytes, b64encode(signer.key.sign(event_bytes)))
+    oid: Any = str(stream) if raw.postgres else stream.hex
+    raw.execute("INSERT INTO {events} (originator_id, originator_version, topic, state)"
+                " VALUES (?, 1, ?, ?)", (oid, event["type"], state))
+    raw.execute("INSERT INTO ledger_log VALUES (?, ?, 1, ?)",
+                (seq, oid, merkle.leaf_hash(last_leaf).hex()))
+    return seq
+
+
+def edit_one_byte(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+    state = raw.state(4)
+    raw.set_state(4, state.replace(b"user:officer", b"user:officex"))
+    return 4
+
+
+def change_an_amount(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+    state = raw.state(5)
+    assert b'"amount_cents":120000' in state
+    raw.set_state(5, state.replace(b'"amount_cents":120000', b'"amount_cents":1200000'))
+    return 5
+
+
+def delete_an_entry(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+    raw.delete_entry(3)
+    return 3
+
+
+def swap_two_entries(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+    raw.execute("UPDATE ledger_log SET seq = -1 WHERE seq = 4")
+    raw.execute("UPDATE ledger_log SET seq = 4 WHERE seq = 5")
+    raw.execute("UPDATE ledger_log SET seq = 5 WHERE seq = -1")
+    return 4
+
+
+def forge_with_unregistered_key(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+    stranger = Signer("user:mallory", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    return forge_entry(ledger, raw, stranger)
+
+
+def forge_with_revoked_key(ledger: LedgerUnderTest, raw: RawDatabase, revoked: Signer) -> int:
+    return forge_entry(ledger, raw, revoked)
+
+
+def truncate_the_tail(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> None:
+    for seq in (11, 10, 9):
+        raw.delete_entry(seq)
+    return None
+
+
+def fork_the_latest_checkpoint(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> None:
+    leaves = [merkle.leaf_hash(leaf) for _, leaf in iter_leaves(ledger.app.store)]
+    leaves[-1] = merkle.leaf_hash(b"another history")
+    forked = Checkpoint(ledger.app.origin, len(leaves), merkle.root_of(leaves))
+    raw.execute("UPDATE ledger_checkpoints SET note = ? WHERE size = ?",
+                (forked.sign(ledger.log_key), len(leaves)))
+    return None
+
+
+CASES: dict[str, Callable[[LedgerUnderTest, RawDatabase, Signer], int | None]] = {
+    "edit one byte of an event": edit_one_byte,
+    "change an amount": change_an_amount,
+    "delete an entry": delete_an_entry,
+    "swap two entries": swap_two_entries,
+    "forged entry, unregistered key": forge_with_unregistered_key,
+    "forged entry, revoked key": forge_with_revoked_key,
+    "truncate the tail": truncate_the_tail,
+    "fork the latest checkpoint": fork_the_latest_checkpoint,
+}
+EXPECTED_CHECKS = {
+    "edit one byte of an event": {5},
+    "change an amount": {5},
+    "delete an entry": {2, 3},
+    "swap two entries": {3},
+    "forged entry, unregistered key": {5},
+    "forged entry, revoked key": {5},
+    "truncate the tail": {6},
+    "fork the latest checkpoint": {6},
+}
+
+
+def test_the_untouched_ledger_verifies(database_url: str, tmp_path: Path) -> None:
+    build(database_url)
+    code, report = run_verify(database_url, tmp_path)
+    assert code == 0 and report["verified"], report
+    assert report["size"] == LAST + 1
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_tampering_is_detected(database_url: str, tmp_path: Path, case: str) -> None:
+    ledger, revoked = build(database_url)
+    bad_seq = CASES[case](ledger, RawDatabase(database_url), revoked)
+    code, report = run_verify(database_url, tmp_path)
+    assert code == 1 and not report["verified"]
+    assert report["verdict"].startswith("FAILED: ")
+    assert EXPECTED_CHECKS[case] <= failed_checks(report), report
+    if bad_seq is not None:
+        assert first_bad_seq(report) == bad_seq, report
+    else:
+        messages = [f["message"] for c in report["checks"] for f in c["findings"]]
+        assert any("checkpoint" in m for m in messages), messages
+
+
+# -- the same, on an exported bundle ---------------------------------------------------
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> tuple[Path, str]:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    ledger, _ = build(url)
+    from ledger.export import export_bundle
+
+    out = tmp_path / "bundle"
+    root_id = ledger.app.opening["data"]["root_key"]["key_id"]
+    export_bundle(ledger.app.store, ledger.log, root_id, out)
+    return out, str(ledger.app.log_verifier_key)
+
+
+def _rewrite_line(bundle_dir: Path, seq: int, edit: Callable[[bytes], bytes], fix_hash: bool) -> None:
+    path = bundle_dir / "entries.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    lines[seq] = edit(lines[seq])
+    path.write_bytes(b"\n".join(lines))
+    if fix_hash:
+        import hashlib
+
+        manifest = json.loads((bundle_dir / "manifest.json").read_text())
+        manifest["files"]["entries.jsonl"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        (bundle_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_clean_bundle_verifies_against_the_trusted_key(bundle: tuple[Path, str], tmp_path: Path) -> None:
+    out, vkey = bundle
+    code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out), "--trusted-key", vkey)
+    assert code == 0, report
+    assert report["size"] == LAST + 1
+
+
+def test_a_bundle_with_a_changed_amount_fails_even_with_a_fixed_manifest(
+    bundle: tuple[Path, str], tmp_path: Path
+) -> None:
+    out, vkey = bundle
+    _rewrite_line(out, 5, lambda b: b.replace(b'"amount_cents":120000', b'"amount_cents":9'), True)
+    code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out), "--trusted-key", vkey)
+    assert code == 1
+    assert first_bad_seq(report) == 5
+    assert {5, 6} <= failed_checks(report) and 1 not in failed_checks(report)
+
+
+def test_a_bundle_edited_in_place_fails_its_manifest_too(bundle: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = bundle
+    _rewrite_line(out, 2, lambda b: b.replace(b"user:officer", b"user:officex"), False)
+    code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out))
+    assert code == 1
+    assert {1, 5, 6} <= failed_checks(report)
+    assert first_bad_seq(report) == 2
+
+
+def test_a_bundle_under_another_log_key_is_refused(bundle: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = bundle
+    other = open_ledger(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    code, report = run_verify(
+        "sqlite:///unused", tmp_path, "--bundle", str(out), "--trusted-key",
+        str(other.app.log_verifier_key),
+    )
+    assert code == 1
+    assert {4, 7} <= failed_checks(report)
+
+
+def test_a_bundle_missing_an_earlier_checkpoint_fails_the_manifest(
+    bundle: tuple[Path, str], tmp_path: Path
+) -> None:
+    out, _ = bundle
+    (out / "checkpoints" / "6.txt").unlink()
+    code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out))
+    assert code == 1 and failed_checks(report) == {1}
+
+
+def test_not_a_bundle_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["verify", "--bundle", str(tmp_path)],
+                                env={"CMPP_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "manifest.json" in result.output
+    shutil.rmtree(tmp_path, ignore_errors=True)
