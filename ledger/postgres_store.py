@@ -10,10 +10,16 @@ Never set POSTGRES_ENABLE_DB_FUNCTIONS: its insert path skips this hook.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InternalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -42,6 +48,7 @@ LOG_TABLES = [
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_checkpoints ("
     " size bigint PRIMARY KEY, note text NOT NULL, issued_at text NOT NULL)",
 ]
+SCHEMA_LOCK_ID = 0x434D5050  # "CMPP": serialises schema creation across processes
 LOG_TABLE_NAMES = ("ledger_log", "ledger_nodes", "ledger_head", "ledger_keys", "ledger_checkpoints")
 
 
@@ -74,6 +81,22 @@ class PostgresLog:
             name: SQL(text).format(schema=schema, events=Identifier(self.events_table_name))
             for name, text in _QUERIES.items()
         }
+
+    def create_table(self) -> None:
+        # Processes starting together race on PostgreSQL's catalog ("tuple
+        # concurrently updated"); creation is idempotent, so try again.
+        for attempt in range(5):
+            try:
+                super().create_table()  # type: ignore[misc]
+                return
+            except (InternalError, IntegrityError, ProgrammingError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
+        super()._create_table(curs)  # type: ignore[misc]
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

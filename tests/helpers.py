@@ -32,7 +32,11 @@ class Payment(Aggregate):
 
     @event(Created)
     def __init__(
-        self, award_id: str, disbursement_id: str, amount_cents: int, payment_ref: str,
+        self,
+        award_id: str,
+        disbursement_id: str,
+        amount_cents: int,
+        payment_ref: str,
         paid_on: str,
     ) -> None:
         self.amount_cents = amount_cents
@@ -41,8 +45,11 @@ class Payment(Aggregate):
 def new_payment(amount_cents: int = 120_000) -> Payment:
     ref = uuid4().hex[:8]
     return Payment(
-        award_id="A-2022-007", disbursement_id=f"D-{ref}", amount_cents=amount_cents,
-        payment_ref=f"PAY-{ref}", paid_on="2022-10-01",
+        award_id="A-2022-007",
+        disbursement_id=f"D-{ref}",
+        amount_cents=amount_cents,
+        payment_ref=f"PAY-{ref}",
+        paid_on="2022-10-01",
     )
 
 
@@ -69,7 +76,8 @@ def open_ledger(url: str) -> LedgerUnderTest:
     root = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
     log_key = Ed25519PrivateKey.generate()
     app.open_ledger(
-        origin="cmpp.example.gov/ledger/test", root=root,
+        origin="cmpp.example.gov/ledger/test",
+        root=root,
         log_public=log_key.public_key().public_bytes_raw(),
     )
     fiscal = Signer("user:officer", SigningKey.generate("org:cws", ("fiscal_agent",)))
@@ -131,4 +139,4 @@ class RawDatabase:
         self.execute("DELETE FROM ledger_log WHERE seq = ?", (seq,))
 
     def count(self, table: str) -> int:
-        return int(self.execute(f"SELECT COUNT(*) FROM {table}")[0][0])  # noqa: S608
+        return int(self.execute(f"SELECT COUNT(*) FROM {table}")[0][0])

@@ -56,13 +56,18 @@ def test_a_ledger_opens_registers_keys_signs_and_verifies(database_url: str) -> 
     assert checkpoint.size == 6
     proof = inclusion(ledger.log, 3)
     merkle.verify_inclusion(
-        3, 6, b64decode(proof["leaf_hash"]), [b64decode(p) for p in proof["proof"]],
+        3,
+        6,
+        b64decode(proof["leaf_hash"]),
+        [b64decode(p) for p in proof["proof"]],
         checkpoint.root,
     )
     ledger.pay()
     later = consistency(ledger.log, 6, 7)
     new_root = Checkpoint.open(later["new_checkpoint"], app.log_verifier_key).root
-    merkle.verify_consistency(6, 7, checkpoint.root, new_root, [b64decode(p) for p in later["proof"]])
+    merkle.verify_consistency(
+        6, 7, checkpoint.root, new_root, [b64decode(p) for p in later["proof"]]
+    )
     report = verify(live_material(app.store))
     assert report.ok, list(report.lines())
     assert report.size == 7
@@ -107,6 +112,7 @@ def test_a_grantee_key_cannot_register_keys(database_url: str) -> None:
     ledger = open_ledger(database_url)
     grantee = Signer("user:g", SigningKey.generate("org:irc", ("grantee",)))
     ledger.app.register_key(ledger.root, grantee.key.public_key, "org:irc", ["grantee"])
-    with pytest.raises(LogWriteError, match="may not sign ledger.KeyRegistered"):
-        ledger.app.register_key(grantee, SigningKey.generate("org:irc", ("grantee",)).public_key,
-                                "org:irc", ["grantee"])
+    with pytest.raises(LogWriteError, match=r"may not sign ledger\.KeyRegistered"):
+        ledger.app.register_key(
+            grantee, SigningKey.generate("org:irc", ("grantee",)).public_key, "org:irc", ["grantee"]
+        )

@@ -82,8 +82,13 @@ class PostgresDB:
         self.db = PostgresDatabase()
         self.db.create()
         self.datastore = PostgresDatastore(
-            dbname=self.db.name, host=PG_HOST, port=PG_PORT, user=PG_USER, password="",
-            pool_size=4, max_overflow=12,
+            dbname=self.db.name,
+            host=PG_HOST,
+            port=PG_PORT,
+            user=PG_USER,
+            password="",
+            pool_size=4,
+            max_overflow=12,
         )
         super().setUp()  # type: ignore[misc]
 
@@ -120,8 +125,9 @@ class TestPostgresNonInterleaving(PostgresDB, contract.NonInterleavingNotificati
 
 def test_opaque_rows_still_form_a_gap_free_log(tmp_path: Path) -> None:
     """What the suites wrote is logged too: one entry per event, in commit order."""
-    from eventsourcing.persistence import StoredEvent
     from uuid import uuid4
+
+    from eventsourcing.persistence import StoredEvent
 
     from ledger.store import iter_leaves
 
@@ -130,9 +136,7 @@ def test_opaque_rows_still_form_a_gap_free_log(tmp_path: Path) -> None:
     recorder.create_table()
     for _ in range(3):
         oid = uuid4()
-        recorder.insert_events(
-            [StoredEvent(oid, v, "topic", b"state") for v in (1, 2)]
-        )
+        recorder.insert_events([StoredEvent(oid, v, "topic", b"state") for v in (1, 2)])
     assert [seq for seq, _leaf in iter_leaves(recorder)] == list(range(6))
     assert recorder.head().size == 6
     datastore.close()

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger import canonical, merkle
-from ledger.entry import format_instant, signed_state
+from ledger.entry import signed_state
 from ledger.hashing import b64encode
 from ledger.note import Checkpoint
 from ledger.signing import Signer, SigningKey
@@ -46,7 +46,8 @@ def build(url: str) -> tuple[LedgerUnderTest, Signer]:
 
 def run_verify(url: str, tmp: Path, *args: str) -> tuple[int, dict[str, Any]]:
     result = CliRunner().invoke(
-        cli, ["verify", "--json", *args],
+        cli,
+        ["verify", "--json", *args],
         env={"CMPP_DATABASE_URL": url, "CMPP_DATA_DIR": str(tmp)},
     )
     assert result.exit_code in (0, 1), result.output
@@ -65,22 +66,35 @@ def failed_checks(report: dict[str, Any]) -> set[int]:
 def forge_entry(ledger: LedgerUnderTest, raw: RawDatabase, signer: Signer) -> int:
     """Append a well-formed entry signed by `signer`, with a correct prev, behind the app's back."""
     seq = ledger.app.store.head().size
-    last_leaf = list(iter_leaves(ledger.app.store, seq - 1, seq))[0][1]
+    last_leaf = next(iter_leaves(ledger.app.store, seq - 1, seq))[1]
     stream = uuid4()
     event = {
-        "type": "funds.DisbursementRecorded", "stream": str(stream), "version": 1,
-        "at": "2026-11-27T20:18:14.123456Z", "actor": signer.actor, "org": signer.org,
+        "type": "funds.DisbursementRecorded",
+        "stream": str(stream),
+        "version": 1,
+        "at": "2026-11-27T20:18:14.123456Z",
+        "actor": signer.actor,
+        "org": signer.org,
         "key": signer.key.key_id,
-        "data": {"award_id": "A-1", "disbursement_id": "D-X", "amount_cents": 99_999_00,
-                 "payment_ref": "PAY-X", "paid_on": "2022-10-01"},
+        "data": {
+            "award_id": "A-1",
+            "disbursement_id": "D-X",
+            "amount_cents": 99_999_00,
+            "payment_ref": "PAY-X",
+            "paid_on": "2022-10-01",
+        },
     }
     event_bytes = canonical.dumps(event)
     state = signed_state(event_bytes, b64encode(signer.key.sign(event_bytes)))
     oid: Any = str(stream) if raw.postgres else stream.hex
-    raw.execute("INSERT INTO {events} (originator_id, originator_version, topic, state)"
-                " VALUES (?, 1, ?, ?)", (oid, event["type"], state))
-    raw.execute("INSERT INTO ledger_log VALUES (?, ?, 1, ?)",
-                (seq, oid, merkle.leaf_hash(last_leaf).hex()))
+    raw.execute(
+        "INSERT INTO {events} (originator_id, originator_version, topic, state)"
+        " VALUES (?, 1, ?, ?)",
+        (oid, event["type"], state),
+    )
+    raw.execute(
+        "INSERT INTO ledger_log VALUES (?, ?, 1, ?)", (seq, oid, merkle.leaf_hash(last_leaf).hex())
+    )
     return seq
 
 
@@ -121,16 +135,16 @@ def forge_with_revoked_key(ledger: LedgerUnderTest, raw: RawDatabase, revoked: S
 def truncate_the_tail(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> None:
     for seq in (11, 10, 9):
         raw.delete_entry(seq)
-    return None
 
 
 def fork_the_latest_checkpoint(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> None:
     leaves = [merkle.leaf_hash(leaf) for _, leaf in iter_leaves(ledger.app.store)]
     leaves[-1] = merkle.leaf_hash(b"another history")
     forked = Checkpoint(ledger.app.origin, len(leaves), merkle.root_of(leaves))
-    raw.execute("UPDATE ledger_checkpoints SET note = ? WHERE size = ?",
-                (forked.sign(ledger.log_key), len(leaves)))
-    return None
+    raw.execute(
+        "UPDATE ledger_checkpoints SET note = ? WHERE size = ?",
+        (forked.sign(ledger.log_key), len(leaves)),
+    )
 
 
 CASES: dict[str, Callable[[LedgerUnderTest, RawDatabase, Signer], int | None]] = {
@@ -192,7 +206,9 @@ def bundle(tmp_path: Path) -> tuple[Path, str]:
     return out, str(ledger.app.log_verifier_key)
 
 
-def _rewrite_line(bundle_dir: Path, seq: int, edit: Callable[[bytes], bytes], fix_hash: bool) -> None:
+def _rewrite_line(
+    bundle_dir: Path, seq: int, edit: Callable[[bytes], bytes], fix_hash: bool
+) -> None:
     path = bundle_dir / "entries.jsonl"
     lines = path.read_bytes().split(b"\n")
     lines[seq] = edit(lines[seq])
@@ -205,9 +221,13 @@ def _rewrite_line(bundle_dir: Path, seq: int, edit: Callable[[bytes], bytes], fi
         (bundle_dir / "manifest.json").write_text(json.dumps(manifest))
 
 
-def test_a_clean_bundle_verifies_against_the_trusted_key(bundle: tuple[Path, str], tmp_path: Path) -> None:
+def test_a_clean_bundle_verifies_against_the_trusted_key(
+    bundle: tuple[Path, str], tmp_path: Path
+) -> None:
     out, vkey = bundle
-    code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out), "--trusted-key", vkey)
+    code, report = run_verify(
+        "sqlite:///unused", tmp_path, "--bundle", str(out), "--trusted-key", vkey
+    )
     assert code == 0, report
     assert report["size"] == LAST + 1
 
@@ -217,13 +237,17 @@ def test_a_bundle_with_a_changed_amount_fails_even_with_a_fixed_manifest(
 ) -> None:
     out, vkey = bundle
     _rewrite_line(out, 5, lambda b: b.replace(b'"amount_cents":120000', b'"amount_cents":9'), True)
-    code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out), "--trusted-key", vkey)
+    code, report = run_verify(
+        "sqlite:///unused", tmp_path, "--bundle", str(out), "--trusted-key", vkey
+    )
     assert code == 1
     assert first_bad_seq(report) == 5
     assert {5, 6} <= failed_checks(report) and 1 not in failed_checks(report)
 
 
-def test_a_bundle_edited_in_place_fails_its_manifest_too(bundle: tuple[Path, str], tmp_path: Path) -> None:
+def test_a_bundle_edited_in_place_fails_its_manifest_too(
+    bundle: tuple[Path, str], tmp_path: Path
+) -> None:
     out, _ = bundle
     _rewrite_line(out, 2, lambda b: b.replace(b"user:officer", b"user:officex"), False)
     code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out))
@@ -232,11 +256,17 @@ def test_a_bundle_edited_in_place_fails_its_manifest_too(bundle: tuple[Path, str
     assert first_bad_seq(report) == 2
 
 
-def test_a_bundle_under_another_log_key_is_refused(bundle: tuple[Path, str], tmp_path: Path) -> None:
+def test_a_bundle_under_another_log_key_is_refused(
+    bundle: tuple[Path, str], tmp_path: Path
+) -> None:
     out, _ = bundle
     other = open_ledger(f"sqlite:///{tmp_path / 'other.sqlite3'}")
     code, report = run_verify(
-        "sqlite:///unused", tmp_path, "--bundle", str(out), "--trusted-key",
+        "sqlite:///unused",
+        tmp_path,
+        "--bundle",
+        str(out),
+        "--trusted-key",
         str(other.app.log_verifier_key),
     )
     assert code == 1
@@ -253,8 +283,9 @@ def test_a_bundle_missing_an_earlier_checkpoint_fails_the_manifest(
 
 
 def test_not_a_bundle_is_a_usage_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["verify", "--bundle", str(tmp_path)],
-                                env={"CMPP_DATA_DIR": str(tmp_path)})
+    result = CliRunner().invoke(
+        cli, ["verify", "--bundle", str(tmp_path)], env={"CMPP_DATA_DIR": str(tmp_path)}
+    )
     assert result.exit_code == 2
     assert "manifest.json" in result.output
     shutil.rmtree(tmp_path, ignore_errors=True)

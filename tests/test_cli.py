@@ -1,0 +1,157 @@
+"""The `cmpp` command, run as a user runs it: exit codes, messages, and no secrets shown."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledger import merkle
+from ledger.note import Checkpoint, VerifierKey
+
+CMPP = str(Path(sys.executable).parent / "cmpp")
+PASSPHRASE = "correct horse battery staple"
+
+
+def cmpp(
+    *args: str, cwd: Path, url: str | None = None, passphrase: str | None = PASSPHRASE
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMPP_")}
+    env["CMPP_DATA_DIR"] = str(cwd / "var")
+    if url:
+        env["CMPP_DATABASE_URL"] = url
+    if passphrase is not None:
+        env["CMPP_KEY_PASSPHRASE"] = passphrase
+    return subprocess.run(
+        [CMPP, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def _no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_init_prove_export_verify_round_trip(database_url: str, tmp_path: Path) -> None:
+    url = None if database_url.startswith("sqlite") else database_url
+    init = cmpp("init", "--json", cwd=tmp_path, url=url)
+    assert init.returncode == 0, init.stderr
+    info = json.loads(init.stdout)
+    vkey = VerifierKey.parse(info["log_vkey"])
+    assert vkey.name == info["origin"]
+
+    again = cmpp("init", cwd=tmp_path, url=url)
+    assert again.returncode == 2 and "already holds a ledger" in again.stderr
+    _no_traceback(again)
+
+    registered = cmpp(
+        "keys",
+        "register",
+        "--holder",
+        "org:cws",
+        "--role",
+        "fiscal_agent",
+        "--json",
+        cwd=tmp_path,
+        url=url,
+    )
+    assert registered.returncode == 0, registered.stderr
+    key_id = json.loads(registered.stdout)["key_id"]
+    assert cmpp("keys", "revoke", key_id, "--reason", "test", cwd=tmp_path, url=url).returncode == 0
+    keys = json.loads(cmpp("keys", "list", "--json", cwd=tmp_path, url=url).stdout)
+    assert [k["revoked_seq"] for k in keys if k["key_id"] == key_id] == [2]
+
+    note = cmpp("checkpoint", cwd=tmp_path, url=url).stdout
+    checkpoint = Checkpoint.open(note, vkey)
+    assert checkpoint.size == 3
+
+    proof = json.loads(cmpp("prove", "inclusion", "1", cwd=tmp_path, url=url).stdout)
+    merkle.verify_inclusion(
+        1,
+        proof["tree_size"],
+        base64.b64decode(proof["leaf_hash"]),
+        [base64.b64decode(p) for p in proof["proof"]],
+        checkpoint.root,
+    )
+    cons = json.loads(cmpp("prove", "consistency", "1", "3", cwd=tmp_path, url=url).stdout)
+    old = Checkpoint.open(cons["old_checkpoint"], vkey)
+    merkle.verify_consistency(
+        1, 3, old.root, checkpoint.root, [base64.b64decode(p) for p in cons["proof"]]
+    )
+    bad = cmpp("prove", "inclusion", "99", cwd=tmp_path, url=url)
+    assert bad.returncode == 2 and "99" in bad.stderr
+    _no_traceback(bad)
+
+    exported = cmpp("export", "bundle", str(tmp_path / "bundle"), cwd=tmp_path, url=url)
+    assert exported.returncode == 0, exported.stderr
+    verified = cmpp(
+        "verify",
+        "--bundle",
+        str(tmp_path / "bundle"),
+        "--trusted-key",
+        info["log_vkey"],
+        cwd=tmp_path,
+        url=url,
+        passphrase=None,
+    )
+    assert verified.returncode == 0, verified.stdout
+    assert verified.stdout.strip().splitlines()[-1].startswith("VERIFIED 3 entries, root ")
+    live = cmpp("verify", "--json", cwd=tmp_path, url=url, passphrase=None)
+    assert live.returncode == 0 and json.loads(live.stdout)["verified"]
+
+    exists = cmpp("export", "bundle", str(tmp_path / "bundle"), cwd=tmp_path, url=url)
+    assert exists.returncode == 2 and "already exists" in exists.stderr
+
+    for result in (init, registered, exported, verified):
+        assert PASSPHRASE not in result.stdout + result.stderr
+        assert "PRIVATE KEY" not in result.stdout + result.stderr
+
+
+def test_keys_are_encrypted_on_disk_and_need_the_passphrase(tmp_path: Path) -> None:
+    assert cmpp("init", cwd=tmp_path).returncode == 0
+    files = list((tmp_path / "var" / "keys").glob("*.json"))
+    assert len(files) == 2
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        text = path.read_text()
+        assert "BEGIN ENCRYPTED PRIVATE KEY" in text and PASSPHRASE not in text
+
+    missing = cmpp("checkpoint", cwd=tmp_path, passphrase=None)
+    assert missing.returncode == 2 and "CMPP_KEY_PASSPHRASE" in missing.stderr
+    wrong = cmpp("checkpoint", cwd=tmp_path, passphrase="guess")
+    assert wrong.returncode == 2 and "cannot decrypt" in wrong.stderr
+    for result in (missing, wrong):
+        _no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "url", "message"),
+    [
+        (("checkpoint",), None, "cmpp init"),
+        (("verify",), "mysql://x/y", "CMPP_DATABASE_URL"),
+        (("prove", "consistency", "0", "1"), None, "0 < OLD <= NEW"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(
+    tmp_path: Path, args: tuple[str, ...], url: str | None, message: str
+) -> None:
+    if args[0] == "prove":
+        assert cmpp("init", cwd=tmp_path).returncode == 0
+    result = cmpp(*args, cwd=tmp_path, url=url)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    _no_traceback(result)
+
+
+def test_run_initialises_once_and_shows_the_checkpoint(tmp_path: Path) -> None:
+    first = cmpp("run", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "initialised a new ledger" in first.stderr
+    second = cmpp("run", cwd=tmp_path)
+    assert second.returncode == 0 and "initialised" not in second.stderr
+    assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]  # same verifier key
