@@ -26,6 +26,16 @@ def node_id(level: int, index: int) -> int:
     return level << NODE_LEVEL_SHIFT | index
 
 
+@dataclass(frozen=True)
+class SignedStoredEvent(StoredEvent):
+    """A stored event with the event dict its state was made from, so it isn't parsed again.
+
+    Only the signing mapper makes these, from the same dict it encodes and signs.
+    """
+
+    event: dict[str, Any] = field(compare=False, repr=False)
+
+
 class LogWriteError(ValueError):
     """A batch that cannot enter the log; the transaction writes nothing."""
 
@@ -45,8 +55,8 @@ class Head:
 
 @dataclass
 class Appended:
-    log_rows: list[tuple[int, Any, int, str]]  # seq, originator_id, version, prev
-    node_rows: list[tuple[int, bytes]]
+    log_rows: list[tuple[int, Any, int, str, bytes]]  # seq, originator_id, version, prev, leaf hash
+    node_rows: list[tuple[int, bytes]]  # the Merkle nodes above the leaves
     keys: list[KeyRecord]
     head: Head
 
@@ -64,6 +74,11 @@ def prepare(stored_events: Sequence[StoredEvent], *, require_signed: bool) -> Pr
     events: list[dict[str, Any] | None] = []
     key_ids: set[str] = set()
     for stored in stored_events:
+        if isinstance(stored, SignedStoredEvent):
+            event = stored.event
+            key_ids |= key_ids_named(event)
+            events.append(event)
+            continue
         try:
             event, _sig = parse_signed_state(stored.state)
         except EntryError as exc:
@@ -89,7 +104,7 @@ def _check_envelope(event: dict[str, Any], stored: StoredEvent) -> None:
 def append_batch(head: Head, trust: TrustState, prepared: Prepared) -> Appended:
     frontier = head.frontier.copy()
     prev, seq = head.prev, head.size
-    log_rows: list[tuple[int, Any, int, str]] = []
+    log_rows: list[tuple[int, Any, int, str, bytes]] = []
     node_rows: list[tuple[int, bytes]] = []
     last = head.last_leaf_hash
     for stored, event in zip(prepared.stored, prepared.events, strict=True):
@@ -102,8 +117,9 @@ def append_batch(head: Head, trust: TrustState, prepared: Prepared) -> Appended:
                 raise LogWriteError(f"entry {seq} ({event['type']}): {exc}") from None
             leaf = seal(stored.state, seq, prev)
         last = leaf_hash(leaf)
-        log_rows.append((seq, stored.originator_id, stored.originator_version, prev))
-        node_rows.extend((node_id(*node), value) for node, value in frontier.append(last))
+        log_rows.append((seq, stored.originator_id, stored.originator_version, prev, last))
+        # The leaf's own hash lives in its log row; only the nodes above it go here.
+        node_rows.extend((node_id(*node), value) for node, value in frontier.append(last)[1:])
         prev, seq = last.hex(), seq + 1
     return Appended(log_rows, node_rows, trust.changed, Head(seq, last, frontier))
 

@@ -55,21 +55,30 @@ def _reject_float(text: str) -> Any:
 
 
 def _check_value(value: Any) -> None:
-    # Iterative walk: entries are small, and recursion would cost more than it reads.
+    # Iterative, dispatching on exact types first: this runs on every append.
     stack = [value]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        item = stack.pop()
-        if isinstance(item, str) or item is None or isinstance(item, bool):
+        item = pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
             continue
-        if isinstance(item, int):
-            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                raise CanonicalError(f"integer {item} is outside ±(2^53 - 1)")
-        elif isinstance(item, dict):
-            for key, member in item.items():
-                if not isinstance(key, str):
+        if kind is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            raise CanonicalError(f"integer {item} is outside ±(2^53 - 1)")
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
                     raise CanonicalError(f"object key {key!r} is not a string")
-                stack.append(member)
-        elif isinstance(item, list):
-            stack.extend(item)
+            extend(item.values())
+        elif kind is list:
+            extend(item)
+        elif isinstance(item, str | bool):  # subclasses such as str-valued enums
+            continue
+        elif isinstance(item, int):
+            push(int(item))
+        elif isinstance(item, dict | list):
+            push(dict(item) if isinstance(item, dict) else list(item))
         else:
             raise CanonicalError(f"{type(item).__name__} is not a ledger JSON value")

@@ -20,6 +20,7 @@ from eventsourcing.persistence import EventStore, Mapper, Recording, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger import canonical
+from ledger.appender import SignedStoredEvent
 from ledger.entry import format_instant, parse_instant, signed_state
 from ledger.hashing import b64encode
 from ledger.signing import Signer
@@ -68,11 +69,12 @@ class SigningMapper(Mapper[Any]):
         }
         event_bytes = canonical.dumps(event)
         sig = b64encode(signer.key.sign(event_bytes))
-        return StoredEvent(
+        return SignedStoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=event["type"],
             state=signed_state(event_bytes, sig),
+            event=event,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:

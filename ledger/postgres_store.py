@@ -37,7 +37,7 @@ from ledger.trust import KeyRecord, TrustState
 LOG_TABLES = [
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_log ("
     " seq bigint PRIMARY KEY, originator_id {id_type} NOT NULL,"
-    " originator_version bigint NOT NULL, prev text NOT NULL)",
+    " originator_version bigint NOT NULL, prev text NOT NULL, leaf_hash bytea NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_nodes (id bigint PRIMARY KEY, hash bytea NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_head ("
     " id int PRIMARY KEY CHECK (id = 1), size bigint NOT NULL,"
@@ -166,10 +166,13 @@ class PostgresLog:
             ]
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
-        wanted = {node_id(*n): n for n in nodes}
+        leaves = sorted(index for level, index in nodes if level == 0)
+        inner = {node_id(*n): n for n in nodes if n[0] > 0}
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self._q["nodes_in"], (sorted(wanted),))
-            found = {wanted[row["id"]]: bytes(row["hash"]) for row in c.fetchall()}
+            c.execute(self._q["leaves_in"], (leaves,))
+            found = {(0, row["seq"]): bytes(row["leaf_hash"]) for row in c.fetchall()}
+            c.execute(self._q["nodes_in"], (sorted(inner),))
+            found.update((inner[row["id"]], bytes(row["hash"])) for row in c.fetchall())
         missing = set(nodes) - set(found)
         if missing:
             raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
@@ -194,7 +197,7 @@ _QUERIES = {
     "head": "SELECT size, last_leaf_hash, frontier FROM {schema}.ledger_head WHERE id = 1",
     "keys_in": "SELECT * FROM {schema}.ledger_keys WHERE key_id = ANY(%s)",
     "all_keys": "SELECT * FROM {schema}.ledger_keys ORDER BY registered_seq",
-    "insert_log": "INSERT INTO {schema}.ledger_log VALUES (%s, %s, %s, %s)",
+    "insert_log": "INSERT INTO {schema}.ledger_log VALUES (%s, %s, %s, %s, %s)",
     "insert_node": "INSERT INTO {schema}.ledger_nodes VALUES (%s, %s)",
     "upsert_head": "INSERT INTO {schema}.ledger_head VALUES (1, %s, %s, %s) ON CONFLICT (id)"
     " DO UPDATE SET size = excluded.size, last_leaf_hash = excluded.last_leaf_hash,"
@@ -206,6 +209,7 @@ _QUERIES = {
     " AND e.originator_version = l.originator_version"
     " WHERE l.seq >= %s ORDER BY l.seq LIMIT %s",
     "nodes_in": "SELECT id, hash FROM {schema}.ledger_nodes WHERE id = ANY(%s)",
+    "leaves_in": "SELECT seq, leaf_hash FROM {schema}.ledger_log WHERE seq = ANY(%s)",
     "checkpoints": "SELECT size, note FROM {schema}.ledger_checkpoints ORDER BY size",
     "add_checkpoint": "INSERT INTO {schema}.ledger_checkpoints VALUES (%s, %s, %s)"
     " ON CONFLICT (size) DO NOTHING",

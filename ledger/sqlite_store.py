@@ -33,7 +33,7 @@ LOCK_TIMEOUT_SECONDS = 60
 LOG_TABLES = [
     "CREATE TABLE IF NOT EXISTS ledger_log ("
     " seq INTEGER PRIMARY KEY, originator_id TEXT NOT NULL,"
-    " originator_version INTEGER NOT NULL, prev TEXT NOT NULL)",
+    " originator_version INTEGER NOT NULL, prev TEXT NOT NULL, leaf_hash BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ledger_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ledger_head ("
     " id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,"
@@ -119,8 +119,8 @@ class SQLiteLog:
     @staticmethod
     def _write(c: SQLiteCursor, appended: Appended) -> None:
         c.executemany(
-            "INSERT INTO ledger_log VALUES (?, ?, ?, ?)",
-            [(s, _db_id(o), v, p) for s, o, v, p in appended.log_rows],
+            "INSERT INTO ledger_log VALUES (?, ?, ?, ?, ?)",
+            [(s, _db_id(o), v, p, h) for s, o, v, p, h in appended.log_rows],
         )
         c.executemany("INSERT INTO ledger_nodes VALUES (?, ?)", appended.node_rows)
         head = appended.head
@@ -162,18 +162,25 @@ class SQLiteLog:
             return [(r[0], r[1], None if r[2] is None else bytes(r[2])) for r in c.fetchall()]
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
-        wanted = {node_id(*n): n for n in nodes}
+        leaves = sorted(index for level, index in nodes if level == 0)
+        inner = {node_id(*n): n for n in nodes if n[0] > 0}
         found: dict[Node, bytes] = {}
-        ids = sorted(wanted)
         with self.datastore.transaction(commit=False) as c:
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                c.execute(
-                    f"SELECT id, hash FROM ledger_nodes WHERE id IN ({','.join('?' * len(chunk))})",  # noqa: S608
-                    chunk,
-                )
-                for row in c.fetchall():
-                    found[wanted[row[0]]] = bytes(row[1])
+            for table, column, ids in (
+                ("ledger_log", "seq", leaves),
+                ("ledger_nodes", "id", sorted(inner)),
+            ):
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i : i + 500]
+                    hash_column = "leaf_hash" if table == "ledger_log" else "hash"
+                    c.execute(
+                        f"SELECT {column}, {hash_column} FROM {table}"  # noqa: S608
+                        f" WHERE {column} IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                    for key, value in c.fetchall():
+                        node = (0, key) if table == "ledger_log" else inner[key]
+                        found[node] = bytes(value)
         missing = set(nodes) - set(found)
         if missing:
             raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger import canonical, merkle
-from ledger.entry import signed_state
+from ledger.entry import seal, signed_state
 from ledger.hashing import b64encode
 from ledger.note import Checkpoint
 from ledger.signing import Signer, SigningKey
@@ -92,9 +92,9 @@ def forge_entry(ledger: LedgerUnderTest, raw: RawDatabase, signer: Signer) -> in
         " VALUES (?, 1, ?, ?)",
         (oid, event["type"], state),
     )
-    raw.execute(
-        "INSERT INTO ledger_log VALUES (?, ?, 1, ?)", (seq, oid, merkle.leaf_hash(last_leaf).hex())
-    )
+    prev = merkle.leaf_hash(last_leaf).hex()
+    leaf_hash = merkle.leaf_hash(seal(state, seq, prev))
+    raw.execute("INSERT INTO ledger_log VALUES (?, ?, 1, ?, ?)", (seq, oid, prev, leaf_hash))
     return seq
 
 
