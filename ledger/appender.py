@@ -7,8 +7,8 @@ transaction as the events. Nothing here touches a database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -16,14 +16,35 @@ from eventsourcing.persistence import StoredEvent
 from ledger import canonical
 from ledger.entry import EntryError, parse_signed_state, seal
 from ledger.hashing import ZERO_PREV, b64encode
-from ledger.merkle import Frontier, leaf_hash
+from ledger.merkle import Frontier, Node, leaf_hash
 from ledger.trust import KeyRecord, TrustError, TrustState, key_ids_named
 
-NODE_LEVEL_SHIFT = 56  # a stored node's id is level << 56 | index
+
+def node_home(node: Node) -> tuple[int, int]:
+    """Where a stored Merkle node lives: (seq of its row, byte offset in that row's nodes).
+
+    A perfect node is completed by appending its last leaf, so it is stored in that
+    leaf's log row: level 0 is the row's leaf hash (offset -1), levels 1..k follow
+    one another in the row's `nodes` column.
+    """
+    level, index = node
+    return ((index + 1) << level) - 1, (level - 1) * 32
 
 
-def node_id(level: int, index: int) -> int:
-    return level << NODE_LEVEL_SHIFT | index
+def nodes_from_rows(
+    nodes: Iterable[Node], rows: Mapping[int, tuple[bytes, bytes]]
+) -> dict[Node, bytes]:
+    """Pick the wanted nodes out of rows {seq: (leaf_hash, nodes)}; missing ones are left out."""
+    found: dict[Node, bytes] = {}
+    for node in nodes:
+        seq, offset = node_home(node)
+        row = rows.get(seq)
+        if row is None:
+            continue
+        value = row[0] if offset < 0 else row[1][offset : offset + 32]
+        if len(value) == 32:
+            found[node] = value
+    return found
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,7 @@ class Head:
     size: int = 0
     last_leaf_hash: bytes | None = None
     frontier: Frontier = field(default_factory=Frontier)
+    keys_version: int = 0  # bumped by every key change, so writers may cache key records
 
     @property
     def prev(self) -> str:
@@ -55,8 +77,8 @@ class Head:
 
 @dataclass
 class Appended:
-    log_rows: list[tuple[int, Any, int, str, bytes]]  # seq, originator_id, version, prev, leaf hash
-    node_rows: list[tuple[int, bytes]]  # the Merkle nodes above the leaves
+    # seq, originator_id, originator_version, prev, leaf hash, Merkle nodes the leaf completes
+    log_rows: list[tuple[int, Any, int, str, bytes, bytes]]
     keys: list[KeyRecord]
     head: Head
 
@@ -104,8 +126,7 @@ def _check_envelope(event: dict[str, Any], stored: StoredEvent) -> None:
 def append_batch(head: Head, trust: TrustState, prepared: Prepared) -> Appended:
     frontier = head.frontier.copy()
     prev, seq = head.prev, head.size
-    log_rows: list[tuple[int, Any, int, str, bytes]] = []
-    node_rows: list[tuple[int, bytes]] = []
+    log_rows: list[tuple[int, Any, int, str, bytes, bytes]] = []
     last = head.last_leaf_hash
     for stored, event in zip(prepared.stored, prepared.events, strict=True):
         if event is None:
@@ -117,11 +138,13 @@ def append_batch(head: Head, trust: TrustState, prepared: Prepared) -> Appended:
                 raise LogWriteError(f"entry {seq} ({event['type']}): {exc}") from None
             leaf = seal(stored.state, seq, prev)
         last = leaf_hash(leaf)
-        log_rows.append((seq, stored.originator_id, stored.originator_version, prev, last))
-        # The leaf's own hash lives in its log row; only the nodes above it go here.
-        node_rows.extend((node_id(*node), value) for node, value in frontier.append(last)[1:])
+        completed = b"".join(value for _node, value in frontier.append(last)[1:])
+        log_rows.append(
+            (seq, stored.originator_id, stored.originator_version, prev, last, completed)
+        )
         prev, seq = last.hex(), seq + 1
-    return Appended(log_rows, node_rows, trust.changed, Head(seq, last, frontier))
+    keys_version = head.keys_version + (1 if trust.changed else 0)
+    return Appended(log_rows, trust.changed, Head(seq, last, frontier, keys_version))
 
 
 def _unsigned_leaf(stored: StoredEvent, seq: int, prev: str) -> bytes:
@@ -129,3 +152,26 @@ def _unsigned_leaf(stored: StoredEvent, seq: int, prev: str) -> bytes:
     # contract suites store opaque bytes. Such an entry is plainly not a ledger
     # entry, and a verifier rejects it.
     return canonical.dumps({"prev": prev, "seq": seq, "unsigned_state": b64encode(stored.state)})
+
+
+class KeyCache:
+    """Key records a writer has read, valid while the head's keys_version is unchanged.
+
+    Used only under the write lock. Records written by a transaction are never
+    cached (it might roll back); a key change bumps the version, which empties this.
+    """
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._keys: dict[str, KeyRecord] = {}
+
+    def split(self, version: int, wanted: set[str]) -> tuple[dict[str, KeyRecord], set[str]]:
+        """Copies of the cached records among `wanted`, and the ids still to read."""
+        if version != self._version:
+            self._version, self._keys = version, {}
+        cached = {k: replace(self._keys[k]) for k in wanted if k in self._keys}
+        return cached, wanted - set(cached)
+
+    def remember(self, version: int, records: dict[str, KeyRecord]) -> None:
+        if version == self._version:
+            self._keys.update((k, replace(v)) for k, v in records.items())

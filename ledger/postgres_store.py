@@ -30,18 +30,26 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from ledger.appender import Appended, Head, append_batch, node_id, prepare
+from ledger.appender import (
+    Appended,
+    Head,
+    KeyCache,
+    append_batch,
+    node_home,
+    nodes_from_rows,
+    prepare,
+)
 from ledger.merkle import Frontier, Node
 from ledger.trust import KeyRecord, TrustState
 
 LOG_TABLES = [
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_log ("
     " seq bigint PRIMARY KEY, originator_id {id_type} NOT NULL,"
-    " originator_version bigint NOT NULL, prev text NOT NULL, leaf_hash bytea NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {schema}.ledger_nodes (id bigint PRIMARY KEY, hash bytea NOT NULL)",
+    " originator_version bigint NOT NULL, prev text NOT NULL, leaf_hash bytea NOT NULL,"
+    " nodes bytea NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_head ("
     " id int PRIMARY KEY CHECK (id = 1), size bigint NOT NULL,"
-    " last_leaf_hash bytea, frontier bytea NOT NULL)",
+    " last_leaf_hash bytea, frontier bytea NOT NULL, keys_version bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_keys ("
     " key_id text PRIMARY KEY, public_key bytea NOT NULL, holder text NOT NULL,"
     " roles text NOT NULL, registered_seq bigint NOT NULL, revoked_seq bigint)",
@@ -49,7 +57,7 @@ LOG_TABLES = [
     " size bigint PRIMARY KEY, note text NOT NULL, issued_at text NOT NULL)",
 ]
 SCHEMA_LOCK_ID = 0x434D5050  # "CMPP": serialises schema creation across processes
-LOG_TABLE_NAMES = ("ledger_log", "ledger_nodes", "ledger_head", "ledger_keys", "ledger_checkpoints")
+LOG_TABLE_NAMES = ("ledger_log", "ledger_head", "ledger_keys", "ledger_checkpoints")
 
 
 def _key_from_row(row: Any) -> KeyRecord:
@@ -106,33 +114,47 @@ class PostgresLog:
         # Python work is therefore done first, under the same table lock the library
         # takes (taking it twice in one transaction is a no-op); after that only SQL
         # runs, and any SQL error aborts the whole transaction.
+        if not stored_events:
+            return
         prepared = prepare(stored_events, require_signed=self.require_signed)
         self._lock_table(curs)  # type: ignore[attr-defined]
         conn = curs.connection
-        with conn.cursor() as head_curs, conn.cursor() as keys_curs:
+        with conn.cursor() as head_curs:
             head_curs.execute(self._q["head"])
-            keys_curs.execute(self._q["keys_in"], (sorted(prepared.key_ids),))
             head = self._head_from(head_curs.fetchone())
-            keys = {row["key_id"]: _key_from_row(row) for row in keys_curs.fetchall()}
+            keys, unknown = self._key_cache.split(head.keys_version, prepared.key_ids)
+            if unknown:
+                head_curs.execute(self._q["keys_in"], (sorted(unknown),))
+                read = {row["key_id"]: _key_from_row(row) for row in head_curs.fetchall()}
+                self._key_cache.remember(head.keys_version, read)
+                keys.update(read)
         appended = append_batch(head, TrustState(keys), prepared)
         with conn.cursor() as write_curs:
             self._write(write_curs, appended)
         # Notifies and inserts the events; their ids are left on `curs` for the library.
         super()._insert_stored_events(curs, stored_events, **kwargs)  # type: ignore[misc]
 
+    @property
+    def _key_cache(self) -> KeyCache:
+        cache: KeyCache | None = self.__dict__.get("_cache")
+        if cache is None:
+            cache = self.__dict__["_cache"] = KeyCache()
+        return cache
+
     @staticmethod
     def _head_from(row: Any) -> Head:
         if row is None:
             return Head()
         last = None if row["last_leaf_hash"] is None else bytes(row["last_leaf_hash"])
-        return Head(row["size"], last, Frontier.from_bytes(row["size"], bytes(row["frontier"])))
+        frontier = Frontier.from_bytes(row["size"], bytes(row["frontier"]))
+        return Head(row["size"], last, frontier, row["keys_version"])
 
     def _write(self, c: Cursor[Any], appended: Appended) -> None:
         c.executemany(self._q["insert_log"], appended.log_rows)
-        c.executemany(self._q["insert_node"], appended.node_rows)
         head = appended.head
         c.execute(
-            self._q["upsert_head"], (head.size, head.last_leaf_hash, head.frontier.to_bytes())
+            self._q["upsert_head"],
+            (head.size, head.last_leaf_hash, head.frontier.to_bytes(), head.keys_version),
         )
         if appended.keys:
             c.executemany(
@@ -166,13 +188,11 @@ class PostgresLog:
             ]
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
-        leaves = sorted(index for level, index in nodes if level == 0)
-        inner = {node_id(*n): n for n in nodes if n[0] > 0}
+        seqs = sorted({node_home(n)[0] for n in nodes})
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self._q["leaves_in"], (leaves,))
-            found = {(0, row["seq"]): bytes(row["leaf_hash"]) for row in c.fetchall()}
-            c.execute(self._q["nodes_in"], (sorted(inner),))
-            found.update((inner[row["id"]], bytes(row["hash"])) for row in c.fetchall())
+            c.execute(self._q["log_nodes_in"], (seqs,))
+            rows = {r["seq"]: (bytes(r["leaf_hash"]), bytes(r["nodes"])) for r in c.fetchall()}
+        found = nodes_from_rows(nodes, rows)
         missing = set(nodes) - set(found)
         if missing:
             raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
@@ -194,22 +214,20 @@ class PostgresLog:
 
 
 _QUERIES = {
-    "head": "SELECT size, last_leaf_hash, frontier FROM {schema}.ledger_head WHERE id = 1",
+    "head": "SELECT * FROM {schema}.ledger_head WHERE id = 1",
     "keys_in": "SELECT * FROM {schema}.ledger_keys WHERE key_id = ANY(%s)",
     "all_keys": "SELECT * FROM {schema}.ledger_keys ORDER BY registered_seq",
-    "insert_log": "INSERT INTO {schema}.ledger_log VALUES (%s, %s, %s, %s, %s)",
-    "insert_node": "INSERT INTO {schema}.ledger_nodes VALUES (%s, %s)",
-    "upsert_head": "INSERT INTO {schema}.ledger_head VALUES (1, %s, %s, %s) ON CONFLICT (id)"
+    "insert_log": "INSERT INTO {schema}.ledger_log VALUES (%s, %s, %s, %s, %s, %s)",
+    "upsert_head": "INSERT INTO {schema}.ledger_head VALUES (1, %s, %s, %s, %s) ON CONFLICT (id)"
     " DO UPDATE SET size = excluded.size, last_leaf_hash = excluded.last_leaf_hash,"
-    " frontier = excluded.frontier",
+    " frontier = excluded.frontier, keys_version = excluded.keys_version",
     "upsert_key": "INSERT INTO {schema}.ledger_keys VALUES (%s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (key_id) DO UPDATE SET revoked_seq = excluded.revoked_seq",
     "read_rows": "SELECT l.seq, l.prev, e.state FROM {schema}.ledger_log l"
     " LEFT JOIN {schema}.{events} e ON e.originator_id = l.originator_id"
     " AND e.originator_version = l.originator_version"
     " WHERE l.seq >= %s ORDER BY l.seq LIMIT %s",
-    "nodes_in": "SELECT id, hash FROM {schema}.ledger_nodes WHERE id = ANY(%s)",
-    "leaves_in": "SELECT seq, leaf_hash FROM {schema}.ledger_log WHERE seq = ANY(%s)",
+    "log_nodes_in": "SELECT seq, leaf_hash, nodes FROM {schema}.ledger_log WHERE seq = ANY(%s)",
     "checkpoints": "SELECT size, note FROM {schema}.ledger_checkpoints ORDER BY size",
     "add_checkpoint": "INSERT INTO {schema}.ledger_checkpoints VALUES (%s, %s, %s)"
     " ON CONFLICT (size) DO NOTHING",

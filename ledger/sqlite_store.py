@@ -24,7 +24,15 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from ledger.appender import Appended, Head, append_batch, node_id, prepare
+from ledger.appender import (
+    Appended,
+    Head,
+    KeyCache,
+    append_batch,
+    node_home,
+    nodes_from_rows,
+    prepare,
+)
 from ledger.merkle import Frontier, Node
 from ledger.trust import KeyRecord, TrustState
 
@@ -33,11 +41,11 @@ LOCK_TIMEOUT_SECONDS = 60
 LOG_TABLES = [
     "CREATE TABLE IF NOT EXISTS ledger_log ("
     " seq INTEGER PRIMARY KEY, originator_id TEXT NOT NULL,"
-    " originator_version INTEGER NOT NULL, prev TEXT NOT NULL, leaf_hash BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS ledger_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
+    " originator_version INTEGER NOT NULL, prev TEXT NOT NULL, leaf_hash BLOB NOT NULL,"
+    " nodes BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ledger_head ("
     " id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,"
-    " last_leaf_hash BLOB, frontier BLOB NOT NULL)",
+    " last_leaf_hash BLOB, frontier BLOB NOT NULL, keys_version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ledger_keys ("
     " key_id TEXT PRIMARY KEY, public_key BLOB NOT NULL, holder TEXT NOT NULL,"
     " roles TEXT NOT NULL, registered_seq INTEGER NOT NULL, revoked_seq INTEGER)",
@@ -93,20 +101,35 @@ class SQLiteLog:
     ) -> Sequence[int] | None:
         prepared = prepare(stored_events, require_signed=self.require_signed)
         returning = super()._insert_events(c, stored_events, **kwargs)  # type: ignore[misc]
-        trust = TrustState(self._select_keys(c, prepared.key_ids))
-        self._write(c, append_batch(self._select_head(c), trust, prepared))
+        if not stored_events:  # e.g. a process recorder saving only its tracking position
+            return returning  # type: ignore[no-any-return]
+        head = self._select_head(c)
+        keys, unknown = self._key_cache.split(head.keys_version, prepared.key_ids)
+        if unknown:
+            read = self._select_keys(c, unknown)
+            self._key_cache.remember(head.keys_version, read)
+            keys.update(read)
+        self._write(c, append_batch(head, TrustState(keys), prepared))
         return returning  # type: ignore[no-any-return]
+
+    @property
+    def _key_cache(self) -> KeyCache:
+        cache: KeyCache | None = self.__dict__.get("_cache")
+        if cache is None:
+            cache = self.__dict__["_cache"] = KeyCache()
+        return cache
 
     # -- inside the write transaction ---------------------------------------------
 
     @staticmethod
     def _select_head(c: SQLiteCursor) -> Head:
-        c.execute("SELECT size, last_leaf_hash, frontier FROM ledger_head WHERE id = 1")
+        c.execute("SELECT * FROM ledger_head WHERE id = 1")
         row = c.fetchone()
         if row is None:
             return Head()
         last = None if row["last_leaf_hash"] is None else bytes(row["last_leaf_hash"])
-        return Head(row["size"], last, Frontier.from_bytes(row["size"], bytes(row["frontier"])))
+        frontier = Frontier.from_bytes(row["size"], bytes(row["frontier"]))
+        return Head(row["size"], last, frontier, row["keys_version"])
 
     @staticmethod
     def _select_keys(c: SQLiteCursor, key_ids: set[str]) -> dict[str, KeyRecord]:
@@ -119,17 +142,19 @@ class SQLiteLog:
     @staticmethod
     def _write(c: SQLiteCursor, appended: Appended) -> None:
         c.executemany(
-            "INSERT INTO ledger_log VALUES (?, ?, ?, ?, ?)",
-            [(s, _db_id(o), v, p, h) for s, o, v, p, h in appended.log_rows],
+            "INSERT INTO ledger_log VALUES (?, ?, ?, ?, ?, ?)",
+            [(s, _db_id(o), v, p, h, n) for s, o, v, p, h, n in appended.log_rows],
         )
-        c.executemany("INSERT INTO ledger_nodes VALUES (?, ?)", appended.node_rows)
         head = appended.head
-        c.execute(
-            "INSERT INTO ledger_head VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-            " size = excluded.size, last_leaf_hash = excluded.last_leaf_hash,"
-            " frontier = excluded.frontier",
-            (head.size, head.last_leaf_hash, head.frontier.to_bytes()),
-        )
+        values = (head.size, head.last_leaf_hash, head.frontier.to_bytes(), head.keys_version)
+        if head.size == len(appended.log_rows):  # the first batch creates the head row
+            c.execute("INSERT INTO ledger_head VALUES (1, ?, ?, ?, ?)", values)
+        else:
+            c.execute(
+                "UPDATE ledger_head SET size = ?, last_leaf_hash = ?, frontier = ?,"
+                " keys_version = ? WHERE id = 1",
+                values,
+            )
         for key in appended.keys:
             c.execute(
                 "INSERT OR REPLACE INTO ledger_keys VALUES (?, ?, ?, ?, ?, ?)",
@@ -162,25 +187,18 @@ class SQLiteLog:
             return [(r[0], r[1], None if r[2] is None else bytes(r[2])) for r in c.fetchall()]
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
-        leaves = sorted(index for level, index in nodes if level == 0)
-        inner = {node_id(*n): n for n in nodes if n[0] > 0}
-        found: dict[Node, bytes] = {}
+        seqs = sorted({node_home(n)[0] for n in nodes})
+        rows: dict[int, tuple[bytes, bytes]] = {}
         with self.datastore.transaction(commit=False) as c:
-            for table, column, ids in (
-                ("ledger_log", "seq", leaves),
-                ("ledger_nodes", "id", sorted(inner)),
-            ):
-                for i in range(0, len(ids), 500):
-                    chunk = ids[i : i + 500]
-                    hash_column = "leaf_hash" if table == "ledger_log" else "hash"
-                    c.execute(
-                        f"SELECT {column}, {hash_column} FROM {table}"  # noqa: S608
-                        f" WHERE {column} IN ({','.join('?' * len(chunk))})",
-                        chunk,
-                    )
-                    for key, value in c.fetchall():
-                        node = (0, key) if table == "ledger_log" else inner[key]
-                        found[node] = bytes(value)
+            for i in range(0, len(seqs), 500):
+                chunk = seqs[i : i + 500]
+                c.execute(
+                    "SELECT seq, leaf_hash, nodes FROM ledger_log"  # noqa: S608
+                    f" WHERE seq IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                rows.update((r[0], (bytes(r[1]), bytes(r[2]))) for r in c.fetchall())
+        found = nodes_from_rows(nodes, rows)
         missing = set(nodes) - set(found)
         if missing:
             raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")

@@ -94,7 +94,9 @@ def forge_entry(ledger: LedgerUnderTest, raw: RawDatabase, signer: Signer) -> in
     )
     prev = merkle.leaf_hash(last_leaf).hex()
     leaf_hash = merkle.leaf_hash(seal(state, seq, prev))
-    raw.execute("INSERT INTO ledger_log VALUES (?, ?, 1, ?, ?)", (seq, oid, prev, leaf_hash))
+    raw.execute(
+        "INSERT INTO ledger_log VALUES (?, ?, 1, ?, ?, ?)", (seq, oid, prev, leaf_hash, b"")
+    )
     return seq
 
 
