@@ -55,9 +55,31 @@ class SigningMapper(Mapper[Any]):
         )
 
     def to_signed_stored_event(self, domain_event: Any, signer: Signer) -> StoredEvent:
-        attributes = dict(vars(domain_event))
-        data = {k: v for k, v in attributes.items() if k not in ENVELOPE}
-        event = {
+        return self.to_signed_stored_events([domain_event], signer)[0]
+
+    def to_signed_stored_events(
+        self, domain_events: Sequence[Any], signer: Signer
+    ) -> list[StoredEvent]:
+        events = [self._ledger_event(e, signer) for e in domain_events]
+        encoded = [canonical.dumps(event) for event in events]
+        signatures = signer.key.sign_many(encoded)
+        return [
+            SignedStoredEvent(
+                originator_id=domain_event.originator_id,
+                originator_version=domain_event.originator_version,
+                topic=event["type"],
+                state=signed_state(event_bytes, b64encode(sig)),
+                event=event,
+            )
+            for domain_event, event, event_bytes, sig in zip(
+                domain_events, events, encoded, signatures, strict=True
+            )
+        ]
+
+    @staticmethod
+    def _ledger_event(domain_event: Any, signer: Signer) -> dict[str, Any]:
+        attributes = vars(domain_event)
+        return {
             "type": event_type(type(domain_event)),
             "stream": str(domain_event.originator_id),
             "version": domain_event.originator_version,
@@ -65,17 +87,8 @@ class SigningMapper(Mapper[Any]):
             "actor": signer.actor,
             "org": signer.org,
             "key": signer.key.key_id,
-            "data": data,
+            "data": {k: v for k, v in attributes.items() if k not in ENVELOPE},
         }
-        event_bytes = canonical.dumps(event)
-        sig = b64encode(signer.key.sign(event_bytes))
-        return SignedStoredEvent(
-            originator_id=domain_event.originator_id,
-            originator_version=domain_event.originator_version,
-            topic=event["type"],
-            state=signed_state(event_bytes, sig),
-            event=event,
-        )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
         cls = resolve_topic(stored_event.topic)
@@ -102,7 +115,7 @@ class SigningEventStore(EventStore[Any]):
         signer = kwargs.pop("signer", None)
         if not isinstance(signer, Signer):
             raise UnsignedEventError("app.save(...) needs signer=Signer(actor, key)")
-        stored = [self.mapper.to_signed_stored_event(e, signer) for e in domain_events]
+        stored = self.mapper.to_signed_stored_events(domain_events, signer)
         notification_ids = self.recorder.insert_events(stored, **kwargs)
         if not notification_ids:
             return []

@@ -120,7 +120,7 @@ class PostgresLog:
         self._lock_table(curs)  # type: ignore[attr-defined]
         conn = curs.connection
         with conn.cursor() as head_curs:
-            head_curs.execute(self._q["head"])
+            head_curs.execute(self._q["head"], prepare=True)
             head = self._head_from(head_curs.fetchone())
             keys, unknown = self._key_cache.split(head.keys_version, prepared.key_ids)
             if unknown:
@@ -150,11 +150,15 @@ class PostgresLog:
         return Head(row["size"], last, frontier, row["keys_version"])
 
     def _write(self, c: Cursor[Any], appended: Appended) -> None:
-        c.executemany(self._q["insert_log"], appended.log_rows)
+        if len(appended.log_rows) == 1:
+            c.execute(self._q["insert_log"], appended.log_rows[0], prepare=True)
+        else:
+            c.executemany(self._q["insert_log"], appended.log_rows)
         head = appended.head
         c.execute(
             self._q["upsert_head"],
             (head.size, head.last_leaf_hash, head.frontier.to_bytes(), head.keys_version),
+            prepare=True,
         )
         if appended.keys:
             c.executemany(
@@ -208,6 +212,12 @@ class PostgresLog:
             c.execute(self._q["checkpoints"])
             return [(row["size"], row["note"]) for row in c.fetchall()]
 
+    def checkpoints_near(self, size: int) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q["checkpoints_near"], (size, size))
+            rows = [(row["size"], row["note"]) for row in c.fetchall()]
+        return rows
+
     def add_checkpoint(self, size: int, note: str, issued_at: str) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(self._q["add_checkpoint"], (size, note, issued_at))
@@ -229,6 +239,9 @@ _QUERIES = {
     " WHERE l.seq >= %s ORDER BY l.seq LIMIT %s",
     "log_nodes_in": "SELECT seq, leaf_hash, nodes FROM {schema}.ledger_log WHERE seq = ANY(%s)",
     "checkpoints": "SELECT size, note FROM {schema}.ledger_checkpoints ORDER BY size",
+    "checkpoints_near": "(SELECT size, note FROM {schema}.ledger_checkpoints WHERE size < %s"
+    " ORDER BY size DESC LIMIT 1) UNION ALL (SELECT size, note FROM {schema}.ledger_checkpoints"
+    " WHERE size >= %s ORDER BY size LIMIT 2)",
     "add_checkpoint": "INSERT INTO {schema}.ledger_checkpoints VALUES (%s, %s, %s)"
     " ON CONFLICT (size) DO NOTHING",
 }

@@ -214,6 +214,17 @@ class SQLiteLog:
             c.execute("SELECT size, note FROM ledger_checkpoints ORDER BY size")
             return [(row[0], row[1]) for row in c.fetchall()]
 
+    def checkpoints_near(self, size: int) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT size, note FROM (SELECT * FROM ledger_checkpoints WHERE size < ?"
+                " ORDER BY size DESC LIMIT 1) UNION ALL SELECT size, note FROM"
+                " (SELECT * FROM ledger_checkpoints WHERE size >= ? ORDER BY size LIMIT 2)",
+                (size, size),
+            )
+            rows = [(row[0], row[1]) for row in c.fetchall()]
+        return rows
+
     def add_checkpoint(self, size: int, note: str, issued_at: str) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(

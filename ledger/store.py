@@ -28,6 +28,10 @@ class LogStore(Protocol):
         """(size, note) of every checkpoint issued, by size."""
         ...
 
+    def checkpoints_near(self, size: int) -> list[tuple[int, str]]:
+        """Issued checkpoints near `size`: the nearest below, and the (up to) two from `size` up."""
+        ...
+
     def add_checkpoint(self, size: int, note: str, issued_at: str) -> None: ...
 
 

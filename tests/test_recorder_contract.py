@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,14 @@ class OpaquePostgresProcessRecorder(LedgerPostgresProcessRecorder):
     require_signed = False
 
 
+def join_stray_threads() -> None:
+    """The library's concurrency tests stop their reader threads without joining them;
+    closing a SQLite connection under a running query crashes the interpreter."""
+    for thread in threading.enumerate():
+        if "read_continuously" in thread.name:
+            thread.join(timeout=10)
+
+
 class SQLiteFile:
     def setUp(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
@@ -51,6 +60,7 @@ class SQLiteFile:
 
     def tearDown(self) -> None:
         super().tearDown()  # type: ignore[misc]
+        join_stray_threads()
         self.datastore.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -94,6 +104,7 @@ class PostgresDB:
 
     def tearDown(self) -> None:
         super().tearDown()  # type: ignore[misc]
+        join_stray_threads()
         self.datastore.close()
         self.db.drop()
 
