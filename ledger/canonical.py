@@ -29,6 +29,10 @@ class CanonicalError(ValueError):
 def dumps(value: Any) -> bytes:
     """The JCS bytes of a JSON value made of the types the ledger format allows."""
     _check_value(value)
+    return _serialise(value)
+
+
+def _serialise(value: Any) -> bytes:
     text = _encode(value)
     if not text.isascii() and any(ord(ch) > 0xFFFF for ch in text):
         return bytes(rfc8785.dumps(value))
@@ -38,16 +42,23 @@ def dumps(value: Any) -> bytes:
 def loads(data: bytes) -> Any:
     """Parse bytes that MUST be canonical; raise CanonicalError otherwise."""
     try:
-        value = json.loads(data, parse_float=_reject_float, parse_constant=_reject_float)
+        value = json.loads(
+            data, parse_float=_reject_float, parse_constant=_reject_float, parse_int=_safe_int
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CanonicalError(f"not JSON: {exc}") from None
-    try:
-        again = dumps(value)
-    except CanonicalError:
-        raise
-    if again != data:
+    # Parsed JSON holds only JSON types, and the hooks above checked every number,
+    # so the value needs no walk before re-serialising.
+    if _serialise(value) != data:
         raise CanonicalError("not in canonical (RFC 8785) form")
     return value
+
+
+def _safe_int(text: str) -> int:
+    number = int(text)
+    if not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+        raise CanonicalError(f"integer {text} is outside ±(2^53 - 1)")
+    return number
 
 
 def _reject_float(text: str) -> Any:

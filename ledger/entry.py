@@ -8,6 +8,7 @@ those two members spliced in before `sig`: no re-encoding on the write path.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,14 +33,17 @@ def format_instant(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
 def parse_instant(text: str) -> datetime:
+    # A pattern and fromisoformat: several times faster than strptime, on every entry.
+    if not _INSTANT.fullmatch(text):
+        raise EntryError(f"instant {text!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ")
     try:
-        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     except ValueError:
-        raise EntryError(f"instant {text!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
-    if format_instant(moment) != text:
-        raise EntryError(f"instant {text!r} is not in canonical form")
-    return moment
+        raise EntryError(f"instant {text!r} is not a real moment") from None
 
 
 def signed_state(event_bytes: bytes, sig_b64: str) -> bytes:

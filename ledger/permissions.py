@@ -7,6 +7,7 @@ without knowing anything of grants.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 ROLES = ("board", "fiscal_agent", "grantee", "oversight", "inspector", "system", "public")
 
@@ -45,5 +46,10 @@ def role_may_sign(role: str, event_type: str) -> bool:
     return False
 
 
-def may_sign(roles: Iterable[str], event_type: str) -> bool:
+@lru_cache(maxsize=4096)
+def _may_sign(roles: tuple[str, ...], event_type: str) -> bool:
     return any(role_may_sign(role, event_type) for role in roles)
+
+
+def may_sign(roles: Iterable[str], event_type: str) -> bool:
+    return _may_sign(tuple(roles), event_type)

@@ -1,0 +1,49 @@
+"""`make bench`: python -m bench [--entries N] [--skip append,verify,proofs]."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from bench import append, proofs, report, verify
+from bench.databases import fresh
+from bench.fill import fill
+from ledger.export import export_bundle
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--skip", default="", help="comma-separated: append,verify,proofs,postgres")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+
+    if "append" not in skip:
+        append.run()
+    if not {"verify", "proofs"} <= skip:
+        with fresh("sqlite") as url:
+            print(f"filling a {args.entries:,}-entry ledger on SQLite …", flush=True)
+            filled = fill(url, args.entries)
+            if "verify" not in skip:
+                with tempfile.TemporaryDirectory() as tmp:
+                    bundle = Path(tmp) / "bundle"
+                    root_id = filled.app.opening["data"]["root_key"]["key_id"]
+                    export_bundle(filled.app.store, filled.log, root_id, bundle)
+                    verify.run(bundle, filled.fiscal.key.public_key)
+            if "proofs" not in skip:
+                proofs.run("sqlite", filled.app, filled.log, filled.fiscal)
+            filled.app.close()
+        if "proofs" not in skip and "postgres" not in skip:
+            with fresh("postgres") as url:
+                print(f"filling a {args.entries:,}-entry ledger on PostgreSQL …", flush=True)
+                filled = fill(url, args.entries, per_save=1000)
+                proofs.run("postgres", filled.app, filled.log, filled.fiscal)
+                filled.app.close()
+    print("\nsummary")
+    for row in report.ROWS:
+        print(row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Run the verifier on a bundle in a process of its own, and report its time and peak memory."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from ledger.bundle import bundle_material
+from ledger.verify import verify
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    report = verify(bundle_material(Path(sys.argv[1])))
+    seconds = time.perf_counter() - start
+    print(
+        json.dumps(
+            {
+                "ok": report.ok,
+                "size": report.size,
+                "seconds": seconds,
+                "main_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                "problems": report.problems,
+            }
+        )
+    )
