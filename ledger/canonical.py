@@ -42,9 +42,7 @@ def _serialise(value: Any) -> bytes:
 def loads(data: bytes) -> Any:
     """Parse bytes that MUST be canonical; raise CanonicalError otherwise."""
     try:
-        value = json.loads(
-            data, parse_float=_reject_float, parse_constant=_reject_float, parse_int=_safe_int
-        )
+        value = _decode(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CanonicalError(f"not JSON: {exc}") from None
     # Parsed JSON holds only JSON types, and the hooks above checked every number,
@@ -63,6 +61,11 @@ def _safe_int(text: str) -> int:
 
 def _reject_float(text: str) -> Any:
     raise CanonicalError(f"non-integer number {text!r}: the ledger format has no floats")
+
+
+_decode = json.JSONDecoder(
+    parse_float=_reject_float, parse_constant=_reject_float, parse_int=_safe_int
+).decode
 
 
 def _check_value(value: Any) -> None:

@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import merkle
 from ledger.entry import format_instant
-from ledger.hashing import b64encode
+from ledger.hashing import b64decode, b64encode
 from ledger.note import Checkpoint, NoteError, VerifierKey
-from ledger.store import LogStore
+from ledger.store import LogStore, iter_leaves
+from ledger.tlog_proof import format_tlog_proof
 
 
 class ProofRequestError(ValueError):
@@ -103,3 +104,11 @@ def consistency(log: LogSigner, old_size: int, new_size: int) -> dict[str, Any]:
         "old_checkpoint": old_note,
         "new_checkpoint": new_note,
     }
+
+
+def entry_proof(log: LogSigner, index: int, size: int | None = None) -> tuple[bytes, str]:
+    """Entry `index`'s line and a C2SP tlog-proof of it against a signed checkpoint."""
+    proof = inclusion(log, index, size)
+    line = next(iter_leaves(log.store, index, index + 1))[1]
+    path = [b64decode(p) for p in proof["proof"]]
+    return line + b"\n", format_tlog_proof(index, path, proof["checkpoint"])

@@ -155,3 +155,40 @@ def test_run_initialises_once_and_shows_the_checkpoint(tmp_path: Path) -> None:
     second = cmpp("run", cwd=tmp_path)
     assert second.returncode == 0 and "initialised" not in second.stderr
     assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]  # same verifier key
+
+
+def test_one_entry_is_proven_alone_with_a_tlog_proof(tmp_path: Path) -> None:
+    info = json.loads(cmpp("init", "--json", cwd=tmp_path).stdout)
+    cmpp("keys", "register", "--holder", "org:cws", "--role", "fiscal_agent", cwd=tmp_path)
+    made = cmpp("prove", "entry", "1", str(tmp_path / "proof"), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    entry, proof = tmp_path / "proof" / "1.entry", tmp_path / "proof" / "1.tlog-proof"
+    assert proof.read_text().startswith("c2sp.org/tlog-proof@v1\nindex 1\n")
+
+    # Checked with nothing but the two files and the trusted key: no database, no passphrase.
+    elsewhere = tmp_path / "auditor"
+    elsewhere.mkdir()
+    ok = cmpp(
+        "verify-entry",
+        str(entry),
+        str(proof),
+        "--trusted-key",
+        info["log_vkey"],
+        cwd=elsewhere,
+        passphrase=None,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("VERIFIED entry")
+
+    entry.write_bytes(entry.read_bytes().replace(b"org:cws", b"org:irc"))
+    bad = cmpp(
+        "verify-entry",
+        str(entry),
+        str(proof),
+        "--trusted-key",
+        info["log_vkey"],
+        cwd=elsewhere,
+        passphrase=None,
+    )
+    assert bad.returncode == 1 and bad.stdout.startswith("FAILED")
+    _no_traceback(bad)

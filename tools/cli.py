@@ -25,6 +25,7 @@ from ledger.note import NoteError, VerifierKey
 from ledger.registry import KeyRuleError
 from ledger.settings import ConfigError, Settings
 from ledger.signing import Signer, SigningKey
+from ledger.tlog_proof import TlogProofError, verify_tlog_proof
 from ledger.verify import verify as run_verify
 from tools.context import Context
 
@@ -182,6 +183,21 @@ def prove_consistency(old: int, new: int) -> None:
         emit(transparency.consistency(ctx.log, old, new), True, lambda: None)
 
 
+@prove_app.command("entry")
+def prove_entry(
+    seq: int,
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT")],
+    size: Annotated[int | None, typer.Option(help="Tree size to prove against.")] = None,
+) -> None:
+    """Write entry SEQ's line and its C2SP tlog-proof to OUT/<seq>.entry, OUT/<seq>.tlog-proof."""
+    with command() as ctx:
+        line, proof = transparency.entry_proof(ctx.log, seq, size)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{seq}.entry").write_bytes(line)
+        (out_dir / f"{seq}.tlog-proof").write_text(proof)
+        out.print(f"wrote {out_dir / f'{seq}.entry'} and {out_dir / f'{seq}.tlog-proof'}")
+
+
 # -- export and verify ----------------------------------------------------------------
 
 
@@ -234,6 +250,38 @@ def verify(
             )
     emit(report.to_json(), as_json, lambda: out.print("\n".join(report.lines())))
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("verify-entry")
+def verify_entry(
+    entry: Annotated[Path, typer.Argument(help="The entry's line (from `prove entry`).")],
+    proof: Annotated[Path, typer.Argument(help="Its .tlog-proof file.")],
+    trusted_key: Annotated[str, typer.Option(help="The log's verifier key you trust.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check one entry against a signed checkpoint, with nothing else of the log; exit 0/1/2."""
+    with command():
+        key = VerifierKey.parse(trusted_key)
+        try:
+            line, text = entry.read_bytes(), proof.read_text()
+        except OSError as exc:
+            raise BundleError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    try:
+        checkpoint = verify_tlog_proof(text, line, key)
+    except TlogProofError as exc:
+        problem = str(exc)
+        emit(
+            {"verified": False, "problem": problem},
+            as_json,
+            lambda: out.print(f"FAILED: {problem}"),
+        )
+        raise typer.Exit(1) from None
+    result = {"verified": True, "tree_size": checkpoint.size, "origin": checkpoint.origin}
+    emit(
+        result,
+        as_json,
+        lambda: out.print(f"VERIFIED entry in {checkpoint.origin} at tree size {checkpoint.size}"),
+    )
 
 
 # -- keys -----------------------------------------------------------------------------
