@@ -7,7 +7,8 @@ transaction as the events. Nothing here touches a database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,16 +35,19 @@ def node_home(node: Node) -> tuple[int, int]:
 def nodes_from_rows(
     nodes: Iterable[Node], rows: Mapping[int, tuple[bytes, bytes]]
 ) -> dict[Node, bytes]:
-    """Pick the wanted nodes out of rows {seq: (leaf_hash, nodes)}; missing ones are left out."""
+    """Pick the wanted nodes out of rows {seq: (leaf_hash, nodes)}."""
     found: dict[Node, bytes] = {}
+    missing = []
     for node in nodes:
         seq, offset = node_home(node)
         row = rows.get(seq)
-        if row is None:
-            continue
-        value = row[0] if offset < 0 else row[1][offset : offset + 32]
+        value = b"" if row is None else row[0] if offset < 0 else row[1][offset : offset + 32]
         if len(value) == 32:
             found[node] = value
+        else:
+            missing.append(node)
+    if missing:
+        raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
     return found
 
 
@@ -73,6 +77,15 @@ class Head:
     @property
     def prev(self) -> str:
         return ZERO_PREV if self.last_leaf_hash is None else self.last_leaf_hash.hex()
+
+    @classmethod
+    def from_row(cls, row: Any) -> Head:
+        """From a `ledger_head` row (any mapping by column name), or an empty log if None."""
+        if row is None:
+            return cls()
+        last = None if row["last_leaf_hash"] is None else bytes(row["last_leaf_hash"])
+        frontier = Frontier.from_bytes(row["size"], bytes(row["frontier"]))
+        return cls(row["size"], last, frontier, row["keys_version"])
 
 
 @dataclass
@@ -175,3 +188,39 @@ class KeyCache:
     def remember(self, version: int, records: dict[str, KeyRecord]) -> None:
         if version == self._version:
             self._keys.update((k, replace(v)) for k, v in records.items())
+
+    def resolve(
+        self, version: int, wanted: set[str], read: Callable[[set[str]], dict[str, KeyRecord]]
+    ) -> dict[str, KeyRecord]:
+        """The records of `wanted`, reading (with `read`) only those not cached."""
+        keys, unknown = self.split(version, wanted)
+        if unknown:
+            found = read(unknown)
+            self.remember(version, found)
+            keys.update(found)
+        return keys
+
+
+def key_record(row: Any) -> KeyRecord:
+    """From a `ledger_keys` row (any mapping by column name)."""
+    return KeyRecord(
+        row["key_id"],
+        bytes(row["public_key"]),
+        row["holder"],
+        tuple(json.loads(row["roles"])),
+        row["registered_seq"],
+        row["revoked_seq"],
+    )
+
+
+class LogWriter:
+    """What both backends' recorders share beyond the appender: a key cache per recorder."""
+
+    require_signed = True  # False only for eventsourcing's contract suites (opaque states)
+
+    @property
+    def key_cache(self) -> KeyCache:
+        cache: KeyCache | None = self.__dict__.get("_key_cache")
+        if cache is None:
+            cache = self.__dict__["_key_cache"] = KeyCache()
+        return cache

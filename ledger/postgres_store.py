@@ -33,13 +33,14 @@ from psycopg.sql import SQL, Composed, Identifier
 from ledger.appender import (
     Appended,
     Head,
-    KeyCache,
+    LogWriter,
     append_batch,
+    key_record,
     node_home,
     nodes_from_rows,
     prepare,
 )
-from ledger.merkle import Frontier, Node
+from ledger.merkle import Node
 from ledger.trust import KeyRecord, TrustState
 
 LOG_TABLES = [
@@ -60,24 +61,12 @@ SCHEMA_LOCK_ID = 0x434D5050  # "CMPP": serialises schema creation across process
 LOG_TABLE_NAMES = ("ledger_log", "ledger_head", "ledger_keys", "ledger_checkpoints")
 
 
-def _key_from_row(row: Any) -> KeyRecord:
-    return KeyRecord(
-        row["key_id"],
-        bytes(row["public_key"]),
-        row["holder"],
-        tuple(json.loads(row["roles"])),
-        row["registered_seq"],
-        row["revoked_seq"],
-    )
-
-
-class PostgresLog:
+class PostgresLog(LogWriter):
     """Mixin for eventsourcing's PostgreSQL application and process recorders."""
 
     datastore: PostgresDatastore
     events_table_name: str
     sql_create_statements: list[Composed]
-    require_signed = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -121,33 +110,18 @@ class PostgresLog:
         conn = curs.connection
         with conn.cursor() as head_curs:
             head_curs.execute(self._q["head"], prepare=True)
-            head = self._head_from(head_curs.fetchone())
-            keys, unknown = self._key_cache.split(head.keys_version, prepared.key_ids)
-            if unknown:
-                head_curs.execute(self._q["keys_in"], (sorted(unknown),))
-                read = {row["key_id"]: _key_from_row(row) for row in head_curs.fetchall()}
-                self._key_cache.remember(head.keys_version, read)
-                keys.update(read)
+            head = Head.from_row(head_curs.fetchone())
+
+            def read_keys(ids: set[str]) -> dict[str, KeyRecord]:
+                head_curs.execute(self._q["keys_in"], (sorted(ids),))
+                return {row["key_id"]: key_record(row) for row in head_curs.fetchall()}
+
+            keys = self.key_cache.resolve(head.keys_version, prepared.key_ids, read_keys)
         appended = append_batch(head, TrustState(keys), prepared)
         with conn.cursor() as write_curs:
             self._write(write_curs, appended)
         # Notifies and inserts the events; their ids are left on `curs` for the library.
         super()._insert_stored_events(curs, stored_events, **kwargs)  # type: ignore[misc]
-
-    @property
-    def _key_cache(self) -> KeyCache:
-        cache: KeyCache | None = self.__dict__.get("_cache")
-        if cache is None:
-            cache = self.__dict__["_cache"] = KeyCache()
-        return cache
-
-    @staticmethod
-    def _head_from(row: Any) -> Head:
-        if row is None:
-            return Head()
-        last = None if row["last_leaf_hash"] is None else bytes(row["last_leaf_hash"])
-        frontier = Frontier.from_bytes(row["size"], bytes(row["frontier"]))
-        return Head(row["size"], last, frontier, row["keys_version"])
 
     def _write(self, c: Cursor[Any], appended: Appended) -> None:
         if len(appended.log_rows) == 1:
@@ -181,7 +155,7 @@ class PostgresLog:
     def head(self) -> Head:
         with self.datastore.transaction(commit=False) as c:
             c.execute(self._q["head"])
-            return self._head_from(c.fetchone())
+            return Head.from_row(c.fetchone())
 
     def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
         with self.datastore.transaction(commit=False) as c:
@@ -196,16 +170,12 @@ class PostgresLog:
         with self.datastore.transaction(commit=False) as c:
             c.execute(self._q["log_nodes_in"], (seqs,))
             rows = {r["seq"]: (bytes(r["leaf_hash"]), bytes(r["nodes"])) for r in c.fetchall()}
-        found = nodes_from_rows(nodes, rows)
-        missing = set(nodes) - set(found)
-        if missing:
-            raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
-        return found
+        return nodes_from_rows(nodes, rows)
 
     def key_records(self) -> list[KeyRecord]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(self._q["all_keys"])
-            return [_key_from_row(row) for row in c.fetchall()]
+            return [key_record(row) for row in c.fetchall()]
 
     def checkpoints(self) -> list[tuple[int, str]]:
         with self.datastore.transaction(commit=False) as c:

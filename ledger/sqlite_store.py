@@ -27,13 +27,14 @@ from eventsourcing.sqlite import (
 from ledger.appender import (
     Appended,
     Head,
-    KeyCache,
+    LogWriter,
     append_batch,
+    key_record,
     node_home,
     nodes_from_rows,
     prepare,
 )
-from ledger.merkle import Frontier, Node
+from ledger.merkle import Node
 from ledger.trust import KeyRecord, TrustState
 
 LOCK_TIMEOUT_SECONDS = 60
@@ -76,22 +77,10 @@ def _db_id(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
-def _key_from_row(row: Any) -> KeyRecord:
-    return KeyRecord(
-        row["key_id"],
-        bytes(row["public_key"]),
-        row["holder"],
-        tuple(json.loads(row["roles"])),
-        row["registered_seq"],
-        row["revoked_seq"],
-    )
-
-
-class SQLiteLog:
+class SQLiteLog(LogWriter):
     """Mixin for eventsourcing's SQLite application and process recorders."""
 
     datastore: SQLiteDatastore
-    require_signed = True
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *LOG_TABLES]  # type: ignore[misc]
@@ -104,32 +93,18 @@ class SQLiteLog:
         if not stored_events:  # e.g. a process recorder saving only its tracking position
             return returning  # type: ignore[no-any-return]
         head = self._select_head(c)
-        keys, unknown = self._key_cache.split(head.keys_version, prepared.key_ids)
-        if unknown:
-            read = self._select_keys(c, unknown)
-            self._key_cache.remember(head.keys_version, read)
-            keys.update(read)
+        keys = self.key_cache.resolve(
+            head.keys_version, prepared.key_ids, lambda ids: self._select_keys(c, ids)
+        )
         self._write(c, append_batch(head, TrustState(keys), prepared))
         return returning  # type: ignore[no-any-return]
-
-    @property
-    def _key_cache(self) -> KeyCache:
-        cache: KeyCache | None = self.__dict__.get("_cache")
-        if cache is None:
-            cache = self.__dict__["_cache"] = KeyCache()
-        return cache
 
     # -- inside the write transaction ---------------------------------------------
 
     @staticmethod
     def _select_head(c: SQLiteCursor) -> Head:
         c.execute("SELECT * FROM ledger_head WHERE id = 1")
-        row = c.fetchone()
-        if row is None:
-            return Head()
-        last = None if row["last_leaf_hash"] is None else bytes(row["last_leaf_hash"])
-        frontier = Frontier.from_bytes(row["size"], bytes(row["frontier"]))
-        return Head(row["size"], last, frontier, row["keys_version"])
+        return Head.from_row(c.fetchone())
 
     @staticmethod
     def _select_keys(c: SQLiteCursor, key_ids: set[str]) -> dict[str, KeyRecord]:
@@ -137,7 +112,7 @@ class SQLiteLog:
             return {}
         marks = ",".join("?" * len(key_ids))
         c.execute(f"SELECT * FROM ledger_keys WHERE key_id IN ({marks})", sorted(key_ids))  # noqa: S608
-        return {row["key_id"]: _key_from_row(row) for row in c.fetchall()}
+        return {row["key_id"]: key_record(row) for row in c.fetchall()}
 
     @staticmethod
     def _write(c: SQLiteCursor, appended: Appended) -> None:
@@ -198,16 +173,12 @@ class SQLiteLog:
                     chunk,
                 )
                 rows.update((r[0], (bytes(r[1]), bytes(r[2]))) for r in c.fetchall())
-        found = nodes_from_rows(nodes, rows)
-        missing = set(nodes) - set(found)
-        if missing:
-            raise LookupError(f"Merkle nodes missing from the store: {sorted(missing)[:3]}")
-        return found
+        return nodes_from_rows(nodes, rows)
 
     def key_records(self) -> list[KeyRecord]:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT * FROM ledger_keys ORDER BY registered_seq")
-            return [_key_from_row(row) for row in c.fetchall()]
+            return [key_record(row) for row in c.fetchall()]
 
     def checkpoints(self) -> list[tuple[int, str]]:
         with self.datastore.transaction(commit=False) as c:

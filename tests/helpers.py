@@ -9,42 +9,18 @@ from uuid import uuid4
 
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eventsourcing.domain import Aggregate, event
 
+from bench.model import BenchPayment
 from ledger.application import LedgerApplication
 from ledger.settings import persistence_env
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import LogSigner
 
 
-class Payment(Aggregate):
-    """A stand-in for a domain aggregate: one signed event with an amount."""
-
-    TOPIC = "tests.Payment"
-
-    class Created(Aggregate.Created):
-        TOPIC = "funds.DisbursementRecorded"
-        award_id: str
-        disbursement_id: str
-        amount_cents: int
-        payment_ref: str
-        paid_on: str
-
-    @event(Created)
-    def __init__(
-        self,
-        award_id: str,
-        disbursement_id: str,
-        amount_cents: int,
-        payment_ref: str,
-        paid_on: str,
-    ) -> None:
-        self.amount_cents = amount_cents
-
-
-def new_payment(amount_cents: int = 120_000) -> Payment:
+def new_payment(amount_cents: int = 120_000) -> BenchPayment:
+    """A stand-in for a domain aggregate: one signed funds event with an amount."""
     ref = uuid4().hex[:8]
-    return Payment(
+    return BenchPayment(
         award_id="A-2022-007",
         disbursement_id=f"D-{ref}",
         amount_cents=amount_cents,
@@ -65,7 +41,7 @@ class LedgerUnderTest:
     def log(self) -> LogSigner:
         return LogSigner(self.app.store, self.app.origin, self.log_key)
 
-    def pay(self, amount_cents: int = 120_000, signer: Signer | None = None) -> Payment:
+    def pay(self, amount_cents: int = 120_000, signer: Signer | None = None) -> BenchPayment:
         payment = new_payment(amount_cents)
         self.app.save(payment, signer=signer or self.fiscal)
         return payment
