@@ -10,9 +10,9 @@ ROWS: list[str] = []
 
 
 def line(
-    name: str, ours: float, baseline: float, unit: str, goal: str, *, higher_is_better: bool = True
+    name: str, ours: float, baseline: float, unit: str, goal: str, *, ratio: float | None = None
 ) -> None:
-    ratio = ours / baseline if higher_is_better else baseline / ours
+    ratio = ours / baseline if ratio is None else ratio
     text = (
         f"{name:<52} ledger {ours:>12,.1f} {unit:<10} baseline {baseline:>12,.1f} {unit:<10}"
         f" ratio {ratio:5.2f}x  (goal {goal})"

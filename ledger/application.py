@@ -66,7 +66,7 @@ class LedgerApplication(Application[UUID]):
         """The event of entry 0 (cached: it never changes)."""
         if self._opening is None:
             rows = self.store.read_rows(0, 1)
-            if not rows or rows[0][2] is None:
+            if not rows or rows[0][0] != 0 or rows[0][2] is None:
                 raise LedgerNotOpenError("no ledger here yet: run `cmpp init` first")
             self._opening = json.loads(rows[0][2])["event"]
         return self._opening

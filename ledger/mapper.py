@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.domain import CanInitAggregate, DomainEventProtocol
-from eventsourcing.persistence import EventStore, Mapper, Recording, StoredEvent
+from eventsourcing.persistence import EventStore, Mapper, Notification, Recording, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger import canonical
@@ -35,7 +35,7 @@ class UnsignedEventError(RuntimeError):
 def event_type(cls: type[Any]) -> str:
     topic = get_topic(cls)
     if ":" in topic:
-        raise UnsignedEventError(f"{cls.__qualname__} needs an explicit TOPIC such as 'area.Name'")
+        raise TypeError(f"{cls.__qualname__} needs an explicit TOPIC such as 'area.Name'")
     return topic
 
 
@@ -53,9 +53,6 @@ class SigningMapper(Mapper[Any]):
         raise UnsignedEventError(
             "ledger events are signed: save them with app.save(..., signer=Signer(...))"
         )
-
-    def to_signed_stored_event(self, domain_event: Any, signer: Signer) -> StoredEvent:
-        return self.to_signed_stored_events([domain_event], signer)[0]
 
     def to_signed_stored_events(
         self, domain_events: Sequence[Any], signer: Signer
@@ -119,8 +116,6 @@ class SigningEventStore(EventStore[Any]):
         notification_ids = self.recorder.insert_events(stored, **kwargs)
         if not notification_ids:
             return []
-        from eventsourcing.persistence import Notification
-
         return [
             Recording(
                 d,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -152,13 +153,20 @@ class PostgresLog(LogWriter):
 
     # -- the LogStore reads ---------------------------------------------------------
 
+    @contextmanager
+    def _read(self) -> Iterator[Cursor[DictRow]]:
+        # One statement each, in autocommit: a consistent snapshot in one round trip,
+        # where a transaction block would add BEGIN and ROLLBACK round trips.
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            yield curs
+
     def head(self) -> Head:
-        with self.datastore.transaction(commit=False) as c:
+        with self._read() as c:
             c.execute(self._q["head"])
             return Head.from_row(c.fetchone())
 
     def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._read() as c:
             c.execute(self._q["read_rows"], (start, limit))
             return [
                 (r["seq"], r["prev"], None if r["state"] is None else bytes(r["state"]))
@@ -167,23 +175,23 @@ class PostgresLog(LogWriter):
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
         seqs = sorted({node_home(n)[0] for n in nodes})
-        with self.datastore.transaction(commit=False) as c:
+        with self._read() as c:
             c.execute(self._q["log_nodes_in"], (seqs,))
             rows = {r["seq"]: (bytes(r["leaf_hash"]), bytes(r["nodes"])) for r in c.fetchall()}
         return nodes_from_rows(nodes, rows)
 
     def key_records(self) -> list[KeyRecord]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._read() as c:
             c.execute(self._q["all_keys"])
             return [key_record(row) for row in c.fetchall()]
 
     def checkpoints(self) -> list[tuple[int, str]]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._read() as c:
             c.execute(self._q["checkpoints"])
             return [(row["size"], row["note"]) for row in c.fetchall()]
 
     def checkpoints_near(self, size: int) -> list[tuple[int, str]]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._read() as c:
             c.execute(self._q["checkpoints_near"], (size, size))
             rows = [(row["size"], row["note"]) for row in c.fetchall()]
         return rows

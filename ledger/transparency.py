@@ -34,15 +34,18 @@ class LogSigner:
 
     def checkpoint(self, size: int | None = None) -> str:
         """The signed checkpoint for `size` (default: the whole log), issuing it if new."""
-        head = self.store.head()
-        head_size = head.size
-        size = head_size if size is None else size
-        if not 0 <= size <= head_size:
-            raise ProofRequestError(f"the log has {head_size} entries, not {size}")
+        head = None
+        if size is None:
+            head = self.store.head()
+            size = head.size
         near = self.store.checkpoints_near(size)
         for issued_size, note in near:
             if issued_size == size:
-                return note
+                return note  # issued already: no need to read the head
+        head = head or self.store.head()
+        head_size = head.size
+        if not 0 <= size <= head_size:
+            raise ProofRequestError(f"the log has {head_size} entries, not {size}")
         if size == head_size:
             root = head.frontier.root()  # the head keeps the right edge: no reads needed
         else:

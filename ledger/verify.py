@@ -25,106 +25,10 @@ from ledger.entry import ENTRY_MEMBERS, EVENT_MEMBERS, EntryError, event_bytes_o
 from ledger.hashing import ZERO_PREV, b64decode, key_id
 from ledger.merkle import EMPTY_ROOT, Frontier
 from ledger.note import Checkpoint, NoteError, VerifierKey
+from ledger.report import CHECKS, Report
 from ledger.trust import TrustError, TrustState
 
-CHECKS = {
-    1: "manifest hashes",
-    2: "canonical entries, seq = line number",
-    3: "prev chain",
-    4: "entry 0 and the trusted keys",
-    5: "signatures, keys and permissions",
-    6: "Merkle root = checkpoint root",
-    7: "checkpoint signature (log key)",
-    8: "earlier checkpoints",
-    9: "domain invariants",
-}
-KEPT_FINDINGS = 1000  # per check; beyond this they are counted, not kept
-BATCH = 2000
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: int
-    seq: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"seq {self.seq}: " if self.seq is not None else ""
-        return f"{where}{self.message}"
-
-
-@dataclass
-class Report:
-    size: int = 0
-    root: bytes | None = None
-    counts: dict[int, int] = field(default_factory=lambda: dict.fromkeys(CHECKS, 0))
-    findings: dict[int, list[Finding]] = field(default_factory=lambda: {c: [] for c in CHECKS})
-    checked: dict[int, str] = field(default_factory=dict)  # what each check covered
-    skipped: set[int] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, check: int, seq: int | None, message: str) -> None:
-        self.counts[check] += 1
-        if len(self.findings[check]) < KEPT_FINDINGS:
-            self.findings[check].append(Finding(check, seq, message))
-
-    @property
-    def problems(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def ok(self) -> bool:
-        return self.problems == 0
-
-    def verdict(self) -> str:
-        if self.ok and self.root is not None:
-            from ledger.hashing import b64encode
-
-            return f"VERIFIED {self.size} entries, root {b64encode(self.root)}"
-        return f"FAILED: {self.problems} problems"
-
-    def lines(self) -> Iterator[str]:
-        for number, name in CHECKS.items():
-            if number in self.skipped:
-                yield f"{number}. {name}: SKIP ({self.checked.get(number, 'not applicable')})"
-                continue
-            status = "PASS" if self.counts[number] == 0 else f"FAIL ({self.counts[number]})"
-            yield f"{number}. {name}: {status} — {self.checked.get(number, '')}".rstrip(" —")
-            for finding in self.findings[number]:
-                yield f"   {finding}"
-            hidden = self.counts[number] - len(self.findings[number])
-            if hidden > 0:
-                yield f"   … and {hidden} more"
-        for note in self.notes:
-            yield f"note: {note}"
-        yield self.verdict()
-
-    def to_json(self) -> dict[str, Any]:
-        from ledger.hashing import b64encode
-
-        return {
-            "verified": self.ok and self.root is not None,
-            "size": self.size,
-            "root": None if self.root is None else b64encode(self.root),
-            "problems": self.problems,
-            "checks": [
-                {
-                    "number": number,
-                    "name": name,
-                    "status": "SKIP"
-                    if number in self.skipped
-                    else ("PASS" if self.counts[number] == 0 else "FAIL"),
-                    "problems": self.counts[number],
-                    "covered": self.checked.get(number, ""),
-                    "findings": [
-                        {"seq": f.seq, "message": f.message} for f in self.findings[number]
-                    ],
-                }
-                for number, name in CHECKS.items()
-            ],
-            "notes": self.notes,
-            "verdict": self.verdict(),
-        }
+__all__ = ["CHECKS", "Material", "Report", "check_lines", "verify"]
 
 
 @dataclass
@@ -143,6 +47,7 @@ class Material:
 
 # -- Per-entry work, done in worker processes -----------------------------------------
 
+BATCH = 2000  # lines per task sent to a worker process
 _VERIFIERS: dict[bytes, Ed25519PublicKey] = {}
 
 Checked = tuple[bytes, int | None, str | None, dict[str, Any] | None, bool | None, list[str]]

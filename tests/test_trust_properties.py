@@ -101,6 +101,8 @@ class TrustMachine(RuleBasedStateMachine):
 
 TestTrust = TrustMachine.TestCase
 TestTrust.settings = settings(
-    max_examples=40, stateful_step_count=15, deadline=None,
+    max_examples=40,
+    stateful_step_count=15,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
