@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -54,13 +55,19 @@ Checked = tuple[bytes, int | None, str | None, dict[str, Any] | None, bool | Non
 
 
 def check_lines(
-    lines: list[bytes], public_keys: dict[str, bytes], needs_data: tuple[str, ...] = ("ledger.",)
+    lines: list[bytes] | bytes,
+    public_keys: dict[str, bytes],
+    needs_data: tuple[str, ...] = ("ledger.",),
 ) -> list[Checked]:
     """For each line: leaf hash, seq, prev, event, signature verdict, shape problems.
 
+    `lines` may come as one block joined by newlines (cheaper to send to a worker).
     Events go back to the ordered checks with their `data` only if their type starts
-    with one of `needs_data`: sending every event whole would cost more than parsing it.
+    with one of `needs_data`, and with their strings interned, so that pickling the
+    results back costs little next to parsing them.
     """
+    if isinstance(lines, bytes):
+        lines = lines.split(b"\n")
     out: list[Checked] = []
     for line in lines:
         leaf_hash = hashlib.sha256(b"\x00" + line).digest()
@@ -86,7 +93,12 @@ def check_lines(
             except (InvalidSignature, ValueError, EntryError):
                 verdict = False
         if not event["type"].startswith(needs_data):
-            event = {"type": event["type"], "org": event["org"], "key": event["key"], "data": None}
+            event = {
+                "type": intern(event["type"]),
+                "org": intern(event["org"]),
+                "key": intern(event["key"]),
+                "data": None,
+            }
         out.append((leaf_hash, entry["seq"], entry["prev"], event, verdict, []))
     return out
 
@@ -401,13 +413,25 @@ def verify(
     return run.finish()
 
 
-def _batches(lines: Iterable[bytes], public_keys: dict[str, bytes]) -> Iterator[list[bytes]]:
+def _batches(
+    lines: Iterable[bytes], public_keys: dict[str, bytes]
+) -> Iterator[list[bytes] | bytes]:
     batch: list[bytes] = []
     for line in lines:
-        _keys_announced(line, public_keys)
         batch.append(line)
         if len(batch) == BATCH:
-            yield batch
+            yield _pack(batch, public_keys)
             batch = []
     if batch:
-        yield batch
+        yield _pack(batch, public_keys)
+
+
+def _pack(batch: list[bytes], public_keys: dict[str, bytes]) -> list[bytes] | bytes:
+    """One block for a worker, after learning the keys its lines announce."""
+    block = b"\n".join(batch)
+    if b'"ledger.' in block:  # rare: look line by line for key registrations
+        for line in batch:
+            _keys_announced(line, public_keys)
+    if block.count(b"\n") != len(batch) - 1:  # a (corrupt) line holds a newline itself
+        return batch
+    return block
