@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -182,12 +182,12 @@ class KeyCache:
         """Copies of the cached records among `wanted`, and the ids still to read."""
         if version != self._version:
             self._version, self._keys = version, {}
-        cached = {k: replace(self._keys[k]) for k in wanted if k in self._keys}
+        cached = {k: self._keys[k] for k in wanted if k in self._keys}  # frozen: shareable
         return cached, wanted - set(cached)
 
     def remember(self, version: int, records: dict[str, KeyRecord]) -> None:
         if version == self._version:
-            self._keys.update((k, replace(v)) for k, v in records.items())
+            self._keys.update(records)
 
     def resolve(
         self, version: int, wanted: set[str], read: Callable[[set[str]], dict[str, KeyRecord]]

@@ -7,7 +7,7 @@ the verifier replays the same rules over a bundle and reports what breaks them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger.hashing import b64decode, key_id
@@ -26,7 +26,7 @@ class TrustError(ValueError):
     """An entry that the trust rules of LEDGER_FORMAT.md section 4 forbid."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class KeyRecord:
     key_id: str
     public_key: bytes
@@ -104,12 +104,10 @@ class TrustState:
             raise TrustError("entry 0 must be signed by the root key it names")
         if event["org"] != root["holder"]:
             raise TrustError(f"entry 0's org must be the root key's holder {root['holder']}")
-        root_record = KeyRecord(root["key_id"], root_pub, root["holder"], ("board",), 0)
-        log_record = KeyRecord(log["key_id"], log_pub, root["holder"], (LOG_ROLE,), 0)
-        self._add(log_record)
+        # The root key signs entry 0 itself, so it counts as registered "before" it (-1).
+        root_record = KeyRecord(root["key_id"], root_pub, root["holder"], ("board",), -1)
+        self._add(KeyRecord(log["key_id"], log_pub, root["holder"], (LOG_ROLE,), 0))
         self._add(root_record)
-        # The root key signs entry 0 itself, so it counts as registered "before" it.
-        root_record.registered_seq = -1
         return root_record
 
     def _register(self, seq: int, data: dict[str, Any]) -> None:
@@ -131,8 +129,7 @@ class TrustState:
             raise TrustError(f"key {data['key_id']} is not a registered signing key")
         if record.revoked_seq is not None:
             raise TrustError(f"key {record.key_id} is already revoked")
-        record.revoked_seq = seq
-        self.changed.append(record)
+        self._add(replace(record, revoked_seq=seq))  # records are shared: never mutated
 
     def _add(self, record: KeyRecord) -> None:
         self.keys[record.key_id] = record

@@ -22,6 +22,15 @@ from tests.helpers import LedgerUnderTest, RawDatabase, new_payment, open_ledger
 SPAWN = multiprocessing.get_context("spawn")
 
 
+def _settle(url: str) -> None:
+    """Wait out a killed writer's transaction: on PostgreSQL its backend may still be
+    committing what the client sent before it died. Writers hold the table lock until
+    they commit or abort, so taking it once is enough."""
+    raw = RawDatabase(url)
+    if raw.postgres:
+        raw.execute("BEGIN; LOCK TABLE {events} IN EXCLUSIVE MODE; COMMIT")
+
+
 def _assert_whole(ledger: LedgerUnderTest, expected_size: int) -> None:
     raw = RawDatabase(ledger.url)
     seqs = [seq for seq, _ in iter_leaves(ledger.app.store)]
@@ -88,6 +97,7 @@ def test_a_writer_killed_mid_stream_leaves_no_partial_entry(database_url: str) -
     os.kill(proc.pid, signal.SIGKILL)
     proc.join(10)
     assert proc.exitcode == -signal.SIGKILL
+    _settle(ledger.url)
 
     # Every committed batch is whole: 5 events, 5 entries, nothing in between.
     size = ledger.app.store.head().size
@@ -117,6 +127,7 @@ def test_postgres_writers_across_processes_with_a_killed_one(pg_database: object
         proc.join(120)
         assert proc.exitcode == 0
     doomed.join(10)
+    _settle(url)
     size = ledger.app.store.head().size
     assert size >= start + 3 * 30 * 2
     _assert_whole(ledger, size)
