@@ -59,12 +59,12 @@ def _safe_int(text: str) -> int:
     return number
 
 
-def _reject_float(text: str) -> Any:
+def _refuse_non_integer(text: str) -> Any:
     raise CanonicalError(f"non-integer number {text!r}: the ledger format has no floats")
 
 
 _decode = json.JSONDecoder(
-    parse_float=_reject_float, parse_constant=_reject_float, parse_int=_safe_int
+    parse_float=_refuse_non_integer, parse_constant=_refuse_non_integer, parse_int=_safe_int
 ).decode
 
 
