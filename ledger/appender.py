@@ -16,6 +16,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger import canonical
 from ledger.entry import EntryError, parse_signed_state, seal
+from ledger.guard import Guard, GuardedWrites, RowReader
 from ledger.hashing import ZERO_PREV, b64encode
 from ledger.merkle import Frontier, Node, leaf_hash
 from ledger.trust import KeyRecord, TrustError, TrustState, key_ids_named
@@ -214,9 +215,19 @@ def key_record(row: Any) -> KeyRecord:
 
 
 class LogWriter:
-    """What both backends' recorders share beyond the appender: a key cache per recorder."""
+    """What both backends' recorders share beyond the appender: a key cache, and a guard."""
 
     require_signed = True  # False only for eventsourcing's contract suites (opaque states)
+    guarded: GuardedWrites | None = None
+
+    def set_guard(self, guard: Guard) -> None:
+        """Have `guard` admit every event this recorder writes (see ledger.guard)."""
+        self.guarded = GuardedWrites(guard, self.read_rows)  # type: ignore[attr-defined]
+
+    def _admit_to_guard(self, read: RowReader, head: Head, prepared: Prepared) -> None:
+        if self.guarded is not None:
+            events = [(head.size + i, e) for i, e in enumerate(prepared.events) if e is not None]
+            self.guarded.admit_batch(read, head.size, events)
 
     @property
     def key_cache(self) -> KeyCache:

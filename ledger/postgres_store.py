@@ -62,6 +62,10 @@ SCHEMA_LOCK_ID = 0x434D5050  # "CMPP": serialises schema creation across process
 LOG_TABLE_NAMES = ("ledger_log", "ledger_head", "ledger_keys", "ledger_checkpoints")
 
 
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
 class PostgresLog(LogWriter):
     """Mixin for eventsourcing's PostgreSQL application and process recorders."""
 
@@ -96,6 +100,14 @@ class PostgresLog(LogWriter):
         curs.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
         super()._create_table(curs)  # type: ignore[misc]
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.guarded is None:
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+        with self.guarded.writing():
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
@@ -117,8 +129,13 @@ class PostgresLog(LogWriter):
                 head_curs.execute(self._q["keys_in"], (sorted(ids),))
                 return {row["key_id"]: key_record(row) for row in head_curs.fetchall()}
 
+            def read_rows(start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
+                head_curs.execute(self._q["read_rows"], (start, limit))
+                return [(r["seq"], r["prev"], _bytes(r["state"])) for r in head_curs.fetchall()]
+
             keys = self.key_cache.resolve(head.keys_version, prepared.key_ids, read_keys)
-        appended = append_batch(head, TrustState(keys), prepared)
+            appended = append_batch(head, TrustState(keys), prepared)
+            self._admit_to_guard(read_rows, head, prepared)
         with conn.cursor() as write_curs:
             self._write(write_curs, appended)
         # Notifies and inserts the events; their ids are left on `curs` for the library.
@@ -168,10 +185,7 @@ class PostgresLog(LogWriter):
     def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
         with self._read() as c:
             c.execute(self._q["read_rows"], (start, limit))
-            return [
-                (r["seq"], r["prev"], None if r["state"] is None else bytes(r["state"]))
-                for r in c.fetchall()
-            ]
+            return [(r["seq"], r["prev"], _bytes(r["state"])) for r in c.fetchall()]
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
         seqs = sorted({node_home(n)[0] for n in nodes})

@@ -85,6 +85,14 @@ class SQLiteLog(LogWriter):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *LOG_TABLES]  # type: ignore[misc]
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.guarded is None:
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+        with self.guarded.writing():
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -96,7 +104,11 @@ class SQLiteLog(LogWriter):
         keys = self.key_cache.resolve(
             head.keys_version, prepared.key_ids, lambda ids: self._select_keys(c, ids)
         )
-        self._write(c, append_batch(head, TrustState(keys), prepared))
+        appended = append_batch(head, TrustState(keys), prepared)
+        self._admit_to_guard(
+            lambda start, limit: self._select_rows(c, start, limit), head, prepared
+        )
+        self._write(c, appended)
         return returning  # type: ignore[no-any-return]
 
     # -- inside the write transaction ---------------------------------------------
@@ -150,16 +162,21 @@ class SQLiteLog(LogWriter):
             return self._select_head(c)
 
     def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
-        events = getattr(self, "events_table_name", "stored_events")
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT l.seq, l.prev, e.state FROM ledger_log l LEFT JOIN {events} e"  # noqa: S608
-                " ON e.originator_id = l.originator_id"
-                " AND e.originator_version = l.originator_version"
-                " WHERE l.seq >= ? ORDER BY l.seq LIMIT ?",
-                (start, limit),
-            )
-            return [(r[0], r[1], None if r[2] is None else bytes(r[2])) for r in c.fetchall()]
+            return self._select_rows(c, start, limit)
+
+    def _select_rows(
+        self, c: SQLiteCursor, start: int, limit: int
+    ) -> list[tuple[int, str, bytes | None]]:
+        events = getattr(self, "events_table_name", "stored_events")
+        c.execute(
+            f"SELECT l.seq, l.prev, e.state FROM ledger_log l LEFT JOIN {events} e"  # noqa: S608
+            " ON e.originator_id = l.originator_id"
+            " AND e.originator_version = l.originator_version"
+            " WHERE l.seq >= ? ORDER BY l.seq LIMIT ?",
+            (start, limit),
+        )
+        return [(r[0], r[1], None if r[2] is None else bytes(r[2])) for r in c.fetchall()]
 
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
         seqs = sorted({node_home(n)[0] for n in nodes})
