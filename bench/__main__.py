@@ -30,15 +30,15 @@ def main() -> None:
                     bundle = Path(tmp) / "bundle"
                     root_id = filled.app.opening["data"]["root_key"]["key_id"]
                     export_bundle(filled.app.store, filled.log, root_id, bundle)
-                    verify.run(bundle, filled.fiscal.key.public_key)
+                    verify.run(bundle, filled.clerk.key.public_key)
             if "proofs" not in skip:
-                proofs.run("sqlite", filled.app, filled.log, filled.fiscal)
+                proofs.run("sqlite", filled.app, filled.log, filled.clerk)
             filled.app.close()
         if "proofs" not in skip and "postgres" not in skip:
             with fresh("postgres") as url:
                 print(f"filling a {args.entries:,}-entry ledger on PostgreSQL …", flush=True)
                 filled = fill(url, args.entries, per_save=1000)
-                proofs.run("postgres", filled.app, filled.log, filled.fiscal)
+                proofs.run("postgres", filled.app, filled.log, filled.clerk)
                 filled.app.close()
     print("\nsummary")
     for row in report.ROWS:

@@ -56,10 +56,10 @@ def ledger_rate(url: str, saves: int, per_save: int) -> float:
         root=root,
         log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
     )
-    fiscal = Signer("user:bench", SigningKey.generate("org:cws", ("fiscal_agent",)))
-    app.register_key(root, fiscal.key.public_key, "org:cws", ["fiscal_agent"])
+    clerk = Signer("user:bench", SigningKey.generate("org:cws", ("grantee",)))
+    app.register_key(root, clerk.key.public_key, "org:cws", ["grantee"])
     try:
-        return _rate(lambda *objs: app.save(*objs, signer=fiscal), saves, per_save)
+        return _rate(lambda *objs: app.save(*objs, signer=clerk), saves, per_save)
     finally:
         app.close()
 

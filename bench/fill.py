@@ -17,7 +17,7 @@ from ledger.transparency import LogSigner
 class Filled:
     app: LedgerApplication
     log: LogSigner
-    fiscal: Signer  # registered; signs every entry after the first two
+    clerk: Signer  # registered; signs every entry after the first two
 
 
 def fill(url: str, entries: int, per_save: int = 500) -> Filled:
@@ -27,16 +27,16 @@ def fill(url: str, entries: int, per_save: int = 500) -> Filled:
     app.open_ledger(
         origin="bench.example/ledger", root=root, log_public=log_key.public_key().public_bytes_raw()
     )
-    fiscal = Signer("user:bench", SigningKey.generate("org:cws", ("fiscal_agent",)))
-    app.register_key(root, fiscal.key.public_key, "org:cws", ["fiscal_agent"])
+    clerk = Signer("user:bench", SigningKey.generate("org:cws", ("grantee",)))
+    app.register_key(root, clerk.key.public_key, "org:cws", ["grantee"])
     log = LogSigner(app.store, app.origin, log_key)
     remaining = entries - app.store.head().size
     while remaining > 0:
         batch = min(per_save, remaining)
-        app.save(*[payment() for _ in range(batch)], signer=fiscal)
+        app.save(*[payment() for _ in range(batch)], signer=clerk)
         remaining -= batch
         if app.store.head().size % 100_000 < per_save:
             log.checkpoint()  # a few earlier checkpoints, as a real ledger has
             print(f"  filled {app.store.head().size:,} entries", flush=True)
     log.checkpoint()
-    return Filled(app, log, fiscal)
+    return Filled(app, log, clerk)

@@ -13,7 +13,7 @@ class BenchPayment(Aggregate):
     TOPIC = "bench.Payment"
 
     class Created(Aggregate.Created):
-        TOPIC = "funds.DisbursementRecorded"
+        TOPIC = "case.SampleRecorded"
         award_id: str
         disbursement_id: str
         amount_cents: int

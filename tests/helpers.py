@@ -35,7 +35,7 @@ class LedgerUnderTest:
     app: LedgerApplication
     root: Signer
     log_key: Ed25519PrivateKey
-    fiscal: Signer
+    clerk: Signer
 
     @property
     def log(self) -> LogSigner:
@@ -43,7 +43,7 @@ class LedgerUnderTest:
 
     def pay(self, amount_cents: int = 120_000, signer: Signer | None = None) -> BenchPayment:
         payment = new_payment(amount_cents)
-        self.app.save(payment, signer=signer or self.fiscal)
+        self.app.save(payment, signer=signer or self.clerk)
         return payment
 
 
@@ -56,9 +56,9 @@ def open_ledger(url: str) -> LedgerUnderTest:
         root=root,
         log_public=log_key.public_key().public_bytes_raw(),
     )
-    fiscal = Signer("user:officer", SigningKey.generate("org:cws", ("fiscal_agent",)))
-    app.register_key(root, fiscal.key.public_key, "org:cws", ["fiscal_agent"])
-    ledger = LedgerUnderTest(url, app, root, log_key, fiscal)
+    clerk = Signer("user:clerk", SigningKey.generate("org:cws", ("grantee",)))
+    app.register_key(root, clerk.key.public_key, "org:cws", ["grantee"])
+    ledger = LedgerUnderTest(url, app, root, log_key, clerk)
     ledger.log.checkpoint()
     return ledger
 

@@ -44,7 +44,7 @@ def _assert_whole(ledger: LedgerUnderTest, expected_size: int) -> None:
 
 def _writer(url: str, private: bytes, saves: int, per_save: int) -> None:
     app = LedgerApplication(env=persistence_env(url))
-    key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("fiscal_agent",))
+    key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("grantee",))
     signer = Signer(f"user:p{os.getpid()}", key)
     for _ in range(saves):
         app.save(*[new_payment() for _ in range(per_save)], signer=signer)
@@ -52,7 +52,7 @@ def _writer(url: str, private: bytes, saves: int, per_save: int) -> None:
 
 
 def _private(ledger: LedgerUnderTest) -> bytes:
-    return ledger.fiscal.key.private.private_bytes_raw()
+    return ledger.clerk.key.private.private_bytes_raw()
 
 
 def test_threads_share_one_gap_free_log(database_url: str) -> None:
@@ -61,7 +61,7 @@ def test_threads_share_one_gap_free_log(database_url: str) -> None:
 
     def write(n: int) -> None:
         for i in range(15):
-            ledger.app.save(*[new_payment() for _ in range(1 + (n + i) % 3)], signer=ledger.fiscal)
+            ledger.app.save(*[new_payment() for _ in range(1 + (n + i) % 3)], signer=ledger.clerk)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(write, range(8)))

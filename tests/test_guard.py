@@ -39,7 +39,7 @@ class SpendingLimit:
 
     def admit(self, seq: int, event: dict[str, Any], *, strict: bool) -> list[str]:
         problems = []
-        if event["type"] == "funds.DisbursementRecorded":
+        if event["type"] == "case.SampleRecorded":
             data = event["data"]
             total = self.spent.get(data["award_id"], 0) + data["amount_cents"]
             if total > LIMIT:
@@ -86,29 +86,29 @@ def guarded(url: str) -> tuple[LedgerUnderTest, SpendingLimit]:
 def test_refusals_write_nothing_and_leave_no_trace(database_url: str) -> None:
     ledger, guard = guarded(database_url)
     app, raw = ledger.app, RawDatabase(database_url)
-    app.save(payment(600_000, "P1"), signer=ledger.fiscal)
+    app.save(payment(600_000, "P1"), signer=ledger.clerk)
     before = (raw.count("{events}"), raw.count("ledger_log"))
 
     with pytest.raises(GuardError, match="would reach 1100000"):
-        app.save(payment(500_000, "P2"), signer=ledger.fiscal)
+        app.save(payment(500_000, "P2"), signer=ledger.clerk)
     with pytest.raises(GuardError, match="P1 was used at seq"):
-        app.save(payment(1, "P1"), signer=ledger.fiscal)
+        app.save(payment(1, "P1"), signer=ledger.clerk)
     # A batch refused on its second event: the first is not kept either.
     with pytest.raises(GuardError):
-        app.save(payment(100_000, "P3"), payment(400_000, "P4"), signer=ledger.fiscal)
+        app.save(payment(100_000, "P3"), payment(400_000, "P4"), signer=ledger.clerk)
     assert (raw.count("{events}"), raw.count("ledger_log")) == before
     assert guard.spent == {"A-1": 600_000} and set(guard.refs) == {"P1"}
 
-    app.save(payment(400_000, "P5"), signer=ledger.fiscal)
+    app.save(payment(400_000, "P5"), signer=ledger.clerk)
     assert guard.spent == {"A-1": 1_000_000}
 
 
 def test_a_batch_that_conflicts_after_admission_is_undone(database_url: str) -> None:
     ledger, guard = guarded(database_url)
     app = ledger.app
-    app.save(payment(100_000, "P1"), signer=ledger.fiscal)
-    both = Signer("user:s", SigningKey.generate("org:board", ("board", "fiscal_agent")))
-    app.register_key(ledger.root, both.key.public_key, "org:board", ["board", "fiscal_agent"])
+    app.save(payment(100_000, "P1"), signer=ledger.clerk)
+    both = Signer("user:s", SigningKey.generate("org:board", ("board", "grantee")))
+    app.register_key(ledger.root, both.key.public_key, "org:board", ["board", "grantee"])
     # Two copies of the ledger aggregate, each registering a key: the second conflicts
     # on its version, in a batch whose disbursement the guard has already admitted.
     first, second = app.ledger(), app.ledger()
@@ -123,14 +123,14 @@ def test_a_batch_that_conflicts_after_admission_is_undone(database_url: str) -> 
         app.save(payment(200_000, "P2"), second, signer=both)
     assert guard.spent == {"A-1": 100_000} and set(guard.refs) == {"P1"}
     assert guard.position == app.store.head().size
-    app.save(payment(900_000, "P3"), signer=ledger.fiscal)
+    app.save(payment(900_000, "P3"), signer=ledger.clerk)
     assert guard.spent == {"A-1": 1_000_000}
 
 
 def _racer(url: str, private: bytes, n: int) -> None:
     app = LedgerApplication(env=persistence_env(url))
     app.recorder.set_guard(SpendingLimit())  # type: ignore[attr-defined]
-    key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("fiscal_agent",))
+    key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("grantee",))
     signer = Signer(f"user:p{os.getpid()}", key)
     for i in range(n):
         with contextlib.suppress(GuardError):
@@ -140,7 +140,7 @@ def _racer(url: str, private: bytes, n: int) -> None:
 
 def test_racing_processes_never_overdraw(database_url: str) -> None:
     ledger, _ = guarded(database_url)
-    private = ledger.fiscal.key.private.private_bytes_raw()
+    private = ledger.clerk.key.private.private_bytes_raw()
     spawn = multiprocessing.get_context("spawn")
     procs = [spawn.Process(target=_racer, args=(database_url, private, 12)) for _ in range(6)]
     for proc in procs:
@@ -151,8 +151,7 @@ def test_racing_processes_never_overdraw(database_url: str) -> None:
     amounts = [
         event["data"]["amount_cents"]
         for _, leaf in iter_leaves(ledger.app.store)
-        if (event := __import__("json").loads(leaf)["event"])["type"]
-        == "funds.DisbursementRecorded"
+        if (event := __import__("json").loads(leaf)["event"])["type"] == "case.SampleRecorded"
     ]
     assert sum(amounts) == LIMIT // 30_000 * 30_000  # as much as fits, and no more
     ledger.log.checkpoint()

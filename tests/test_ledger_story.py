@@ -26,7 +26,7 @@ def test_a_ledger_opens_registers_keys_signs_and_verifies(database_url: str) -> 
     app = ledger.app
     assert app.store.head().size == 2
 
-    # The fiscal agent records payments; each is one signed entry.
+    # The clerk agent records payments; each is one signed entry.
     for amount in (100_00, 250_00, 75_00):
         ledger.pay(amount)
     assert app.store.head().size == 5
@@ -40,14 +40,14 @@ def test_a_ledger_opens_registers_keys_signs_and_verifies(database_url: str) -> 
         assert entry["seq"] == seq and entry["prev"] == prev
         prev = merkle.leaf_hash(leaf).hex()
     last = json.loads(leaves[-1][1])["event"]
-    assert last["type"] == "funds.DisbursementRecorded"
-    assert last["org"] == "org:cws" and last["actor"] == "user:officer"
-    assert last["key"] == ledger.fiscal.key.key_id
+    assert last["type"] == "case.SampleRecorded"
+    assert last["org"] == "org:cws" and last["actor"] == "user:clerk"
+    assert last["key"] == ledger.clerk.key.key_id
     assert last["data"]["amount_cents"] == 75_00
 
     # Aggregates come back from the signed events.
     payment = new_payment(42_00)
-    app.save(payment, signer=ledger.fiscal)
+    app.save(payment, signer=ledger.clerk)
     assert app.repository.get(payment.id).amount_cents == 42_00
 
     # A checkpoint, proofs that verify against it, and a clean verification.
@@ -79,24 +79,24 @@ def test_refused_writes_write_nothing(database_url: str) -> None:
     before = (app.store.head().size, raw.count("{events}"), raw.count("ledger_log"))
 
     # An unregistered key, a key held by another org, a role that may not sign the type.
-    stranger = Signer("user:x", SigningKey.generate("org:cws", ("fiscal_agent",)))
-    impostor = Signer("user:x", SigningKey(ledger.fiscal.key.private, "org:irc", ("fiscal_agent",)))
+    stranger = Signer("user:x", SigningKey.generate("org:cws", ("grantee",)))
+    impostor = Signer("user:x", SigningKey(ledger.clerk.key.private, "org:irc", ("grantee",)))
     for signer, reason in (
         (stranger, "not registered"),
         (impostor, "held by org:cws, not org:irc"),
-        (ledger.root, "may not sign funds.DisbursementRecorded"),
+        (ledger.root, "may not sign case.SampleRecorded"),
     ):
         with pytest.raises(LogWriteError, match=reason):
             app.save(new_payment(), signer=signer)
 
     # A revoked key signs nothing more; the board may not revoke its last key.
-    app.revoke_key(ledger.root, ledger.fiscal.key.key_id, "officer left")
+    app.revoke_key(ledger.root, ledger.clerk.key.key_id, "officer left")
     with pytest.raises(LogWriteError, match="revoked"):
         ledger.pay()
     with pytest.raises(KeyRuleError, match="last board key"):
         app.revoke_key(ledger.root, ledger.root.key.key_id, "oops")
     with pytest.raises(KeyRuleError, match="already registered"):
-        app.register_key(ledger.root, ledger.fiscal.key.public_key, "org:cws", ["fiscal_agent"])
+        app.register_key(ledger.root, ledger.clerk.key.public_key, "org:cws", ["grantee"])
 
     # Nothing unsigned gets in at all.
     with pytest.raises(UnsignedEventError):

@@ -30,12 +30,12 @@ LAST = 11  # the honest ledger holds entries 0..11, checkpointed at 6 and 12
 
 
 def build(url: str) -> tuple[LedgerUnderTest, Signer]:
-    ledger = open_ledger(url)  # 0 opened, 1 fiscal key registered
+    ledger = open_ledger(url)  # 0 opened, 1 clerk key registered
     for _ in range(4):  # 2..5
         ledger.pay()
     ledger.log.checkpoint()  # size 6
-    second = Signer("user:temp", SigningKey.generate("org:cws", ("fiscal_agent",)))
-    ledger.app.register_key(ledger.root, second.key.public_key, "org:cws", ["fiscal_agent"])  # 6
+    second = Signer("user:temp", SigningKey.generate("org:cws", ("grantee",)))
+    ledger.app.register_key(ledger.root, second.key.public_key, "org:cws", ["grantee"])  # 6
     ledger.pay(signer=second)  # 7
     ledger.app.revoke_key(ledger.root, second.key.key_id, "left the agency")  # 8
     for _ in range(3):  # 9..11
@@ -69,7 +69,7 @@ def forge_entry(ledger: LedgerUnderTest, raw: RawDatabase, signer: Signer) -> in
     last_leaf = next(iter_leaves(ledger.app.store, seq - 1, seq))[1]
     stream = uuid4()
     event = {
-        "type": "funds.DisbursementRecorded",
+        "type": "case.SampleRecorded",
         "stream": str(stream),
         "version": 1,
         "at": "2026-11-27T20:18:14.123456Z",
@@ -102,7 +102,7 @@ def forge_entry(ledger: LedgerUnderTest, raw: RawDatabase, signer: Signer) -> in
 
 def edit_one_byte(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
     state = raw.state(4)
-    raw.set_state(4, state.replace(b"user:officer", b"user:officex"))
+    raw.set_state(4, state.replace(b"user:clerk", b"user:clerx"))
     return 4
 
 
@@ -126,7 +126,7 @@ def swap_two_entries(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> in
 
 
 def forge_with_unregistered_key(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
-    stranger = Signer("user:mallory", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    stranger = Signer("user:mallory", SigningKey.generate("org:cws", ("grantee",)))
     return forge_entry(ledger, raw, stranger)
 
 
@@ -251,7 +251,7 @@ def test_a_bundle_edited_in_place_fails_its_manifest_too(
     bundle: tuple[Path, str], tmp_path: Path
 ) -> None:
     out, _ = bundle
-    _rewrite_line(out, 2, lambda b: b.replace(b"user:officer", b"user:officex"), False)
+    _rewrite_line(out, 2, lambda b: b.replace(b"user:clerk", b"user:clerx"), False)
     code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out))
     assert code == 1
     assert {1, 5, 6} <= failed_checks(report)

@@ -22,7 +22,7 @@ from ledger.verify import verify
 from tests.helpers import new_payment, open_ledger
 
 ORGS = ["org:board", "org:cws", "org:irc"]
-ROLE_SETS = [("board",), ("fiscal_agent",), ("grantee",), ("fiscal_agent", "grantee")]
+ROLE_SETS = [("board",), ("grantee",), ("fiscal_agent",), ("fiscal_agent", "grantee")]
 
 
 class TrustMachine(RuleBasedStateMachine):
@@ -30,10 +30,10 @@ class TrustMachine(RuleBasedStateMachine):
     def open(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
         self.ledger = open_ledger(f"sqlite:///{self.tmp / 'db.sqlite3'}")
-        root, fiscal = self.ledger.root, self.ledger.fiscal
+        root, clerk = self.ledger.root, self.ledger.clerk
         # The model: every signer we hold, and whether its key is live.
-        self.signers: list[Signer] = [root, fiscal]
-        self.live = {root.key.key_id: True, fiscal.key.key_id: True}
+        self.signers: list[Signer] = [root, clerk]
+        self.live = {root.key.key_id: True, clerk.key.key_id: True}
         self.size = self.ledger.app.store.head().size
 
     def teardown(self) -> None:
@@ -80,7 +80,7 @@ class TrustMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def pay(self, data: st.DataObject) -> None:
         by = data.draw(st.sampled_from(self.signers))
-        expected = self._may(by, "fiscal_agent")
+        expected = self._may(by, "grantee")
         try:
             self.ledger.app.save(new_payment(), signer=by)
             accepted = True
