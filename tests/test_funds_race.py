@@ -32,9 +32,14 @@ def _race(url: str, private: bytes, results: Any) -> None:
     for i in range(ATTEMPTS):
         ref = f"{os.getpid()}-{i}"
         try:
-            app.record_disbursement(signer, award_id="A-2022-007", disbursement_id=f"D-{ref}",
-                                    amount_cents=AMOUNT, payment_ref=f"PAY-{ref}",
-                                    paid_on="2022-11-01")
+            app.record_disbursement(
+                signer,
+                award_id="A-2022-007",
+                disbursement_id=f"D-{ref}",
+                amount_cents=AMOUNT,
+                payment_ref=f"PAY-{ref}",
+                paid_on="2022-11-01",
+            )
             accepted += AMOUNT
         except DomainError:
             pass
@@ -48,8 +53,10 @@ def test_racing_disbursements_never_overdraw_an_award(pg_database: Any) -> None:
     private = pilot.cws.key.private.private_bytes_raw()
     spawn = multiprocessing.get_context("spawn")
     results = spawn.Queue()
-    procs = [spawn.Process(target=_race, args=(pg_database.url, private, results))
-             for _ in range(PROCESSES)]
+    procs = [
+        spawn.Process(target=_race, args=(pg_database.url, private, results))
+        for _ in range(PROCESSES)
+    ]
     for proc in procs:
         proc.start()
     accepted = sum(results.get(timeout=300) for _ in procs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from ledger.application import LedgerApplication
+from domain.application import CMPPApplication
 from ledger.keystore import KeyStore
 from ledger.settings import Settings
 from ledger.signing import Signer
@@ -18,8 +18,8 @@ class Context:
     actor: str
 
     @cached_property
-    def app(self) -> LedgerApplication:
-        return LedgerApplication.from_settings(self.settings)
+    def app(self) -> CMPPApplication:
+        return CMPPApplication(env=self.settings.persistence_env())
 
     @cached_property
     def keys(self) -> KeyStore:

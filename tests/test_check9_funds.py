@@ -1,0 +1,126 @@
+"""Check 9: a log that breaks each funds rule, written around the domain, is caught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
+
+from domain.funds import Appropriation, Award
+from ledger.application import LedgerApplication
+from ledger.settings import persistence_env
+from ledger.signing import Signer, SigningKey
+from ledger.transparency import LogSigner
+from tools.cli import app as cli
+
+
+def test_verify_reports_each_funds_rule_broken_around_the_domain(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A bare ledger application: signatures and keys are real, but no rules are kept.
+    app = LedgerApplication(env=persistence_env(database_url))
+    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+    log_key = Ed25519PrivateKey.generate()
+    app.open_ledger(
+        origin="cmpp.example.gov/ledger/bad",
+        root=board,
+        log_public=log_key.public_key().public_bytes_raw(),
+    )
+    cws = Signer("user:cws", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    irc = Signer("user:irc", SigningKey.generate("org:irc", ("grantee",)))
+    for signer, role in ((cws, "fiscal_agent"), (irc, "grantee")):
+        app.register_key(board, signer.key.public_key, signer.org, [role])
+
+    broken: dict[int, str] = {}
+
+    def save(aggregate: Any, signer: Signer, rule: str | None = None) -> None:
+        seq = app.store.head().size
+        app.save(aggregate, signer=signer)
+        if rule:
+            broken[seq] = rule
+
+    save(
+        Appropriation(
+            appropriation_id="FY2022",
+            fiscal_year=2022,
+            public_law="P.L. 117-103",
+            amount_cents=1_000_00,
+            available_until="2024-09-30",
+        ),
+        board,
+    )
+    award = Award(
+        award_id="A-1",
+        appropriation_id="FY2022",
+        grantee="org:irc",
+        amount_cents=900_00,
+        period_start="2022-10-01",
+        period_end="2023-09-30",
+        method="advance",
+    )
+    save(award, board)
+    save(
+        Award(
+            award_id="A-2",
+            appropriation_id="FY2022",
+            grantee="org:irc",
+            amount_cents=200_00,
+            period_start="2022-10-01",
+            period_end="2023-09-30",
+            method="advance",
+        ),
+        board,
+        "award-within-appropriation",
+    )
+    award.record_disbursement(
+        award_id="A-1",
+        disbursement_id="D-1",
+        amount_cents=950_00,
+        payment_ref="PAY-1",
+        paid_on="2022-11-01",
+    )
+    save(award, cws, "disbursement-within-award")
+    award.receive_refund(
+        award_id="A-1",
+        refund_id="R-1",
+        amount_cents=1_00,
+        received_on="2022-12-01",
+        payment_ref="PAY-1",
+    )
+    save(award, cws, "payment-ref-once")
+    award.report_expenditure(
+        award_id="A-1",
+        expenditure_id="E-1",
+        category="travel",
+        amount_cents=10_00,
+        incurred_on="2024-01-01",
+        service_ids=[],
+        document_sha256=None,
+    )
+    save(award, irc, "spent-within-period")
+    award.record_disbursement(
+        award_id="A-1",
+        disbursement_id="D-2",
+        amount_cents=1_00,
+        payment_ref="PAY-2",
+        paid_on="2024-06-01",
+    )
+    save(award, cws, "paid-within-period")
+    LogSigner(app.store, app.origin, log_key).checkpoint()
+    app.close()
+
+    result = CliRunner().invoke(
+        cli,
+        ["verify", "--json"],
+        env={"CMPP_DATABASE_URL": database_url, "CMPP_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    failing = {c["number"] for c in report["checks"] if c["status"] == "FAIL"}
+    assert failing == {9}  # signatures, keys and chain are all sound: only the rules break
+    check9 = next(c for c in report["checks"] if c["number"] == 9)
+    found = {f["seq"]: f["message"].split(":")[0] for f in check9["findings"]}
+    assert found == broken
