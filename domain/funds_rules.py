@@ -281,6 +281,7 @@ class FundsRules:
         if award is None:
             return problems
         amount = award.disbursements.get(d["disbursement_id"])
+        cash = award.net_disbursed - award.refunded
         if dry_run:
             if amount is None:
                 problems.append(
@@ -293,6 +294,14 @@ class FundsRules:
                 problems.append(
                     DomainError(
                         "reverse-once", f"disbursement {d['disbursement_id']} is already reversed"
+                    )
+                )
+            elif amount > cash:
+                problems.append(
+                    DomainError(
+                        "reversal-within-cash",
+                        f"reversing {dollars(amount)} would leave award {award.award_id} with "
+                        f"{dollars(cash - amount)} cash on hand: part was already refunded",
                     )
                 )
             return problems

@@ -177,7 +177,7 @@ class FundsMachine(RuleBasedStateMachine):
         funds = [e for e in events if e["type"].startswith("funds.")]
         appropriation = next(e["data"] for e in funds if e["type"] == "funds.AppropriationRecorded")
         awards = {e["data"]["award_id"]: e["data"] for e in funds if e["type"] == "funds.AwardMade"}
-        authorised = {a: d["amount_cents"] for a, d in awards.items()}
+        authorised: dict[str, int] = {}  # built in log order, as awards are made
         paid: dict[str, dict[str, int]] = defaultdict(dict)
         reversed_: dict[str, set[str]] = defaultdict(set)
         spent: Counter[str] = Counter()
@@ -186,7 +186,9 @@ class FundsMachine(RuleBasedStateMachine):
         for e in funds:
             d, award = e["data"], e["data"].get("award_id")
             assert award not in closed, f"{e['type']} recorded on closed award {award}"
-            if e["type"] == "funds.AwardAmended":
+            if e["type"] == "funds.AwardMade":
+                authorised[award] = d["amount_cents"]
+            elif e["type"] == "funds.AwardAmended":
                 authorised[award] += d["delta_cents"]
             elif e["type"] == "funds.DisbursementRecorded":
                 paid[award][d["disbursement_id"]] = d["amount_cents"]
@@ -205,11 +207,13 @@ class FundsMachine(RuleBasedStateMachine):
                 refunded[award] += d["amount_cents"]
             elif e["type"] == "funds.AwardClosed":
                 closed.add(award)
-            net = {a: sum(v for k, v in paid[a].items() if k not in reversed_[a]) for a in awards}
+            net = {
+                a: sum(v for k, v in paid[a].items() if k not in reversed_[a]) for a in authorised
+            }
             assert sum(authorised.values()) <= appropriation["amount_cents"]
-            for a in awards:
-                assert net[a] <= authorised[a], f"award {a} overdrawn"
-                assert spent[a] <= authorised[a], f"award {a} overspent"
+            for a, total in authorised.items():
+                assert net[a] <= total, f"award {a} overdrawn"
+                assert spent[a] <= total, f"award {a} overspent"
                 assert refunded[a] <= net[a]
                 if awards[a]["method"] == "reimbursement":
                     assert net[a] <= spent[a], f"reimbursement award {a} paid ahead"

@@ -55,7 +55,15 @@ def test_an_award_is_paid_spent_refunded_and_closed(database_url: str) -> None:
         payment_ref="REF-0001",
     )
     app.amend_award(pilot.board, award_id=award, delta_cents=2_000_00, reason="scope")
-    app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-1", reason="wrong payee")
+    app.record_disbursement(
+        pilot.cws,
+        award_id=award,
+        disbursement_id="D-3",
+        amount_cents=500_00,
+        payment_ref="PAY-0003",
+        paid_on="2023-02-01",
+    )
+    app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-3", reason="wrong payee")
     app.close_award(pilot.board, award_id=award, closed_on="2023-12-31")
 
     figures = app.funds.awards[award]
@@ -66,7 +74,16 @@ def test_an_award_is_paid_spent_refunded_and_closed(database_url: str) -> None:
         figures.refunded,
         figures.expended,
         figures.closed,
-    ) == (12_000_00, 1_500_00, 1_500_00, 100_00, 900_00, True)
+    ) == (12_000_00, 2_000_00, 500_00, 100_00, 900_00, True)
+    with pytest.raises(DomainError, match="award A-2022-007 is closed"):
+        app.record_refund(
+            pilot.cws,
+            award_id=award,
+            refund_id="R-2",
+            amount_cents=1_00,
+            received_on="2024-01-10",
+            payment_ref="REF-0002",
+        )
     with pytest.raises(DomainError, match="award A-2022-007 is closed"):
         app.report_expenditure(
             pilot.irc,
@@ -170,6 +187,17 @@ def test_each_funds_rule_refuses_and_writes_nothing(database_url: str) -> None:
             received_on="2023-01-01",
             payment_ref="REF-1",
         ),
+        "reversal-within-cash": lambda: (
+            app.record_refund(
+                pilot.cws,
+                award_id=award,
+                refund_id="R-9",
+                amount_cents=600_00,
+                received_on="2023-01-01",
+                payment_ref="REF-9",
+            ),
+            app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-1", reason="?"),
+        ),
         "known-disbursement": lambda: app.reverse_disbursement(
             pilot.cws, award_id=award, disbursement_id="D-404", reason="?"
         ),
@@ -197,7 +225,7 @@ def test_each_funds_rule_refuses_and_writes_nothing(database_url: str) -> None:
         with pytest.raises(DomainError) as caught:
             command()
         assert caught.value.rule == rule, (rule, str(caught.value))
-    assert raw.count("ledger_log") == before
+    assert raw.count("ledger_log") == before + 1  # the one refund the reversal case needed
 
 
 def test_keys_sign_only_what_their_role_allows(database_url: str) -> None:
