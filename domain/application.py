@@ -18,8 +18,8 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.errors import DomainError
 from domain.funds import Appropriation, Award
-from domain.funds_rules import FundsRules
 from domain.organisations import KINDS, Organisation
+from domain.rules import ProgramRules
 from ledger.application import LedgerApplication
 from ledger.permissions import may_sign
 from ledger.signing import Signer
@@ -37,8 +37,9 @@ class CMPPApplication(LedgerApplication):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        self.funds = FundsRules()
-        self.recorder.set_guard(self.funds)  # type: ignore[attr-defined]
+        self.rules = ProgramRules()
+        self.funds, self.cases = self.rules.funds, self.rules.cases
+        self.recorder.set_guard(self.rules)  # type: ignore[attr-defined]
 
     # -- organisations ------------------------------------------------------------------
 

@@ -60,9 +60,9 @@ class FundsRules:
 
     types = ("funds.",)  # the events whose data the verifier must hand over
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal | None = None) -> None:
         self.position = 0
-        self.journal = Journal()
+        self.journal = journal or Journal()
         self.appropriations: dict[str, AppropriationFigures] = {}
         self.awards: dict[str, AwardFigures] = {}
         self.payment_refs: dict[str, int] = {}  # ref -> seq of its first use

@@ -15,7 +15,7 @@ from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from domain.funds_rules import FundsRules
+from domain.rules import ProgramRules
 from ledger import transparency
 from ledger.appender import LogWriteError
 from ledger.application import LedgerExistsError, LedgerNotOpenError
@@ -244,7 +244,7 @@ def verify(
         with progress_bar("verifying", material.size_hint or None) as advance:
             report = run_verify(
                 material,
-                invariants=[FundsRules()],
+                invariants=[ProgramRules()],
                 trusted_log_key=key,
                 trusted_root_key_id=trusted_root_key,
                 jobs=jobs,
