@@ -8,7 +8,6 @@ lock, so a refused command raises a DomainError naming the rule and writes nothi
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -16,43 +15,51 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.case_commands import CaseCommands
+from domain.commands import cents, check, day, permitted
 from domain.errors import DomainError
 from domain.funds import Appropriation, Award
 from domain.organisations import KINDS, Organisation
 from domain.rules import ProgramRules
+from domain.vault import Vault, VaultError
 from ledger.application import LedgerApplication
-from ledger.permissions import may_sign
 from ledger.signing import Signer
 
 A = TypeVar("A", bound=Aggregate)
 CONFLICT_RETRIES = 20  # another writer saved the same aggregate first: reload and try again
 
 
-class NotPermittedError(DomainError):
-    """The signer's key may not sign this kind of event."""
-
-
-class CMPPApplication(LedgerApplication):
+class CMPPApplication(CaseCommands, LedgerApplication):
     name = "ledger"  # the same tables as the ledger it extends
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, vault_key: bytes | None = None) -> None:
         super().__init__(env)
+        self._vault_key = vault_key
+        self._vault: Vault | None = None
         self.rules = ProgramRules()
         self.funds, self.cases = self.rules.funds, self.rules.cases
         self.recorder.set_guard(self.rules)  # type: ignore[attr-defined]
+
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            if self._vault_key is None:
+                raise VaultError("set CMPP_VAULT_KEY (32 bytes, base64): the vault needs it")
+            self._vault = Vault(self.recorder.datastore, self._vault_key)  # type: ignore[attr-defined]
+        return self._vault
 
     # -- organisations ------------------------------------------------------------------
 
     def register_organisation(
         self, signer: Signer, *, org_id: str, name: str, kind: str, uei: str | None = None
     ) -> UUID:
-        _check(
+        check(
             org_id.startswith("org:") and len(org_id) > 4,
             "org-id",
             f"an organisation id looks like org:name, not {org_id!r}",
         )
-        _check(kind in KINDS, "org-kind", f"kind must be one of {', '.join(KINDS)}")
-        _check(bool(name.strip()), "org-name", "an organisation needs a name")
+        check(kind in KINDS, "org-kind", f"kind must be one of {', '.join(KINDS)}")
+        check(bool(name.strip()), "org-name", "an organisation needs a name")
         return self._create(
             signer,
             "org.OrganisationRegistered",
@@ -72,9 +79,9 @@ class CMPPApplication(LedgerApplication):
         amount_cents: int,
         available_until: str,
     ) -> UUID:
-        _cents(amount_cents)
-        _day(available_until, "available_until")
-        _check(
+        cents(amount_cents)
+        day(available_until, "available_until")
+        check(
             isinstance(fiscal_year, int) and not isinstance(fiscal_year, bool),
             "well-formed",
             "fiscal_year is a year number",
@@ -104,9 +111,9 @@ class CMPPApplication(LedgerApplication):
         period_end: str,
         method: str,
     ) -> UUID:
-        _cents(amount_cents)
-        _day(period_start, "period_start")
-        _day(period_end, "period_end")
+        cents(amount_cents)
+        day(period_start, "period_start")
+        day(period_end, "period_end")
         return self._create(
             signer,
             "funds.AwardMade",
@@ -123,7 +130,7 @@ class CMPPApplication(LedgerApplication):
         )
 
     def amend_award(self, signer: Signer, *, award_id: str, delta_cents: int, reason: str) -> None:
-        _cents(delta_cents, allow_negative=True)
+        cents(delta_cents, allow_negative=True)
         self._on_award(
             signer,
             "funds.AwardAmended",
@@ -141,8 +148,8 @@ class CMPPApplication(LedgerApplication):
         payment_ref: str,
         paid_on: str,
     ) -> None:
-        _cents(amount_cents)
-        _day(paid_on, "paid_on")
+        cents(amount_cents)
+        day(paid_on, "paid_on")
         self._on_award(
             signer,
             "funds.DisbursementRecorded",
@@ -180,8 +187,8 @@ class CMPPApplication(LedgerApplication):
         service_ids: list[str] | None = None,
         document_sha256: str | None = None,
     ) -> None:
-        _cents(amount_cents)
-        _day(incurred_on, "incurred_on")
+        cents(amount_cents)
+        day(incurred_on, "incurred_on")
         self._on_award(
             signer,
             "funds.ExpenditureReported",
@@ -207,8 +214,8 @@ class CMPPApplication(LedgerApplication):
         received_on: str,
         payment_ref: str,
     ) -> None:
-        _cents(amount_cents)
-        _day(received_on, "received_on")
+        cents(amount_cents)
+        day(received_on, "received_on")
         self._on_award(
             signer,
             "funds.RefundReceived",
@@ -223,7 +230,7 @@ class CMPPApplication(LedgerApplication):
         )
 
     def close_award(self, signer: Signer, *, award_id: str, closed_on: str) -> None:
-        _day(closed_on, "closed_on")
+        day(closed_on, "closed_on")
         self._on_award(
             signer,
             "funds.AwardClosed",
@@ -234,7 +241,7 @@ class CMPPApplication(LedgerApplication):
     # -- how commands are carried out -------------------------------------------------------
 
     def _create(self, signer: Signer, event_type: str, build: Callable[[], A], what: str) -> UUID:
-        _permitted(signer, event_type)
+        permitted(signer, event_type)
         aggregate = build()
         try:
             self.save(aggregate, signer=signer)
@@ -245,45 +252,28 @@ class CMPPApplication(LedgerApplication):
     def _on_award(
         self, signer: Signer, event_type: str, award_id: str, change: Callable[[Any], None]
     ) -> None:
-        _permitted(signer, event_type)
+        self._on(signer, event_type, Award.create_id(award_id), f"award {award_id}", change)
+
+    def _on(
+        self,
+        signer: Signer,
+        event_type: str,
+        aggregate_id: UUID,
+        what: str,
+        change: Callable[[Any], None],
+    ) -> None:
+        """Load, change and save an aggregate; reload and retry if another writer won."""
+        permitted(signer, event_type)
         for _attempt in range(CONFLICT_RETRIES):
             try:
-                award: Award = self.repository.get(Award.create_id(award_id))
+                aggregate: Aggregate = self.repository.get(aggregate_id)
             except AggregateNotFoundError:
-                raise DomainError("known-award", f"award {award_id} does not exist") from None
-            change(award)
+                rule = "known-" + what.split(maxsplit=1)[0]
+                raise DomainError(rule, f"{what} does not exist") from None
+            change(aggregate)
             try:
-                self.save(award, signer=signer)
+                self.save(aggregate, signer=signer)
                 return
             except IntegrityError:
-                continue  # someone else recorded against this award first: reload
-        raise DomainError("busy", f"award {award_id} is being changed by others; try again")
-
-
-def _permitted(signer: Signer, event_type: str) -> None:
-    if not may_sign(signer.key.roles, event_type):
-        raise NotPermittedError(
-            "permission",
-            f"a key of {signer.org} with roles {', '.join(signer.key.roles)} may not sign "
-            f"{event_type}",
-        )
-
-
-def _check(ok: bool, rule: str, message: str) -> None:
-    if not ok:
-        raise DomainError(rule, message)
-
-
-def _cents(value: Any, *, allow_negative: bool = False) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool)
-    _check(ok, "integer-cents", f"amounts are integer cents, not {value!r}")
-    _check(allow_negative or value > 0, "positive-amount", f"amount must be positive, not {value}")
-    _check(value != 0, "positive-amount", "an amendment of zero changes nothing")
-
-
-def _day(value: Any, name: str) -> None:
-    try:
-        ok = isinstance(value, str) and date.fromisoformat(value).isoformat() == value
-    except ValueError:
-        ok = False
-    _check(ok, "well-formed", f"{name} must be a date YYYY-MM-DD, not {value!r}")
+                continue  # someone else recorded against it first: reload
+        raise DomainError("busy", f"{what} is being changed by others; try again")

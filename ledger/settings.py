@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     origin: str | None = None
     key_passphrase: SecretStr | None = None
+    vault_key: SecretStr | None = None  # base64 of 32 bytes: wraps each participant's data key
     postgres_pool_size: int = 5
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,7 +28,7 @@ class Pilot:
 
 
 def open_pilot(url: str) -> Pilot:
-    app = CMPPApplication(env=persistence_env(url))
+    app = CMPPApplication(env=persistence_env(url), vault_key=os.urandom(32))
     board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
     log_key = Ed25519PrivateKey.generate()
     app.open_ledger(

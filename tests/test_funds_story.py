@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.application import NotPermittedError
+from domain.commands import NotPermittedError
 from domain.errors import DomainError
 from ledger.export import live_material
 from ledger.verify import verify
