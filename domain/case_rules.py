@@ -51,6 +51,22 @@ class ComplaintFacts:
     resolved: bool = False
 
 
+CASE_TYPES = frozenset(
+    {
+        "case.ParticipantEnrolled",
+        "case.ConsentGiven",
+        "case.ConsentWithdrawn",
+        "case.ServiceDelivered",
+        "case.ReferralMade",
+        "case.ScreeningCompleted",
+        "case.ComplaintFiled",
+        "case.ComplaintResolved",
+        "case.CaseClosed",
+        "case.ParticipantDataErased",
+    }
+)
+
+
 class CaseRules:
     types = ("case.", "org.")
 
@@ -66,7 +82,7 @@ class CaseRules:
         problems: list[DomainError] = []
         if kind == "org.OrganisationRegistered":
             self.journal.set(self.org_kinds, event["data"]["org_id"], event["data"]["kind"])
-        elif kind.startswith("case."):
+        elif kind in CASE_TYPES:
             try:
                 problems = self._problems(kind, event)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
