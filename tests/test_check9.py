@@ -1,4 +1,4 @@
-"""Check 9: a log that breaks each funds rule, written around the domain, is caught."""
+"""Check 9: a log that breaks each funds and case rule, written around the domain, is caught."""
 
 from __future__ import annotations
 
@@ -124,3 +124,109 @@ def test_verify_reports_each_funds_rule_broken_around_the_domain(
     check9 = next(c for c in report["checks"] if c["number"] == 9)
     found = {f["seq"]: f["message"].split(":")[0] for f in check9["findings"]}
     assert found == broken
+
+
+def test_verify_reports_each_case_rule_broken_around_the_domain(
+    database_url: str, tmp_path: Path
+) -> None:
+    from domain.cases import Participant
+
+    app = LedgerApplication(env=persistence_env(database_url))
+    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+    log_key = Ed25519PrivateKey.generate()
+    app.open_ledger(
+        origin="cmpp.example.gov/ledger/bad",
+        root=board,
+        log_public=log_key.public_key().public_bytes_raw(),
+    )
+    irc = Signer("user:irc", SigningKey.generate("org:irc", ("grantee",)))
+    baker = Signer("user:baker", SigningKey.generate("org:baker", ("grantee",)))
+    for signer in (irc, baker):
+        app.register_key(board, signer.key.public_key, signer.org, ["grantee"])
+    broken: dict[int, str] = {}
+
+    def save(aggregate: Any, signer: Signer, rule: str | None = None) -> None:
+        seq = app.store.head().size
+        app.save(aggregate, signer=signer)
+        if rule:
+            broken[seq] = rule
+
+    who = Participant(
+        participant_id="P-1",
+        grantee="org:irc",
+        enrolled_on="2023-01-09",
+        referral_source="ICE ERO",
+        language="es",
+        age_band="35-44",
+        gender="female",
+        nationality="PE",
+        pii_sha256="ab" * 32,
+    )
+    save(who, irc)
+    who.give_consent(
+        participant_id="P-1",
+        consent_id="C-1",
+        services=["case_management"],
+        share_with=["legal_service_provider"],
+        method="written",
+        language="es",
+        interpreter=True,
+        form_version="1",
+        given_on="2023-01-10",
+        expires_on=None,
+    )
+    save(who, irc)
+    who.deliver_service(
+        participant_id="P-1",
+        service_id="S-1",
+        service_type="mental_health",
+        delivered_on="2023-01-11",
+        minutes=30,
+        language="es",
+        interpreter=True,
+        notes_sha256=None,
+    )
+    save(who, irc, "service-with-consent")
+    who.deliver_service(
+        participant_id="P-1",
+        service_id="S-2",
+        service_type="case_management",
+        delivered_on="2023-01-09",
+        minutes=30,
+        language="es",
+        interpreter=True,
+        notes_sha256=None,
+    )
+    save(who, irc, "service-with-consent")  # the day before the consent was given
+    who.refer(
+        participant_id="P-1",
+        referral_id="R-1",
+        to_kind="housing",
+        consent_id="C-1",
+        made_on="2023-01-12",
+    )
+    save(who, irc, "referral-with-release")
+    who.deliver_service(
+        participant_id="P-1",
+        service_id="S-3",
+        service_type="case_management",
+        delivered_on="2023-01-12",
+        minutes=30,
+        language="es",
+        interpreter=True,
+        notes_sha256=None,
+    )
+    save(who, baker, "own-participant")
+    LogSigner(app.store, app.origin, log_key).checkpoint()
+    app.close()
+
+    result = CliRunner().invoke(
+        cli,
+        ["verify", "--json"],
+        env={"CMPP_DATABASE_URL": database_url, "CMPP_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert {c["number"] for c in report["checks"] if c["status"] == "FAIL"} == {9}
+    check9 = next(c for c in report["checks"] if c["number"] == 9)
+    assert {f["seq"]: f["message"].split(":")[0] for f in check9["findings"]} == broken
