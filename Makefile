@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 # A demo ledger on embedded SQLite under ./var. The passphrase below protects
 # demo keys only; set CMPP_KEY_PASSPHRASE yourself for anything real.
 run: $(STAMP)
-	@CMPP_KEY_PASSPHRASE="$${CMPP_KEY_PASSPHRASE:-demo-only-not-secret}" $(BIN)/cmpp run
+	@CMPP_KEY_PASSPHRASE="$${CMPP_KEY_PASSPHRASE:-demo-only-not-secret}" \
+	 CMPP_VAULT_KEY="$${CMPP_VAULT_KEY:-Y21wcC1kZW1vLXZhdWx0LWtleS1ub3Qtc2VjcmV0ISE=}" $(BIN)/cmpp run
 
 test: $(STAMP)
 	$(BIN)/ruff check .

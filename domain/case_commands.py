@@ -43,6 +43,7 @@ class CaseCommands:
         gender: str,
         nationality: str,
         pii: dict[str, Any],
+        participant_id: str | None = None,
     ) -> str:
         """Enrol a participant of the signer's own organisation; return their id."""
         day(enrolled_on, "enrolled_on")
@@ -52,7 +53,7 @@ class CaseCommands:
             "pii holds the participant's "
             "direct identifiers (name, date of birth, A-Number, contact)",
         )
-        participant_id = new_id("P")
+        participant_id = participant_id or new_id("P")
         record_id, digest = self.vault.seal(participant_id, "pii", pii)
         try:
             self._create(
@@ -89,11 +90,12 @@ class CaseCommands:
         form_version: str,
         given_on: str,
         expires_on: str | None = None,
+        consent_id: str | None = None,
     ) -> str:
         day(given_on, "given_on")
         if expires_on is not None:
             day(expires_on, "expires_on")
-        consent_id = new_id("C")
+        consent_id = consent_id or new_id("C")
         self._participant(
             signer,
             "case.ConsentGiven",
@@ -137,6 +139,7 @@ class CaseCommands:
         language: str,
         interpreter: bool,
         notes: str | None = None,
+        service_id: str | None = None,
     ) -> str:
         day(delivered_on, "delivered_on")
         check(
@@ -144,7 +147,7 @@ class CaseCommands:
             "service-types",
             f"service type must be one of {', '.join(SERVICE_TYPES)}",
         )
-        service_id = new_id("S")
+        service_id = service_id or new_id("S")
         sealed = None if notes is None else self.vault.seal(participant_id, "notes", notes)
         try:
             self._participant(
@@ -169,10 +172,17 @@ class CaseCommands:
         return service_id
 
     def make_referral(
-        self, signer: Signer, *, participant_id: str, to_kind: str, consent_id: str, made_on: str
+        self,
+        signer: Signer,
+        *,
+        participant_id: str,
+        to_kind: str,
+        consent_id: str,
+        made_on: str,
+        referral_id: str | None = None,
     ) -> str:
         day(made_on, "made_on")
-        referral_id = new_id("R")
+        referral_id = referral_id or new_id("R")
         self._participant(
             signer,
             "case.ReferralMade",
@@ -195,9 +205,10 @@ class CaseCommands:
         screening_type: str,
         completed_on: str,
         result: Any,
+        screening_id: str | None = None,
     ) -> str:
         day(completed_on, "completed_on")
-        screening_id = new_id("SC")
+        screening_id = screening_id or new_id("SC")
         record_id, digest = self.vault.seal(participant_id, "screening", result)
         try:
             self._participant(
@@ -218,10 +229,16 @@ class CaseCommands:
         return screening_id
 
     def file_complaint(
-        self, signer: Signer, *, participant_id: str | None, category: str, filed_on: str
+        self,
+        signer: Signer,
+        *,
+        participant_id: str | None,
+        category: str,
+        filed_on: str,
+        complaint_id: str | None = None,
     ) -> str:
         day(filed_on, "filed_on")
-        complaint_id = new_id("CP")
+        complaint_id = complaint_id or new_id("CP")
         self._create(
             signer,
             "case.ComplaintFiled",

@@ -22,7 +22,9 @@ PASSPHRASE = "correct horse battery staple"
 def cmpp(
     *args: str, cwd: Path, url: str | None = None, passphrase: str | None = PASSPHRASE
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CMPP_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CMPP_") or k == "CMPP_VAULT_KEY"
+    }
     env["CMPP_DATA_DIR"] = str(cwd / "var")
     if url:
         env["CMPP_DATABASE_URL"] = url
@@ -148,11 +150,22 @@ def test_usage_errors_exit_2_with_a_message(
     _no_traceback(result)
 
 
-def test_run_initialises_once_and_shows_the_checkpoint(tmp_path: Path) -> None:
-    first = cmpp("run", cwd=tmp_path)
+def test_run_initialises_once_with_the_demo_and_shows_the_checkpoint(tmp_path: Path) -> None:
+    unconfigured = cmpp("run", "--participants", "5", cwd=tmp_path)
+    assert unconfigured.returncode == 2 and "CMPP_VAULT_KEY" in unconfigured.stderr
+    assert not (tmp_path / "var" / "keys").exists()  # nothing was started
+    _no_traceback(unconfigured)
+
+    os.environ["CMPP_VAULT_KEY"] = base64.b64encode(b"k" * 32).decode()
+    try:
+        first = cmpp("run", "--participants", "5", cwd=tmp_path)
+        second = cmpp("run", cwd=tmp_path)
+    finally:
+        del os.environ["CMPP_VAULT_KEY"]
     assert first.returncode == 0, first.stderr
-    assert "initialised a new ledger" in first.stderr
-    second = cmpp("run", cwd=tmp_path)
+    assert (
+        "initialised a new ledger" in first.stderr and "demo pilot: 5 participants" in first.stderr
+    )
     assert second.returncode == 0 and "initialised" not in second.stderr
     assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]  # same verifier key
 

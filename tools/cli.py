@@ -15,7 +15,9 @@ from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from domain.errors import DomainError
 from domain.rules import ProgramRules
+from domain.vault import VaultError
 from ledger import transparency
 from ledger.appender import LogWriteError
 from ledger.application import LedgerExistsError, LedgerNotOpenError
@@ -29,6 +31,7 @@ from ledger.signing import Signer, SigningKey
 from ledger.tlog_proof import TlogProofError, verify_tlog_proof
 from ledger.verify import verify as run_verify
 from tools.context import Context
+from tools.demo import DemoSummary, run_demo
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The CMPP ledger.")
 prove_app = typer.Typer(no_args_is_help=True, help="Merkle proofs (LEDGER_FORMAT.md section 8).")
@@ -42,6 +45,8 @@ err = Console(stderr=True)
 out = Console(highlight=False, soft_wrap=True)
 
 USAGE_ERRORS = (
+    DomainError,
+    VaultError,
     ConfigError,
     KeyStoreError,
     LedgerNotOpenError,
@@ -152,15 +157,58 @@ def checkpoint(as_json: JsonOpt = False) -> None:
         emit({"checkpoint": note}, as_json, lambda: out.print(note, end=""))
 
 
+def _demo(ctx: Context, participants: int, seed: int) -> DemoSummary:
+    with progress_bar("demo participants", participants) as advance:
+        summary = run_demo(
+            ctx.app,
+            ctx.keys,
+            ctx.root_signer(),
+            participants=participants,
+            seed=seed,
+            progress=advance,
+        )
+    ctx.log.checkpoint()
+    return summary
+
+
 @app.command()
-def run(actor: ActorOpt = "user:cli") -> None:
-    """Initialise a ledger if there is none, then show its checkpoint and verifier key."""
+def demo(
+    participants: Annotated[int, typer.Option(min=1, help="How many participants.")] = 2000,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same pilot.")] = 2022,
+    actor: ActorOpt = "user:cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Fill a new ledger with a realistic pilot (organisations, funds, cases)."""
+    with command(actor) as ctx:
+        summary = _demo(ctx, participants, seed)
+        result = {"participants": summary.participants, "events": dict(summary.events)}
+        emit(
+            result,
+            as_json,
+            lambda: out.print(
+                f"{summary.participants} participants, {sum(summary.events.values())} events"
+            ),
+        )
+
+
+@app.command()
+def run(
+    actor: ActorOpt = "user:cli",
+    participants: Annotated[int, typer.Option(help="Demo size on first start.")] = 2000,
+) -> None:
+    """Initialise a ledger with the demo pilot if there is none; show its checkpoint and key."""
     with command(actor) as ctx:
         try:
             ctx.app.opening  # noqa: B018 (reads entry 0)
         except LedgerNotOpenError:
+            ctx.app.vault  # noqa: B018 (fails now, before anything is written, if unconfigured)
             _init(ctx, "org:board")
             err.print(f"initialised a new ledger in {ctx.settings.describe_database()}")
+            summary = _demo(ctx, participants, 2022)
+            err.print(
+                f"demo pilot: {summary.participants} participants, "
+                f"{sum(summary.events.values())} events"
+            )
         note = ctx.log.checkpoint()
         out.print(f"verifier key  {ctx.app.log_verifier_key}\n\n{note}", end="")
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from domain.application import CMPPApplication
+from ledger.hashing import b64decode
 from ledger.keystore import KeyStore
-from ledger.settings import Settings
+from ledger.settings import ConfigError, Settings
 from ledger.signing import Signer
 from ledger.transparency import LogSigner
 
@@ -19,7 +20,19 @@ class Context:
 
     @cached_property
     def app(self) -> CMPPApplication:
-        return CMPPApplication(env=self.settings.persistence_env())
+        return CMPPApplication(env=self.settings.persistence_env(), vault_key=self._vault_key())
+
+    def _vault_key(self) -> bytes | None:
+        configured = self.settings.vault_key
+        if configured is None:
+            return None
+        try:
+            key = b64decode(configured.get_secret_value())
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ConfigError("CMPP_VAULT_KEY must be 32 bytes in standard base64")
+        return key
 
     @cached_property
     def keys(self) -> KeyStore:
