@@ -16,7 +16,7 @@ from eventsourcing.persistence import EventStore
 from ledger.hashing import b64decode
 from ledger.mapper import SigningEventStore
 from ledger.note import VerifierKey
-from ledger.registry import Ledger
+from ledger.registry import KeyRuleError, Ledger
 from ledger.settings import Settings
 from ledger.signing import Signer
 from ledger.store import LogStore
@@ -89,6 +89,20 @@ class LedgerApplication(Application[UUID]):
     def register_key(self, signer: Signer, public_key: bytes, holder: str, roles: list[str]) -> str:
         ledger = self.ledger()
         new_id = ledger.register_key(public_key, holder, roles)
+        self.save(ledger, signer=signer)
+        return new_id
+
+    def rotate_key(
+        self, signer: Signer, old_key_id: str, new_public_key: bytes, reason: str
+    ) -> str:
+        """Replace a key: register its successor (same holder and roles) and revoke it,
+        in one transaction, so the organisation is never without a key or with two."""
+        ledger = self.ledger()
+        old = ledger.keys.get(old_key_id)
+        if old is None:
+            raise KeyRuleError(f"key {old_key_id} is not registered")
+        new_id = ledger.register_key(new_public_key, old["holder"], list(old["roles"]))
+        ledger.revoke_key(old_key_id, reason)
         self.save(ledger, signer=signer)
         return new_id
 

@@ -251,3 +251,63 @@ def test_keys_sign_only_what_their_role_allows(database_url: str) -> None:
             payment_ref="P",
             paid_on="2022-11-01",
         )
+
+
+def test_keys_are_rotated_and_revoked_by_the_board(database_url: str) -> None:
+    from ledger.appender import LogWriteError
+    from ledger.signing import Signer, SigningKey
+
+    pilot = open_pilot(database_url)
+    app, award = pilot.app, fund(pilot)
+    successor = Signer("user:cws-officer", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    app.rotate_key(pilot.board, pilot.cws.key.key_id, successor.key.public_key, "annual rotation")
+    with pytest.raises(LogWriteError, match="revoked"):
+        app.record_disbursement(
+            pilot.cws,
+            award_id=award,
+            disbursement_id="D-1",
+            amount_cents=1_00,
+            payment_ref="P-1",
+            paid_on="2022-11-01",
+        )
+    app.record_disbursement(
+        successor,
+        award_id=award,
+        disbursement_id="D-1",
+        amount_cents=1_00,
+        payment_ref="P-1",
+        paid_on="2022-11-01",
+    )
+    with pytest.raises(LogWriteError, match=r"may not sign ledger\.KeyRegistered"):
+        app.rotate_key(
+            successor,
+            successor.key.key_id,
+            SigningKey.generate("org:cws", ("fiscal_agent",)).public_key,
+            "self",
+        )
+
+
+def test_a_fiscal_agent_key_cannot_sign_a_consent(database_url: str) -> None:
+    pilot = open_pilot(database_url)
+    who = pilot.app.enrol_participant(
+        pilot.irc,
+        enrolled_on="2023-01-09",
+        referral_source="self",
+        language="es",
+        age_band="25-34",
+        gender="male",
+        nationality="HN",
+        pii={"name": "Test Person"},
+    )
+    with pytest.raises(NotPermittedError, match=r"may not sign case\.ConsentGiven"):
+        pilot.app.give_consent(
+            pilot.cws,
+            participant_id=who,
+            services=["case_management"],
+            share_with=[],
+            method="oral",
+            language="es",
+            interpreter=True,
+            form_version="1",
+            given_on="2023-01-10",
+        )

@@ -377,6 +377,24 @@ def keys_register(
         emit({"key_id": key.key_id}, as_json, lambda: out.print(key.key_id))
 
 
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: str,
+    reason: Annotated[str, typer.Option(help="Why the key is replaced.")],
+    actor: ActorOpt = "user:cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace a key: its successor (same holder, roles) is registered as it is revoked."""
+    with command(actor) as ctx:
+        record = next((k for k in ctx.app.store.key_records() if k.key_id == key_id), None)
+        if record is None:
+            raise KeyRuleError(f"key {key_id} is not registered")
+        key = SigningKey.generate(record.holder, record.roles)
+        ctx.keys.save(key, f"{record.holder} {','.join(record.roles)} (rotated)")
+        ctx.app.rotate_key(ctx.root_signer(), key_id, key.public_key, reason)
+        emit({"key_id": key.key_id, "replaces": key_id}, as_json, lambda: out.print(key.key_id))
+
+
 @keys_app.command("revoke")
 def keys_revoke(
     key_id: str,
