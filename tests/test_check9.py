@@ -109,6 +109,46 @@ def test_verify_reports_each_funds_rule_broken_around_the_domain(
         paid_on="2024-06-01",
     )
     save(award, cws, "paid-within-period")
+    award.report_expenditure(
+        award_id="A-1",
+        expenditure_id="E-2",
+        category="personnel",
+        amount_cents=5_000_00,
+        incurred_on="2023-01-01",
+        service_ids=[],
+        document_sha256=None,
+    )
+    save(award, irc, "expenditure-within-award")
+    reimbursed = Award(
+        award_id="A-3",
+        appropriation_id="FY2022",
+        grantee="org:irc",
+        amount_cents=50_00,
+        period_start="2022-10-01",
+        period_end="2023-09-30",
+        method="reimbursement",
+    )
+    save(reimbursed, board, "award-within-appropriation")  # A-2 already over-committed it
+    reimbursed.record_disbursement(
+        award_id="A-3",
+        disbursement_id="D-3",
+        amount_cents=10_00,
+        payment_ref="PAY-3",
+        paid_on="2022-11-01",
+    )
+    save(reimbursed, cws, "reimbursement-after-expenditure")
+    reimbursed.close(award_id="A-3", closed_on="2023-01-01")
+    save(reimbursed, board)
+    reimbursed.report_expenditure(
+        award_id="A-3",
+        expenditure_id="E-3",
+        category="travel",
+        amount_cents=1_00,
+        incurred_on="2023-01-02",
+        service_ids=[],
+        document_sha256=None,
+    )
+    save(reimbursed, irc, "closed-award")
     LogSigner(app.store, app.origin, log_key).checkpoint()
     app.close()
 
@@ -217,6 +257,43 @@ def test_verify_reports_each_case_rule_broken_around_the_domain(
         notes_sha256=None,
     )
     save(who, baker, "own-participant")
+    who.give_consent(
+        participant_id="P-1",
+        consent_id="C-2",
+        services=["legal_orientation"],
+        share_with=[],
+        method="oral",
+        language="es",
+        interpreter=True,
+        form_version="1",
+        given_on="2023-01-10",
+        expires_on="2023-01-31",
+    )
+    save(who, irc)
+    who.deliver_service(
+        participant_id="P-1",
+        service_id="S-4",
+        service_type="legal_orientation",
+        delivered_on="2023-02-01",
+        minutes=30,
+        language="es",
+        interpreter=True,
+        notes_sha256=None,
+    )
+    save(who, irc, "service-with-consent")  # the day after the consent expired
+    who.withdraw_consent(participant_id="P-1", consent_id="C-1", withdrawn_on="2023-01-20")
+    save(who, irc)
+    who.deliver_service(
+        participant_id="P-1",
+        service_id="S-5",
+        service_type="case_management",
+        delivered_on="2023-01-20",
+        minutes=30,
+        language="es",
+        interpreter=True,
+        notes_sha256=None,
+    )
+    save(who, irc, "service-with-consent")  # on the day it was withdrawn
     LogSigner(app.store, app.origin, log_key).checkpoint()
     app.close()
 
