@@ -7,6 +7,7 @@ commitment. If the event is refused, the vault record is discarded with it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -54,8 +55,7 @@ class CaseCommands:
             "direct identifiers (name, date of birth, A-Number, contact)",
         )
         participant_id = participant_id or new_id("P")
-        record_id, digest = self.vault.seal(participant_id, "pii", pii)
-        try:
+        with self.vault.sealed(participant_id, "pii", pii) as digest:
             self._create(
                 signer,
                 "case.ParticipantEnrolled",
@@ -72,9 +72,6 @@ class CaseCommands:
                 ),
                 f"participant {participant_id}",
             )
-        except BaseException:
-            self.vault.discard(record_id)
-            raise
         return participant_id
 
     def give_consent(
@@ -148,8 +145,12 @@ class CaseCommands:
             f"service type must be one of {', '.join(SERVICE_TYPES)}",
         )
         service_id = service_id or new_id("S")
-        sealed = None if notes is None else self.vault.seal(participant_id, "notes", notes)
-        try:
+        notes_sealed: AbstractContextManager[str | None] = (
+            nullcontext(None)
+            if notes is None
+            else self.vault.sealed(participant_id, "notes", notes)
+        )
+        with notes_sealed as notes_sha256:
             self._participant(
                 signer,
                 "case.ServiceDelivered",
@@ -162,13 +163,9 @@ class CaseCommands:
                     minutes=minutes,
                     language=language,
                     interpreter=interpreter,
-                    notes_sha256=None if sealed is None else sealed[1],
+                    notes_sha256=notes_sha256,
                 ),
             )
-        except BaseException:
-            if sealed is not None:
-                self.vault.discard(sealed[0])
-            raise
         return service_id
 
     def make_referral(
@@ -209,8 +206,7 @@ class CaseCommands:
     ) -> str:
         day(completed_on, "completed_on")
         screening_id = screening_id or new_id("SC")
-        record_id, digest = self.vault.seal(participant_id, "screening", result)
-        try:
+        with self.vault.sealed(participant_id, "screening", result) as digest:
             self._participant(
                 signer,
                 "case.ScreeningCompleted",
@@ -223,9 +219,6 @@ class CaseCommands:
                     result_sha256=digest,
                 ),
             )
-        except BaseException:
-            self.vault.discard(record_id)
-            raise
         return screening_id
 
     def file_complaint(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +108,17 @@ class Vault:
             (record_id, participant_id, kind, nonce, ciphertext, digest),
         )
         return record_id, digest
+
+    @contextmanager
+    def sealed(self, participant_id: str, kind: str, value: Any) -> Iterator[str]:
+        """Seal `value` for the event being recorded; yield its commitment.
+        If the event is refused, the record is discarded: nothing points to it."""
+        record_id, digest = self.seal(participant_id, kind, value)
+        try:
+            yield digest
+        except BaseException:
+            self.discard(record_id)
+            raise
 
     def discard(self, record_id: str) -> None:
         """Remove a record whose event was refused (it was never referenced)."""

@@ -285,3 +285,29 @@ def test_complaints_are_filed_by_grantees_and_resolved_by_oversight(database_url
         app.resolve_complaint(
             crcl, complaint_id=complaint, resolved_on="2023-02-11", outcome="again"
         )
+
+
+def test_a_refused_event_leaves_nothing_in_the_vault(database_url: str) -> None:
+    from ledger.appender import LogWriteError
+
+    pilot = open_pilot(database_url)
+    raw = RawDatabase(database_url)
+    stranger = Signer("user:x", SigningKey.generate("org:irc", ("grantee",)))  # not registered
+    with pytest.raises(LogWriteError):
+        enrol_as(pilot, stranger)
+    assert raw.count("vault_records") == 0
+    enrol_as(pilot, pilot.irc)
+    assert raw.count("vault_records") == 1
+
+
+def enrol_as(pilot: Pilot, signer: Signer) -> str:
+    return pilot.app.enrol_participant(
+        signer,
+        enrolled_on="2023-01-09",
+        referral_source="self",
+        language="es",
+        age_band="25-34",
+        gender="male",
+        nationality="HN",
+        pii=PEOPLE[0],
+    )

@@ -17,30 +17,56 @@ from ledger.transparency import LogSigner
 from tools.cli import app as cli
 
 
+class BareLedger:
+    """A ledger application with real signatures and keys, but none of the program's rules:
+    a way around the domain, to write what it would refuse."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.app = LedgerApplication(env=persistence_env(url))
+        self.board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+        self.log_key = Ed25519PrivateKey.generate()
+        self.app.open_ledger(
+            origin="cmpp.example.gov/ledger/bad",
+            root=self.board,
+            log_public=self.log_key.public_key().public_bytes_raw(),
+        )
+        self.broken: dict[int, str] = {}
+
+    def signer(self, org: str, role: str) -> Signer:
+        signer = Signer(f"user:{org[4:]}", SigningKey.generate(org, (role,)))
+        self.app.register_key(self.board, signer.key.public_key, org, [role])
+        return signer
+
+    def save(self, aggregate: Any, signer: Signer, rule: str | None = None) -> None:
+        """Save; if `rule`, the entry breaks it and check 9 must say so at this seq."""
+        seq = self.app.store.head().size
+        self.app.save(aggregate, signer=signer)
+        if rule:
+            self.broken[seq] = rule
+
+    def assert_verify_reports_exactly_what_was_broken(self, tmp_path: Path) -> None:
+        LogSigner(self.app.store, self.app.origin, self.log_key).checkpoint()
+        self.app.close()
+        result = CliRunner().invoke(
+            cli,
+            ["verify", "--json"],
+            env={"CMPP_DATABASE_URL": self.url, "CMPP_DATA_DIR": str(tmp_path)},
+        )
+        assert result.exit_code == 1, result.output
+        report = json.loads(result.stdout)
+        # Signatures, keys and chain are all sound: only the program's rules break.
+        assert {c["number"] for c in report["checks"] if c["status"] == "FAIL"} == {9}
+        check9 = next(c for c in report["checks"] if c["number"] == 9)
+        assert {f["seq"]: f["message"].split(":")[0] for f in check9["findings"]} == self.broken
+
+
 def test_verify_reports_each_funds_rule_broken_around_the_domain(
     database_url: str, tmp_path: Path
 ) -> None:
-    # A bare ledger application: signatures and keys are real, but no rules are kept.
-    app = LedgerApplication(env=persistence_env(database_url))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    log_key = Ed25519PrivateKey.generate()
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/bad",
-        root=board,
-        log_public=log_key.public_key().public_bytes_raw(),
-    )
-    cws = Signer("user:cws", SigningKey.generate("org:cws", ("fiscal_agent",)))
-    irc = Signer("user:irc", SigningKey.generate("org:irc", ("grantee",)))
-    for signer, role in ((cws, "fiscal_agent"), (irc, "grantee")):
-        app.register_key(board, signer.key.public_key, signer.org, [role])
-
-    broken: dict[int, str] = {}
-
-    def save(aggregate: Any, signer: Signer, rule: str | None = None) -> None:
-        seq = app.store.head().size
-        app.save(aggregate, signer=signer)
-        if rule:
-            broken[seq] = rule
+    bad = BareLedger(database_url)
+    board, save = bad.board, bad.save
+    cws, irc = bad.signer("org:cws", "fiscal_agent"), bad.signer("org:irc", "grantee")
 
     save(
         Appropriation(
@@ -149,21 +175,7 @@ def test_verify_reports_each_funds_rule_broken_around_the_domain(
         document_sha256=None,
     )
     save(reimbursed, irc, "closed-award")
-    LogSigner(app.store, app.origin, log_key).checkpoint()
-    app.close()
-
-    result = CliRunner().invoke(
-        cli,
-        ["verify", "--json"],
-        env={"CMPP_DATABASE_URL": database_url, "CMPP_DATA_DIR": str(tmp_path)},
-    )
-    assert result.exit_code == 1, result.output
-    report = json.loads(result.stdout)
-    failing = {c["number"] for c in report["checks"] if c["status"] == "FAIL"}
-    assert failing == {9}  # signatures, keys and chain are all sound: only the rules break
-    check9 = next(c for c in report["checks"] if c["number"] == 9)
-    found = {f["seq"]: f["message"].split(":")[0] for f in check9["findings"]}
-    assert found == broken
+    bad.assert_verify_reports_exactly_what_was_broken(tmp_path)
 
 
 def test_verify_reports_each_case_rule_broken_around_the_domain(
@@ -171,25 +183,9 @@ def test_verify_reports_each_case_rule_broken_around_the_domain(
 ) -> None:
     from domain.cases import Participant
 
-    app = LedgerApplication(env=persistence_env(database_url))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    log_key = Ed25519PrivateKey.generate()
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/bad",
-        root=board,
-        log_public=log_key.public_key().public_bytes_raw(),
-    )
-    irc = Signer("user:irc", SigningKey.generate("org:irc", ("grantee",)))
-    baker = Signer("user:baker", SigningKey.generate("org:baker", ("grantee",)))
-    for signer in (irc, baker):
-        app.register_key(board, signer.key.public_key, signer.org, ["grantee"])
-    broken: dict[int, str] = {}
-
-    def save(aggregate: Any, signer: Signer, rule: str | None = None) -> None:
-        seq = app.store.head().size
-        app.save(aggregate, signer=signer)
-        if rule:
-            broken[seq] = rule
+    bad = BareLedger(database_url)
+    save = bad.save
+    irc, baker = bad.signer("org:irc", "grantee"), bad.signer("org:baker", "grantee")
 
     who = Participant(
         participant_id="P-1",
@@ -294,16 +290,4 @@ def test_verify_reports_each_case_rule_broken_around_the_domain(
         notes_sha256=None,
     )
     save(who, irc, "service-with-consent")  # on the day it was withdrawn
-    LogSigner(app.store, app.origin, log_key).checkpoint()
-    app.close()
-
-    result = CliRunner().invoke(
-        cli,
-        ["verify", "--json"],
-        env={"CMPP_DATABASE_URL": database_url, "CMPP_DATA_DIR": str(tmp_path)},
-    )
-    assert result.exit_code == 1, result.output
-    report = json.loads(result.stdout)
-    assert {c["number"] for c in report["checks"] if c["status"] == "FAIL"} == {9}
-    check9 = next(c for c in report["checks"] if c["number"] == 9)
-    assert {f["seq"]: f["message"].split(":")[0] for f in check9["findings"]} == broken
+    bad.assert_verify_reports_exactly_what_was_broken(tmp_path)
