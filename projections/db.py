@@ -1,0 +1,84 @@
+"""The projections' own connection to the ledger's database (SQLite or PostgreSQL).
+
+Projection tables live beside the log; a projection's rows and its position are
+written in one transaction of this connection, which is what makes it exactly-once.
+SQL is written once with `?` placeholders and portable types (BIGINT, TEXT).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+SQLITE_BUSY_SECONDS = 60
+
+
+class ProjectionDB:
+    def __init__(self, url: str) -> None:
+        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        if self.postgres:
+            self._pg = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+        else:
+            path = url[len("sqlite:///") :]
+            self._sqlite = sqlite3.connect(
+                path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            self._sqlite.row_factory = sqlite3.Row
+            self._sqlite.execute("PRAGMA journal_mode=WAL")
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.postgres else text
+
+    @contextmanager
+    def transaction(self) -> Iterator[ProjectionDB]:
+        """All or nothing: rows and position commit together, or neither does."""
+        if self.postgres:
+            with self._pg.transaction():
+                yield self
+            return
+        self._sqlite.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self._sqlite.execute("ROLLBACK")
+            raise
+        self._sqlite.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if self.postgres:
+            self._pg.execute(self._sql(sql), params)
+        else:
+            self._sqlite.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.postgres:
+            with self._pg.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+        else:
+            self._sqlite.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        if self.postgres:
+            return list(self._pg.execute(self._sql(sql), params).fetchall())
+        return [dict(row) for row in self._sqlite.execute(sql, params).fetchall()]
+
+    def table_exists(self, name: str) -> bool:
+        if self.postgres:
+            rows = self.query("SELECT to_regclass(?) AS t", (name,))
+            return rows[0]["t"] is not None
+        return bool(
+            self.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        )
+
+    def close(self) -> None:
+        if self.postgres:
+            self._pg.close()
+        else:
+            self._sqlite.close()

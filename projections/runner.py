@@ -1,0 +1,145 @@
+"""Projections follow the log in seq order, exactly once, and can be dropped and rebuilt.
+
+Each batch of entries is applied to every projection that has not yet seen it, and
+each projection's new position is written in the same transaction as its rows: a
+crash mid-batch rolls back both, and the batch is applied again, once, on restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from ledger import canonical
+from ledger.store import LogStore
+from projections.db import ProjectionDB
+
+BATCH = 5000
+
+
+class Projection(Protocol):
+    name: str
+    version: int  # bump when the tables or their meaning change: the projection is rebuilt
+    tables: tuple[str, ...]
+
+    def create(self, db: ProjectionDB) -> None: ...
+
+    def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None: ...
+
+    def digest_queries(self) -> Sequence[str]:
+        """SELECTs with a total ORDER BY whose rows are the projection's whole state."""
+        ...
+
+
+class ProjectionError(RuntimeError):
+    """The log cannot be projected (a missing entry): verify the ledger."""
+
+
+class Projector:
+    def __init__(
+        self, store: LogStore, db: ProjectionDB, projections: Iterable[Projection]
+    ) -> None:
+        self.store = store
+        self.db = db
+        self.projections = {p.name: p for p in projections}
+        with db.transaction():
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS projection_positions ("
+                " name TEXT PRIMARY KEY, position BIGINT NOT NULL, version BIGINT NOT NULL)"
+            )
+        for projection in self.projections.values():
+            self._ensure(projection)
+
+    def _ensure(self, projection: Projection) -> None:
+        rows = self.db.query(
+            "SELECT version FROM projection_positions WHERE name = ?", (projection.name,)
+        )
+        if rows and rows[0]["version"] == projection.version:
+            return
+        self._reset(projection)
+
+    def _reset(self, projection: Projection) -> None:
+        with self.db.transaction():
+            for table in projection.tables:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+            projection.create(self.db)
+            self.db.execute("DELETE FROM projection_positions WHERE name = ?", (projection.name,))
+            self.db.execute(
+                "INSERT INTO projection_positions VALUES (?, 0, ?)",
+                (projection.name, projection.version),
+            )
+
+    def positions(self) -> dict[str, int]:
+        rows = self.db.query("SELECT name, position FROM projection_positions")
+        return {r["name"]: r["position"] for r in rows if r["name"] in self.projections}
+
+    def lag(self) -> dict[str, int]:
+        head = self.store.head().size
+        return {name: head - position for name, position in self.positions().items()}
+
+    def catch_up(
+        self,
+        *,
+        stop: int | None = None,
+        batch: int = BATCH,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Apply every entry not yet projected (up to seq `stop`, exclusive); return how many."""
+        applied = 0
+        while True:
+            positions = self.positions()
+            start = min(positions.values(), default=0)
+            limit = batch if stop is None else min(batch, stop - start)
+            rows = self.store.read_rows(start, limit) if limit > 0 else []
+            if not rows:
+                return applied
+            self._apply_batch(rows, positions)
+            applied += len(rows)
+            if progress is not None:
+                progress(rows[-1][0] + 1)
+
+    def _apply_batch(
+        self, rows: list[tuple[int, str, bytes | None]], positions: dict[str, int]
+    ) -> None:
+        events = []
+        for expected, (seq, _prev, state) in enumerate(rows, start=rows[0][0]):
+            if seq != expected or state is None:
+                raise ProjectionError(f"entry {expected} is missing from the log: run cmpp verify")
+            events.append((seq, json.loads(state)["event"]))
+        with self.db.transaction():
+            for name, projection in self.projections.items():
+                todo = [(s, e) for s, e in events if s >= positions[name]]
+                for seq, event in todo:
+                    projection.apply(self.db, seq, event)
+                if todo:
+                    self.db.execute(
+                        "UPDATE projection_positions SET position = ? WHERE name = ?",
+                        (todo[-1][0] + 1, name),
+                    )
+
+    def rebuild(self, name: str | None = None, **kwargs: Any) -> int:
+        for projection in self._named(name):
+            self._reset(projection)
+        return self.catch_up(**kwargs)
+
+    def digest(self, name: str | None = None) -> dict[str, str]:
+        """SHA-256 over the canonical JSON of each projection's rows, in a fixed order."""
+        out = {}
+        for projection in self._named(name):
+            digest = hashlib.sha256()
+            for query in projection.digest_queries():
+                for row in self.db.query(query):
+                    digest.update(canonical.dumps(list(row.values())) + b"\n")
+            out[projection.name] = digest.hexdigest()
+        return out
+
+    def _named(self, name: str | None) -> list[Projection]:
+        if name is None:
+            return list(self.projections.values())
+        if name not in self.projections:
+            raise ProjectionError(
+                f"no projection {name!r}: there are {', '.join(self.projections)}"
+            )
+        return [self.projections[name]]
