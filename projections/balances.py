@@ -26,7 +26,12 @@ FUNDS_MOVEMENTS = {
 class Balances:
     name = "balances"
     version = 1
-    tables = ("bal_appropriations", "bal_awards", "bal_movements", "bal_disbursements")
+    tables: tuple[str, ...] = (
+        "bal_appropriations",
+        "bal_awards",
+        "bal_movements",
+        "bal_disbursements",
+    )
 
     def create(self, db: ProjectionDB) -> None:
         db.execute(
@@ -134,7 +139,7 @@ class LogIndex:
 
     name = "log_index"
     version = 1
-    tables = ("log_index",)
+    tables: tuple[str, ...] = ("log_index",)
 
     def create(self, db: ProjectionDB) -> None:
         db.execute(

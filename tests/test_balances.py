@@ -26,8 +26,11 @@ from tools.demo import run_demo
 def pilot_app(database_url: str, tmp_path: Path) -> CMPPApplication:
     app = CMPPApplication(env=persistence_env(database_url), vault_key=os.urandom(32))
     board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    app.open_ledger(origin="cmpp.example.gov/ledger/p", root=board,
-                    log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw())
+    app.open_ledger(
+        origin="cmpp.example.gov/ledger/p",
+        root=board,
+        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
+    )
     run_demo(app, KeyStore(tmp_path / "keys", "pass"), board, participants=40, seed=5)
     return app
 
@@ -46,10 +49,21 @@ def test_balances_agree_with_the_rules_and_tie_to_the_log(
     result = balances.report(projector.db)
     for award in result["awards"]:
         rules = pilot_app.funds.awards[award["award_id"]]
-        assert (award["authorised"], award["disbursed"], award["reversed"], award["refunded"],
-                award["expended"], award["closed"]) == (
-            rules.authorised, rules.disbursed, rules.reversed, rules.refunded, rules.expended,
-            rules.closed)
+        assert (
+            award["authorised"],
+            award["disbursed"],
+            award["reversed"],
+            award["refunded"],
+            award["expended"],
+            award["closed"],
+        ) == (
+            rules.authorised,
+            rules.disbursed,
+            rules.reversed,
+            rules.refunded,
+            rules.expended,
+            rules.closed,
+        )
         sf = award["sf425"]
         assert sf["10c"] == sf["10a"] - sf["10b"]
         assert sf["10g"] == sf["10e"] + sf["10f"]
@@ -65,8 +79,10 @@ def test_balances_agree_with_the_rules_and_tie_to_the_log(
     for appropriation in result["appropriations"]:
         assert appropriation["unobligated"] >= 0
         assert appropriation["authorised"] == sum(
-            a["authorised"] for a in result["awards"]
-            if a["appropriation_id"] == appropriation["appropriation_id"])
+            a["authorised"]
+            for a in result["awards"]
+            if a["appropriation_id"] == appropriation["appropriation_id"]
+        )
 
 
 def test_as_of_any_entry_equals_a_projection_of_the_prefix(
@@ -75,7 +91,7 @@ def test_as_of_any_entry_equals_a_projection_of_the_prefix(
     full = project(pilot_app, database_url)
     size = pilot_app.store.head().size
     rng = random.Random(3)
-    for cut in sorted(rng.sample(range(size), 8)) + [0, size - 1]:
+    for cut in [*sorted(rng.sample(range(size), 8)), 0, size - 1]:
         prefix = project(pilot_app, f"sqlite:///{tmp_path / f'prefix-{cut}.sqlite3'}", stop=cut + 1)
         assert prefix.positions()["balances"] == cut + 1  # it never saw a later entry
         expected = balances.report(prefix.db)

@@ -30,6 +30,8 @@ from ledger.settings import ConfigError, Settings
 from ledger.signing import Signer, SigningKey
 from ledger.tlog_proof import TlogProofError, verify_tlog_proof
 from ledger.verify import verify as run_verify
+from projections.reconcile import PaymentFileError
+from projections.runner import ProjectionError
 from tools.context import Context
 from tools.demo import DemoSummary, run_demo
 
@@ -42,10 +44,13 @@ app.add_typer(export_app, name="export")
 app.add_typer(keys_app, name="keys")
 
 err = Console(stderr=True)
-out = Console(highlight=False, soft_wrap=True)
+# Piped output is read by programs and people with wide screens: don't fold it at 80.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 USAGE_ERRORS = (
     DomainError,
+    PaymentFileError,
+    ProjectionError,
     VaultError,
     ConfigError,
     KeyStoreError,
@@ -409,3 +414,7 @@ def keys_revoke(
 
 def main() -> None:
     app()
+
+
+# The report commands live in their own module and register themselves on `app`.
+import tools.reports  # noqa: E402, F401

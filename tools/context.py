@@ -11,6 +11,9 @@ from ledger.keystore import KeyStore
 from ledger.settings import ConfigError, Settings
 from ledger.signing import Signer
 from ledger.transparency import LogSigner
+from projections.balances import Balances, LogIndex
+from projections.db import ProjectionDB
+from projections.runner import Projection, Projector
 
 
 @dataclass
@@ -47,9 +50,16 @@ class Context:
         log_key = self.keys.load(opening["log_key"]["key_id"])
         return LogSigner(self.app.store, opening["origin"], log_key.private)
 
+    @cached_property
+    def projector(self) -> Projector:
+        projections: list[Projection] = [Balances(), LogIndex()]
+        return Projector(self.app.store, ProjectionDB(self.settings.url), projections)
+
     def root_signer(self) -> Signer:
         return Signer(self.actor, self.keys.load(self.app.opening["data"]["root_key"]["key_id"]))
 
     def close(self) -> None:
+        if "projector" in self.__dict__:
+            self.projector.db.close()
         if "app" in self.__dict__:
             self.app.close()
