@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +17,8 @@ from ledger.entry import EntryError, format_instant, parse_instant
 from projections import balances
 from projections.reconcile import PaymentFileError, read_payment_file, reconcile
 from projections.runner import ProjectionError
-from tools.cli import JsonOpt, app, command, emit, out, progress_bar
+from projections.worker import follow
+from tools.cli import JsonOpt, app, command, emit, err, out, progress_bar
 from tools.context import Context
 
 projections_app = typer.Typer(
@@ -225,3 +229,30 @@ def projections_digest(as_json: JsonOpt = False) -> None:
                 out.print(f"{name:<12} {digest}")
 
         emit(digests, as_json, show)
+
+
+@projections_app.command("follow")
+def projections_follow(
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
+    batch: Annotated[int, typer.Option(min=1, help="Entries per transaction.")] = 5000,
+) -> None:
+    """Run a projection worker: follow the log until stopped (Ctrl-C or SIGTERM)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with command() as ctx:
+
+        def report_lag(applied: int, lag: dict[str, int]) -> None:
+            if applied:
+                err.print(
+                    f"applied {applied}; lag " + ", ".join(f"{k} {v}" for k, v in lag.items())
+                )
+
+        with contextlib.suppress(KeyboardInterrupt):
+            follow(
+                ctx.projector,
+                interval=interval,
+                batch=batch,
+                stop=stop,
+                listen_url=ctx.settings.url,
+                on_cycle=report_lag,
+            )
