@@ -30,6 +30,7 @@ from ledger.settings import ConfigError, Settings
 from ledger.signing import Signer, SigningKey
 from ledger.tlog_proof import TlogProofError, verify_tlog_proof
 from ledger.verify import verify as run_verify
+from projections.case_history import CaseHistoryNotFoundError
 from projections.reconcile import PaymentFileError
 from projections.runner import ProjectionError
 from tools.context import Context
@@ -48,6 +49,7 @@ err = Console(stderr=True)
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 USAGE_ERRORS = (
+    CaseHistoryNotFoundError,
     DomainError,
     PaymentFileError,
     ProjectionError,

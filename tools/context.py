@@ -12,6 +12,7 @@ from ledger.settings import ConfigError, Settings
 from ledger.signing import Signer
 from ledger.transparency import LogSigner
 from projections.balances import Balances, LogIndex
+from projections.case_history import CaseHistory
 from projections.db import ProjectionDB
 from projections.runner import Projection, Projector
 
@@ -52,7 +53,7 @@ class Context:
 
     @cached_property
     def projector(self) -> Projector:
-        projections: list[Projection] = [Balances(), LogIndex()]
+        projections: list[Projection] = [Balances(), LogIndex(), CaseHistory()]
         return Projector(self.app.store, ProjectionDB(self.settings.url), projections)
 
     def root_signer(self) -> Signer:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from domain.errors import dollars
 from ledger.entry import EntryError, format_instant, parse_instant
-from projections import balances
+from projections import balances, case_history
 from projections.reconcile import PaymentFileError, read_payment_file, reconcile
 from projections.runner import ProjectionError
 from projections.worker import follow
@@ -153,6 +153,36 @@ def replay_command(
             "balances": balances.report(ctx.projector.db, cut),
         }
         emit(result, as_json, lambda: _balances_text(result["balances"]))
+
+
+@app.command("case-history")
+def case_history_command(
+    participant_id: str,
+    grantee: Annotated[
+        str | None,
+        typer.Option(help="Answer as this grantee: another grantee's participant is not found."),
+    ] = None,
+    as_of: AsOfOpt = None,
+    at_seq: AtSeqOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A participant's timeline, with the consents in force at each moment."""
+    with command() as ctx:
+        _caught_up(ctx)
+        result = case_history.history(
+            ctx.projector.db, participant_id, grantee=grantee, at_seq=_cut(ctx, as_of, at_seq)
+        )
+
+    def show() -> None:
+        out.print(f"participant {result['participant_id']} ({result['grantee']})")
+        for row in result["timeline"]:
+            consents = ", ".join(c["consent_id"] for c in row["consents_in_force"]) or "none"
+            out.print(
+                f"  {row['seq']:>8}  {row['on'] or '':<10}  {row['type']:<28} "
+                f"consents in force: {consents}"
+            )
+
+    emit(result, as_json, show)
 
 
 @app.command("reconcile")

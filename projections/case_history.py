@@ -1,0 +1,193 @@
+"""Case histories: a participant's timeline, with the consents in force at each moment.
+
+Scoped to the participant's own grantee: asked by anyone else, a participant does not
+exist (the API turns that into a 404). Personal data is never here: only what the
+signed events carry.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from projections.db import ProjectionDB
+
+
+class CaseHistoryNotFoundError(LookupError):
+    """No such participant for this grantee (or none at all)."""
+
+
+class CaseHistory:
+    name = "case_history"
+    version = 1
+    tables: tuple[str, ...] = (
+        "case_participants",
+        "case_consents",
+        "case_timeline",
+        "case_complaints",
+    )
+
+    def create(self, db: ProjectionDB) -> None:
+        db.execute(
+            "CREATE TABLE case_participants (participant_id TEXT PRIMARY KEY,"
+            " grantee TEXT NOT NULL, enrolled_on TEXT NOT NULL, language TEXT NOT NULL,"
+            " seq BIGINT NOT NULL)"
+        )
+        db.execute(
+            "CREATE TABLE case_consents (participant_id TEXT NOT NULL,"
+            " consent_id TEXT NOT NULL, services TEXT NOT NULL, share_with TEXT NOT NULL,"
+            " given_on TEXT NOT NULL, expires_on TEXT, seq BIGINT NOT NULL,"
+            " withdrawn_on TEXT, withdrawn_seq BIGINT,"
+            " PRIMARY KEY (participant_id, consent_id))"
+        )
+        db.execute(
+            "CREATE TABLE case_timeline (seq BIGINT PRIMARY KEY,"
+            " participant_id TEXT NOT NULL, type TEXT NOT NULL, on_date TEXT,"
+            " detail TEXT NOT NULL)"
+        )
+        db.execute("CREATE INDEX case_timeline_participant ON case_timeline (participant_id, seq)")
+        db.execute(
+            "CREATE TABLE case_complaints (complaint_id TEXT PRIMARY KEY,"
+            " participant_id TEXT NOT NULL)"
+        )
+
+    def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
+        kind, d = event["type"], event["data"]
+        if not kind.startswith("case.") or d.get("participant_id") is None:
+            if kind == "case.ComplaintResolved":
+                self._complaint_resolution(db, seq, d)
+            return
+        pid = d["participant_id"]
+        if kind == "case.ParticipantEnrolled":
+            db.execute(
+                "INSERT INTO case_participants VALUES (?, ?, ?, ?, ?)",
+                (pid, d["grantee"], d["enrolled_on"], d["language"], seq),
+            )
+        elif kind == "case.ConsentGiven":
+            db.execute(
+                "INSERT INTO case_consents VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (
+                    pid,
+                    d["consent_id"],
+                    json.dumps(sorted(d["services"])),
+                    json.dumps(sorted(d["share_with"])),
+                    d["given_on"],
+                    d["expires_on"],
+                    seq,
+                ),
+            )
+        elif kind == "case.ComplaintFiled":
+            db.execute("INSERT INTO case_complaints VALUES (?, ?)", (d["complaint_id"], pid))
+        elif kind == "case.ConsentWithdrawn":
+            db.execute(
+                "UPDATE case_consents SET withdrawn_on = ?, withdrawn_seq = ?"
+                " WHERE participant_id = ? AND consent_id = ?",
+                (d["withdrawn_on"], seq, pid, d["consent_id"]),
+            )
+        detail = {k: v for k, v in d.items() if k != "participant_id"}
+        db.execute(
+            "INSERT INTO case_timeline VALUES (?, ?, ?, ?, ?)",
+            (seq, pid, kind, _business_date(d), json.dumps(detail, sort_keys=True)),
+        )
+
+    @staticmethod
+    def _complaint_resolution(db: ProjectionDB, seq: int, d: dict[str, Any]) -> None:
+        # A resolution names the complaint, not the participant: find whose it was.
+        rows = db.query(
+            "SELECT participant_id FROM case_timeline WHERE type = ? AND detail LIKE ?",
+            ("case.ComplaintFiled", f'%"{d["complaint_id"]}"%'),
+        )
+        if rows:
+            db.execute(
+                "INSERT INTO case_timeline VALUES (?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    rows[0]["participant_id"],
+                    "case.ComplaintResolved",
+                    d["resolved_on"],
+                    json.dumps(d, sort_keys=True),
+                ),
+            )
+
+    def digest_queries(self) -> list[str]:
+        return [
+            "SELECT * FROM case_participants ORDER BY participant_id",
+            "SELECT * FROM case_consents ORDER BY participant_id, consent_id",
+            "SELECT * FROM case_timeline ORDER BY seq",
+            "SELECT * FROM case_complaints ORDER BY complaint_id",
+        ]
+
+
+def _business_date(d: dict[str, Any]) -> str | None:
+    for key in (
+        "enrolled_on",
+        "given_on",
+        "withdrawn_on",
+        "delivered_on",
+        "made_on",
+        "completed_on",
+        "filed_on",
+        "closed_on",
+        "erased_on",
+    ):
+        if key in d:
+            return str(d[key])
+    return None
+
+
+def history(
+    db: ProjectionDB, participant_id: str, *, grantee: str | None, at_seq: int | None = None
+) -> dict[str, Any]:
+    """The timeline as known once entry `at_seq` was applied; `grantee` None means oversight."""
+    limit = (at_seq + 1) if at_seq is not None else 2**62
+    rows = db.query(
+        "SELECT * FROM case_participants WHERE participant_id = ? AND seq < ?",
+        (participant_id, limit),
+    )
+    if not rows or (grantee is not None and rows[0]["grantee"] != grantee):
+        raise CaseHistoryNotFoundError(f"no participant {participant_id}")
+    consents = db.query(
+        "SELECT * FROM case_consents WHERE participant_id = ? AND seq < ? ORDER BY seq",
+        (participant_id, limit),
+    )
+    timeline = []
+    for row in db.query(
+        "SELECT * FROM case_timeline WHERE participant_id = ? AND seq < ? ORDER BY seq",
+        (participant_id, limit),
+    ):
+        on = row["on_date"]
+        in_force = [
+            {
+                "consent_id": c["consent_id"],
+                "services": json.loads(c["services"]),
+                "share_with": json.loads(c["share_with"]),
+            }
+            for c in consents
+            if c["seq"] <= row["seq"] and on is not None and _in_force(c, row["seq"], on)
+        ]
+        timeline.append(
+            {
+                "seq": row["seq"],
+                "type": row["type"],
+                "on": on,
+                "detail": json.loads(row["detail"]),
+                "consents_in_force": in_force,
+            }
+        )
+    return {
+        "participant_id": participant_id,
+        "grantee": rows[0]["grantee"],
+        "as_of_seq": at_seq,
+        "timeline": timeline,
+    }
+
+
+def _in_force(consent: dict[str, Any], seq: int, on: str) -> bool:
+    day = date.fromisoformat(on)
+    withdrawn_known = consent["withdrawn_seq"] is not None and consent["withdrawn_seq"] <= seq
+    return (
+        date.fromisoformat(consent["given_on"]) <= day
+        and not (withdrawn_known and day >= date.fromisoformat(consent["withdrawn_on"]))
+        and (consent["expires_on"] is None or day <= date.fromisoformat(consent["expires_on"]))
+    )
