@@ -14,6 +14,7 @@ from ledger.transparency import LogSigner
 from projections.balances import Balances, LogIndex
 from projections.case_history import CaseHistory
 from projections.db import ProjectionDB
+from projections.oversight import Oversight
 from projections.runner import Projection, Projector
 
 
@@ -53,7 +54,7 @@ class Context:
 
     @cached_property
     def projector(self) -> Projector:
-        projections: list[Projection] = [Balances(), LogIndex(), CaseHistory()]
+        projections: list[Projection] = [Balances(), LogIndex(), CaseHistory(), Oversight()]
         return Projector(self.app.store, ProjectionDB(self.settings.url), projections)
 
     def root_signer(self) -> Signer:

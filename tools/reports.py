@@ -14,7 +14,7 @@ from rich.table import Table
 
 from domain.errors import dollars
 from ledger.entry import EntryError, format_instant, parse_instant
-from projections import balances, case_history
+from projections import balances, case_history, oversight
 from projections.reconcile import PaymentFileError, read_payment_file, reconcile
 from projections.runner import ProjectionError
 from projections.worker import follow
@@ -183,6 +183,27 @@ def case_history_command(
             )
 
     emit(result, as_json, show)
+
+
+@app.command("oversight")
+def oversight_command(
+    suppressed: Annotated[
+        bool,
+        typer.Option(
+            "--suppressed", help="As it may leave the oversight role: counts under 11 hidden."
+        ),
+    ] = False,
+    as_of: AsOfOpt = None,
+    at_seq: AtSeqOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The civil-rights oversight view: consent integrity, timeliness, language, complaints."""
+    with command() as ctx:
+        _caught_up(ctx)
+        result = oversight.report(
+            ctx.projector.db, at_seq=_cut(ctx, as_of, at_seq), suppress=suppressed
+        )
+    emit(result, as_json, lambda: out.print_json(data=result))
 
 
 @app.command("reconcile")

@@ -1,0 +1,349 @@
+"""The civil-rights oversight view (CRCL): consent integrity, timeliness, language access,
+complaints, disparities, and who read protected records.
+
+Every service and referral is classified when it is projected, against the consents
+known at that point of the log, so the view replays as of any entry like the rest.
+Counts from 1 to 10 are suppressed whenever the view leaves the oversight role.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter, defaultdict
+from datetime import date
+from typing import Any
+
+from projections.db import ProjectionDB
+
+SMALL_CELL = 11  # counts below this (and above zero) are suppressed outside oversight
+DIMENSIONS = ("age_band", "gender", "nationality", "language")
+
+
+class Oversight:
+    name = "oversight"
+    version = 1
+    tables: tuple[str, ...] = (
+        "ov_participants",
+        "ov_consents",
+        "ov_services",
+        "ov_referrals",
+        "ov_complaints",
+        "ov_accesses",
+    )
+
+    def create(self, db: ProjectionDB) -> None:
+        db.execute(
+            "CREATE TABLE ov_participants (participant_id TEXT PRIMARY KEY,"
+            " grantee TEXT NOT NULL, enrolled_on TEXT NOT NULL, age_band TEXT NOT NULL,"
+            " gender TEXT NOT NULL, nationality TEXT NOT NULL, language TEXT NOT NULL,"
+            " seq BIGINT NOT NULL)"
+        )
+        db.execute(
+            "CREATE TABLE ov_consents (participant_id TEXT NOT NULL,"
+            " consent_id TEXT NOT NULL, services TEXT NOT NULL, share_with TEXT NOT NULL,"
+            " given_on TEXT NOT NULL, expires_on TEXT, withdrawn_on TEXT,"
+            " seq BIGINT NOT NULL, withdrawn_seq BIGINT,"
+            " PRIMARY KEY (participant_id, consent_id))"
+        )
+        db.execute(
+            "CREATE TABLE ov_services (seq BIGINT PRIMARY KEY, participant_id TEXT NOT NULL,"
+            " service_type TEXT NOT NULL, delivered_on TEXT NOT NULL,"
+            " in_own_language BIGINT NOT NULL, interpreter BIGINT NOT NULL, finding TEXT)"
+        )
+        db.execute(
+            "CREATE TABLE ov_referrals (seq BIGINT PRIMARY KEY, participant_id TEXT NOT NULL,"
+            " to_kind TEXT NOT NULL, made_on TEXT NOT NULL, released BIGINT NOT NULL)"
+        )
+        db.execute(
+            "CREATE TABLE ov_complaints (complaint_id TEXT PRIMARY KEY, participant_id TEXT,"
+            " category TEXT NOT NULL, filed_on TEXT NOT NULL, seq BIGINT NOT NULL,"
+            " resolved_on TEXT, resolved_seq BIGINT)"
+        )
+        db.execute(
+            "CREATE TABLE ov_accesses (seq BIGINT PRIMARY KEY, actor TEXT NOT NULL,"
+            " purpose TEXT NOT NULL, participants BIGINT NOT NULL, fields TEXT NOT NULL)"
+        )
+
+    def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
+        kind, d = event["type"], event["data"]
+        if kind == "case.ParticipantEnrolled":
+            db.execute(
+                "INSERT INTO ov_participants VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    d["participant_id"],
+                    d["grantee"],
+                    d["enrolled_on"],
+                    d["age_band"],
+                    d["gender"],
+                    d["nationality"],
+                    d["language"],
+                    seq,
+                ),
+            )
+        elif kind == "case.ConsentGiven":
+            db.execute(
+                "INSERT INTO ov_consents VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
+                (
+                    d["participant_id"],
+                    d["consent_id"],
+                    json.dumps(sorted(d["services"])),
+                    json.dumps(sorted(d["share_with"])),
+                    d["given_on"],
+                    d["expires_on"],
+                    seq,
+                ),
+            )
+        elif kind == "case.ConsentWithdrawn":
+            db.execute(
+                "UPDATE ov_consents SET withdrawn_on = ?, withdrawn_seq = ?"
+                " WHERE participant_id = ? AND consent_id = ?",
+                (d["withdrawn_on"], seq, d["participant_id"], d["consent_id"]),
+            )
+        elif kind == "case.ServiceDelivered":
+            who = db.query(
+                "SELECT language FROM ov_participants WHERE participant_id = ?",
+                (d["participant_id"],),
+            )
+            own = bool(who) and who[0]["language"] == d["language"]
+            finding = _service_finding(
+                db, d["participant_id"], d["service_type"], date.fromisoformat(d["delivered_on"])
+            )
+            db.execute(
+                "INSERT INTO ov_services VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    d["participant_id"],
+                    d["service_type"],
+                    d["delivered_on"],
+                    int(own),
+                    int(bool(d["interpreter"])),
+                    finding,
+                ),
+            )
+        elif kind == "case.ReferralMade":
+            released = _released(
+                db,
+                d["participant_id"],
+                d["consent_id"],
+                d["to_kind"],
+                date.fromisoformat(d["made_on"]),
+            )
+            db.execute(
+                "INSERT INTO ov_referrals VALUES (?, ?, ?, ?, ?)",
+                (seq, d["participant_id"], d["to_kind"], d["made_on"], int(released)),
+            )
+        elif kind == "case.ComplaintFiled":
+            db.execute(
+                "INSERT INTO ov_complaints VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                (d["complaint_id"], d["participant_id"], d["category"], d["filed_on"], seq),
+            )
+        elif kind == "case.ComplaintResolved":
+            db.execute(
+                "UPDATE ov_complaints SET resolved_on = ?, resolved_seq = ? WHERE complaint_id = ?",
+                (d["resolved_on"], seq, d["complaint_id"]),
+            )
+        elif kind == "audit.RecordsAccessed":
+            db.execute(
+                "INSERT INTO ov_accesses VALUES (?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    d["actor"],
+                    d["purpose"],
+                    len(d["participant_ids"]),
+                    json.dumps(sorted(d["fields"])),
+                ),
+            )
+
+    def digest_queries(self) -> list[str]:
+        # Column 1 (or 1 and 2) is each table's key, so the order is total.
+        return [f"SELECT * FROM {t} ORDER BY 1, 2" for t in self.tables]  # noqa: S608
+
+
+def _consents(db: ProjectionDB, participant_id: str) -> list[dict[str, Any]]:
+    return db.query("SELECT * FROM ov_consents WHERE participant_id = ?", (participant_id,))
+
+
+def _state(consent: dict[str, Any], on: date) -> str:
+    if date.fromisoformat(consent["given_on"]) > on:
+        return "not yet given"
+    if consent["withdrawn_on"] is not None and on >= date.fromisoformat(consent["withdrawn_on"]):
+        return "withdrawn"
+    if consent["expires_on"] is not None and on > date.fromisoformat(consent["expires_on"]):
+        return "expired"
+    return "in force"
+
+
+def _service_finding(db: ProjectionDB, pid: str, service_type: str, on: date) -> str | None:
+    consents = _consents(db, pid)
+    covering = [c for c in consents if service_type in json.loads(c["services"])]
+    states = {_state(c, on) for c in covering}
+    if "in force" in states:
+        return None
+    if not any(date.fromisoformat(c["given_on"]) <= on for c in consents):
+        return "before consent"
+    if "withdrawn" in states:
+        return "after withdrawal"
+    if "expired" in states:
+        return "after expiry"
+    return "outside scope"
+
+
+def _released(db: ProjectionDB, pid: str, consent_id: str, to_kind: str, on: date) -> bool:
+    rows = db.query(
+        "SELECT * FROM ov_consents WHERE participant_id = ? AND consent_id = ?", (pid, consent_id)
+    )
+    return (
+        bool(rows)
+        and to_kind in json.loads(rows[0]["share_with"])
+        and _state(rows[0], on) == "in force"
+    )
+
+
+def _median_days(pairs: list[tuple[str, str]]) -> float | None:
+    days = [(date.fromisoformat(b) - date.fromisoformat(a)).days for a, b in pairs]
+    return statistics.median(days) if days else None
+
+
+def report(
+    db: ProjectionDB, *, at_seq: int | None = None, suppress: bool = False
+) -> dict[str, Any]:
+    """The oversight view once entry `at_seq` was applied; `suppress` outside the oversight role."""
+    limit = (at_seq + 1) if at_seq is not None else 2**62
+
+    def cell(n: int) -> int | str:
+        return "<11" if suppress and 0 < n < SMALL_CELL else n
+
+    people = {
+        p["participant_id"]: p
+        for p in db.query("SELECT * FROM ov_participants WHERE seq < ?", (limit,))
+    }
+    consents = db.query("SELECT * FROM ov_consents WHERE seq < ?", (limit,))
+    services = db.query("SELECT * FROM ov_services WHERE seq < ? ORDER BY seq", (limit,))
+    referrals = db.query("SELECT * FROM ov_referrals WHERE seq < ? ORDER BY seq", (limit,))
+    complaints = db.query("SELECT * FROM ov_complaints WHERE seq < ?", (limit,))
+    accesses = db.query("SELECT * FROM ov_accesses WHERE seq < ?", (limit,))
+
+    consented = {c["participant_id"] for c in consents}
+    withdrew = {
+        c["participant_id"]
+        for c in consents
+        if c["withdrawn_seq"] is not None and c["withdrawn_seq"] < limit
+    }
+    first_service: dict[str, str] = {}
+    for s in services:
+        first_service.setdefault(s["participant_id"], s["delivered_on"])
+    first_consent: dict[str, str] = {}
+    for c in sorted(consents, key=lambda c: c["given_on"]):
+        first_consent.setdefault(c["participant_id"], c["given_on"])
+    first_referral: dict[str, str] = {}
+    for r in referrals:
+        first_referral.setdefault(r["participant_id"], r["made_on"])
+
+    findings = [s for s in services if s["finding"] is not None]
+    unreleased = [r for r in referrals if not r["released"]]
+    by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in complaints:
+        by_category[c["category"]].append(c)
+
+    def enrolled_to(dates: dict[str, str], among: set[str]) -> float | None:
+        return _median_days(
+            [(people[p]["enrolled_on"], d) for p, d in dates.items() if p in among and p in people]
+        )
+
+    disparities: dict[str, list[dict[str, Any]]] = {}
+    services_per: Counter[str] = Counter(s["participant_id"] for s in services)
+    for dimension in DIMENSIONS:
+        groups: dict[str, set[str]] = defaultdict(set)
+        for pid, person in people.items():
+            groups[person[dimension]].add(pid)
+        rows = []
+        for value, members in sorted(groups.items()):
+            n = len(members)
+            small = suppress and n < SMALL_CELL
+            rows.append(
+                {
+                    dimension: value,
+                    "participants": cell(n),
+                    "consented": cell(len(members & consented)),
+                    "services": cell(sum(services_per[p] for p in members)),
+                    "median_days_to_first_service": None
+                    if small
+                    else enrolled_to(first_service, members),
+                }
+            )
+        disparities[dimension] = rows
+
+    def listed(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]] | str:
+        # Outside oversight, case-level rows never leave: only their (suppressed) count.
+        return (
+            f"{cell(len(rows))} (details for oversight only)"
+            if suppress
+            else [{k: r[k] for k in keys} for r in rows]
+        )
+
+    all_people = set(people)
+    return {
+        "as_of_seq": at_seq,
+        "suppressed": suppress,
+        "participants": cell(len(people)),
+        "consent": {
+            "consented": cell(len(consented & all_people)),
+            "withdrew": cell(len(withdrew & all_people)),
+            "consent_rate": _rate(len(consented & all_people), len(people), suppress),
+            "withdrawal_rate": _rate(len(withdrew & all_people), len(consented), suppress),
+        },
+        "services_without_valid_consent": {
+            "count": cell(len(findings)),
+            "target": 0,
+            "by_finding": {k: cell(v) for k, v in Counter(s["finding"] for s in findings).items()},
+            "listed": listed(
+                findings, ("seq", "participant_id", "service_type", "delivered_on", "finding")
+            ),
+        },
+        "referrals_without_release": {
+            "count": cell(len(unreleased)),
+            "target": 0,
+            "listed": listed(unreleased, ("seq", "participant_id", "to_kind", "made_on")),
+        },
+        "median_days": {
+            "enrolment_to_consent": enrolled_to(first_consent, all_people),
+            "enrolment_to_first_service": enrolled_to(first_service, all_people),
+            "enrolment_to_first_referral": enrolled_to(first_referral, all_people),
+        },
+        "language_access": {
+            "services": cell(len(services)),
+            "in_participants_language": cell(sum(s["in_own_language"] for s in services)),
+            "with_interpreter": cell(sum(s["interpreter"] for s in services)),
+        },
+        "complaints": {
+            category: {
+                "filed": cell(len(rows)),
+                "resolved": cell(
+                    sum(r["resolved_seq"] is not None and r["resolved_seq"] < limit for r in rows)
+                ),
+                "median_days_to_resolution": "suppressed"
+                if suppress and len(rows) < SMALL_CELL
+                else _median_days(
+                    [
+                        (r["filed_on"], r["resolved_on"])
+                        for r in rows
+                        if r["resolved_seq"] is not None and r["resolved_seq"] < limit
+                    ]
+                ),
+            }
+            for category, rows in sorted(by_category.items())
+        },
+        "disparities": disparities,
+        "protected_record_accesses": {
+            purpose: cell(n) for purpose, n in Counter(a["purpose"] for a in accesses).items()
+        },
+    }
+
+
+def _rate(part: int, whole: int, suppress: bool) -> float | str | None:
+    if whole == 0:
+        return None
+    if suppress and (0 < part < SMALL_CELL or whole < SMALL_CELL):
+        return "suppressed"
+    return round(part / whole, 4)

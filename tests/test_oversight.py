@@ -1,0 +1,151 @@
+"""The oversight view: it finds what consent rules forbid, and suppresses small counts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from domain.application import CMPPApplication
+from domain.cases import Participant
+from ledger.application import LedgerApplication
+from ledger.keystore import KeyStore
+from ledger.settings import persistence_env
+from ledger.signing import Signer, SigningKey
+from projections import oversight
+from projections.db import ProjectionDB
+from projections.runner import Projector
+from tools.demo import run_demo
+
+COUNTS = {
+    "participants",
+    "consented",
+    "withdrew",
+    "count",
+    "filed",
+    "resolved",
+    "services",
+    "in_participants_language",
+    "with_interpreter",
+}
+
+
+def _small_counts(value: Any, key: str = "") -> list[tuple[str, int]]:
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _small_counts(v, k)]
+    if isinstance(value, list):
+        return [hit for v in value for hit in _small_counts(v, key)]
+    if key in COUNTS and isinstance(value, int) and 0 < value < oversight.SMALL_CELL:
+        return [(key, value)]
+    return []
+
+
+def test_a_demo_pilot_has_no_findings_and_suppresses_small_cells(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = CMPPApplication(env=persistence_env(database_url), vault_key=os.urandom(32))
+    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+    app.open_ledger(
+        origin="cmpp.example.gov/ledger/o",
+        root=board,
+        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
+    )
+    run_demo(app, KeyStore(tmp_path / "keys", "pass"), board, participants=60, seed=4)
+    projector = Projector(app.store, ProjectionDB(database_url), [oversight.Oversight()])
+    projector.catch_up()
+
+    full = oversight.report(projector.db)
+    assert full["services_without_valid_consent"]["count"] == 0
+    assert full["referrals_without_release"]["count"] == 0
+    assert full["participants"] == 60 and full["consent"]["consent_rate"] == 1.0
+    assert 0 <= full["consent"]["withdrawal_rate"] <= 1
+    assert _small_counts(full)  # the oversight role sees small counts as they are
+
+    outside = oversight.report(projector.db, suppress=True)
+    assert _small_counts(outside) == []
+    assert isinstance(outside["services_without_valid_consent"]["listed"], str)
+    before = projector.digest()
+    projector.rebuild()
+    assert projector.digest() == before
+
+
+def test_oversight_lists_each_service_and_referral_without_valid_consent(database_url: str) -> None:
+    app = LedgerApplication(env=persistence_env(database_url))  # around the domain's rules
+    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+    app.open_ledger(
+        origin="cmpp.example.gov/ledger/o",
+        root=board,
+        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
+    )
+    irc = Signer("user:irc", SigningKey.generate("org:irc", ("grantee",)))
+    app.register_key(board, irc.key.public_key, "org:irc", ["grantee"])
+    expected: dict[int, str] = {}
+
+    def service(who: Participant, sid: str, kind: str, on: str, finding: str | None) -> None:
+        who.deliver_service(
+            participant_id="P-1",
+            service_id=sid,
+            service_type=kind,
+            delivered_on=on,
+            minutes=30,
+            language="es",
+            interpreter=False,
+            notes_sha256=None,
+        )
+        if finding:
+            expected[app.store.head().size] = finding
+        app.save(who, signer=irc)
+
+    who = Participant(
+        participant_id="P-1",
+        grantee="org:irc",
+        enrolled_on="2023-01-02",
+        referral_source="self",
+        language="es",
+        age_band="25-34",
+        gender="male",
+        nationality="HN",
+        pii_sha256="cd" * 32,
+    )
+    app.save(who, signer=irc)
+    service(who, "S-0", "case_management", "2023-01-03", "before consent")
+    who.give_consent(
+        participant_id="P-1",
+        consent_id="C-1",
+        services=["case_management"],
+        share_with=["shelter"],
+        method="oral",
+        language="es",
+        interpreter=False,
+        form_version="1",
+        given_on="2023-01-05",
+        expires_on="2023-06-30",
+    )
+    app.save(who, signer=irc)
+    service(who, "S-1", "case_management", "2023-01-06", None)
+    service(who, "S-2", "mental_health", "2023-01-06", "outside scope")
+    who.refer(
+        participant_id="P-1",
+        referral_id="R-1",
+        to_kind="employer",
+        consent_id="C-1",
+        made_on="2023-01-07",
+    )
+    unreleased_seq = app.store.head().size
+    app.save(who, signer=irc)
+    who.withdraw_consent(participant_id="P-1", consent_id="C-1", withdrawn_on="2023-02-01")
+    app.save(who, signer=irc)
+    service(who, "S-3", "case_management", "2023-02-02", "after withdrawal")
+    service(who, "S-4", "case_management", "2023-07-01", "after withdrawal")
+
+    projector = Projector(app.store, ProjectionDB(database_url), [oversight.Oversight()])
+    projector.catch_up()
+    result = oversight.report(projector.db)
+    listed = result["services_without_valid_consent"]["listed"]
+    assert {row["seq"]: row["finding"] for row in listed} == expected
+    assert [r["seq"] for r in result["referrals_without_release"]["listed"]] == [unreleased_seq]
+    # As of just before the withdrawal, the services after it did not exist yet.
+    earlier = oversight.report(projector.db, at_seq=unreleased_seq)
+    assert len(earlier["services_without_valid_consent"]["listed"]) == 2
