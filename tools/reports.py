@@ -151,8 +151,15 @@ def replay_command(
         result: dict[str, Any] = {
             "as_of_seq": cut,
             "balances": balances.report(ctx.projector.db, cut),
+            "oversight": oversight.report(ctx.projector.db, at_seq=cut),
         }
-        emit(result, as_json, lambda: _balances_text(result["balances"]))
+
+        def show() -> None:
+            _balances_text(result["balances"])
+            out.print("oversight")
+            out.print_json(data=result["oversight"])
+
+        emit(result, as_json, show)
 
 
 @app.command("case-history")
