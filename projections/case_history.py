@@ -11,6 +11,7 @@ import json
 from datetime import date
 from typing import Any
 
+from projections import consents
 from projections.db import ProjectionDB
 
 
@@ -34,13 +35,7 @@ class CaseHistory:
             " grantee TEXT NOT NULL, enrolled_on TEXT NOT NULL, language TEXT NOT NULL,"
             " seq BIGINT NOT NULL)"
         )
-        db.execute(
-            "CREATE TABLE case_consents (participant_id TEXT NOT NULL,"
-            " consent_id TEXT NOT NULL, services TEXT NOT NULL, share_with TEXT NOT NULL,"
-            " given_on TEXT NOT NULL, expires_on TEXT, seq BIGINT NOT NULL,"
-            " withdrawn_on TEXT, withdrawn_seq BIGINT,"
-            " PRIMARY KEY (participant_id, consent_id))"
-        )
+        consents.create_table(db, "case_consents")
         db.execute(
             "CREATE TABLE case_timeline (seq BIGINT PRIMARY KEY,"
             " participant_id TEXT NOT NULL, type TEXT NOT NULL, on_date TEXT,"
@@ -64,27 +59,10 @@ class CaseHistory:
                 "INSERT INTO case_participants VALUES (?, ?, ?, ?, ?)",
                 (pid, d["grantee"], d["enrolled_on"], d["language"], seq),
             )
-        elif kind == "case.ConsentGiven":
-            db.execute(
-                "INSERT INTO case_consents VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                (
-                    pid,
-                    d["consent_id"],
-                    json.dumps(sorted(d["services"])),
-                    json.dumps(sorted(d["share_with"])),
-                    d["given_on"],
-                    d["expires_on"],
-                    seq,
-                ),
-            )
+        elif kind in ("case.ConsentGiven", "case.ConsentWithdrawn"):
+            consents.record(db, "case_consents", seq, event)
         elif kind == "case.ComplaintFiled":
             db.execute("INSERT INTO case_complaints VALUES (?, ?)", (d["complaint_id"], pid))
-        elif kind == "case.ConsentWithdrawn":
-            db.execute(
-                "UPDATE case_consents SET withdrawn_on = ?, withdrawn_seq = ?"
-                " WHERE participant_id = ? AND consent_id = ?",
-                (d["withdrawn_on"], seq, pid, d["consent_id"]),
-            )
         detail = {k: v for k, v in d.items() if k != "participant_id"}
         db.execute(
             "INSERT INTO case_timeline VALUES (?, ?, ?, ?, ?)",
@@ -147,7 +125,7 @@ def history(
     )
     if not rows or (grantee is not None and rows[0]["grantee"] != grantee):
         raise CaseHistoryNotFoundError(f"no participant {participant_id}")
-    consents = db.query(
+    given = db.query(
         "SELECT * FROM case_consents WHERE participant_id = ? AND seq < ? ORDER BY seq",
         (participant_id, limit),
     )
@@ -163,8 +141,10 @@ def history(
                 "services": json.loads(c["services"]),
                 "share_with": json.loads(c["share_with"]),
             }
-            for c in consents
-            if c["seq"] <= row["seq"] and on is not None and _in_force(c, row["seq"], on)
+            for c in given
+            if c["seq"] <= row["seq"]
+            and on is not None
+            and consents.state(c, date.fromisoformat(on), known_at=row["seq"]) == "in force"
         ]
         timeline.append(
             {
@@ -181,13 +161,3 @@ def history(
         "as_of_seq": at_seq,
         "timeline": timeline,
     }
-
-
-def _in_force(consent: dict[str, Any], seq: int, on: str) -> bool:
-    day = date.fromisoformat(on)
-    withdrawn_known = consent["withdrawn_seq"] is not None and consent["withdrawn_seq"] <= seq
-    return (
-        date.fromisoformat(consent["given_on"]) <= day
-        and not (withdrawn_known and day >= date.fromisoformat(consent["withdrawn_on"]))
-        and (consent["expires_on"] is None or day <= date.fromisoformat(consent["expires_on"]))
-    )

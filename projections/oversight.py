@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from datetime import date
 from typing import Any
 
+from projections import consents
 from projections.db import ProjectionDB
 
 SMALL_CELL = 11  # counts below this (and above zero) are suppressed outside oversight
@@ -39,13 +40,7 @@ class Oversight:
             " gender TEXT NOT NULL, nationality TEXT NOT NULL, language TEXT NOT NULL,"
             " seq BIGINT NOT NULL)"
         )
-        db.execute(
-            "CREATE TABLE ov_consents (participant_id TEXT NOT NULL,"
-            " consent_id TEXT NOT NULL, services TEXT NOT NULL, share_with TEXT NOT NULL,"
-            " given_on TEXT NOT NULL, expires_on TEXT, withdrawn_on TEXT,"
-            " seq BIGINT NOT NULL, withdrawn_seq BIGINT,"
-            " PRIMARY KEY (participant_id, consent_id))"
-        )
+        consents.create_table(db, "ov_consents")
         db.execute(
             "CREATE TABLE ov_services (seq BIGINT PRIMARY KEY, participant_id TEXT NOT NULL,"
             " service_type TEXT NOT NULL, delivered_on TEXT NOT NULL,"
@@ -81,25 +76,8 @@ class Oversight:
                     seq,
                 ),
             )
-        elif kind == "case.ConsentGiven":
-            db.execute(
-                "INSERT INTO ov_consents VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
-                (
-                    d["participant_id"],
-                    d["consent_id"],
-                    json.dumps(sorted(d["services"])),
-                    json.dumps(sorted(d["share_with"])),
-                    d["given_on"],
-                    d["expires_on"],
-                    seq,
-                ),
-            )
-        elif kind == "case.ConsentWithdrawn":
-            db.execute(
-                "UPDATE ov_consents SET withdrawn_on = ?, withdrawn_seq = ?"
-                " WHERE participant_id = ? AND consent_id = ?",
-                (d["withdrawn_on"], seq, d["participant_id"], d["consent_id"]),
-            )
+        elif kind in ("case.ConsentGiven", "case.ConsentWithdrawn"):
+            consents.record(db, "ov_consents", seq, event)
         elif kind == "case.ServiceDelivered":
             who = db.query(
                 "SELECT language FROM ov_participants WHERE participant_id = ?",
@@ -164,23 +142,13 @@ def _consents(db: ProjectionDB, participant_id: str) -> list[dict[str, Any]]:
     return db.query("SELECT * FROM ov_consents WHERE participant_id = ?", (participant_id,))
 
 
-def _state(consent: dict[str, Any], on: date) -> str:
-    if date.fromisoformat(consent["given_on"]) > on:
-        return "not yet given"
-    if consent["withdrawn_on"] is not None and on >= date.fromisoformat(consent["withdrawn_on"]):
-        return "withdrawn"
-    if consent["expires_on"] is not None and on > date.fromisoformat(consent["expires_on"]):
-        return "expired"
-    return "in force"
-
-
 def _service_finding(db: ProjectionDB, pid: str, service_type: str, on: date) -> str | None:
-    consents = _consents(db, pid)
-    covering = [c for c in consents if service_type in json.loads(c["services"])]
-    states = {_state(c, on) for c in covering}
+    known = _consents(db, pid)
+    covering = [c for c in known if service_type in json.loads(c["services"])]
+    states = {consents.state(c, on) for c in covering}
     if "in force" in states:
         return None
-    if not any(date.fromisoformat(c["given_on"]) <= on for c in consents):
+    if not any(date.fromisoformat(c["given_on"]) <= on for c in known):
         return "before consent"
     if "withdrawn" in states:
         return "after withdrawal"
@@ -196,7 +164,7 @@ def _released(db: ProjectionDB, pid: str, consent_id: str, to_kind: str, on: dat
     return (
         bool(rows)
         and to_kind in json.loads(rows[0]["share_with"])
-        and _state(rows[0], on) == "in force"
+        and consents.state(rows[0], on) == "in force"
     )
 
 
@@ -218,23 +186,23 @@ def report(
         p["participant_id"]: p
         for p in db.query("SELECT * FROM ov_participants WHERE seq < ?", (limit,))
     }
-    consents = db.query("SELECT * FROM ov_consents WHERE seq < ?", (limit,))
+    given = db.query("SELECT * FROM ov_consents WHERE seq < ?", (limit,))
     services = db.query("SELECT * FROM ov_services WHERE seq < ? ORDER BY seq", (limit,))
     referrals = db.query("SELECT * FROM ov_referrals WHERE seq < ? ORDER BY seq", (limit,))
     complaints = db.query("SELECT * FROM ov_complaints WHERE seq < ?", (limit,))
     accesses = db.query("SELECT * FROM ov_accesses WHERE seq < ?", (limit,))
 
-    consented = {c["participant_id"] for c in consents}
+    consented = {c["participant_id"] for c in given}
     withdrew = {
         c["participant_id"]
-        for c in consents
+        for c in given
         if c["withdrawn_seq"] is not None and c["withdrawn_seq"] < limit
     }
     first_service: dict[str, str] = {}
     for s in services:
         first_service.setdefault(s["participant_id"], s["delivered_on"])
     first_consent: dict[str, str] = {}
-    for c in sorted(consents, key=lambda c: c["given_on"]):
+    for c in sorted(given, key=lambda c: c["given_on"]):
         first_consent.setdefault(c["participant_id"], c["given_on"])
     first_referral: dict[str, str] = {}
     for r in referrals:
