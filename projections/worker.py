@@ -20,7 +20,7 @@ CHANNEL = "ledger_events"  # eventsourcing notifies on its events table's name
 def follow(
     projector: Projector,
     *,
-    interval: float = 1.0,
+    interval_ms: int = 1000,
     batch: int = BATCH,
     stop: threading.Event | None = None,
     listen_url: str | None = None,
@@ -39,10 +39,10 @@ def follow(
             if applied:
                 continue
             if listener is not None:
-                for _ in listener.notifies(timeout=interval, stop_after=1):
+                for _ in listener.notifies(timeout=interval_ms / 1000, stop_after=1):
                     pass
             else:
-                stop.wait(interval)
+                stop.wait(interval_ms / 1000)
     finally:
         if listener is not None:
             listener.close()

@@ -308,7 +308,7 @@ def projections_follow(
         with contextlib.suppress(KeyboardInterrupt):
             follow(
                 ctx.projector,
-                interval=interval,
+                interval_ms=round(interval * 1000),
                 batch=batch,
                 stop=stop,
                 listen_url=ctx.settings.url,
