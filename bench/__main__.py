@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench import append, proofs, report, verify
+from bench import append, projections_bench, proofs, report, verify
 from bench.databases import fresh
 from bench.fill import fill
 from ledger.export import export_bundle
@@ -15,7 +15,9 @@ from ledger.export import export_bundle
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--skip", default="", help="comma-separated: append,verify,proofs,postgres")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: append,verify,proofs,projections,postgres"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -40,6 +42,8 @@ def main() -> None:
                 filled = fill(url, args.entries, per_save=1000)
                 proofs.run("postgres", filled.app, filled.log, filled.clerk)
                 filled.app.close()
+    if "projections" not in skip:
+        projections_bench.run(args.entries)
     print("\nsummary")
     for row in report.ROWS:
         print(row)

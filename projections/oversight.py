@@ -33,6 +33,56 @@ class Oversight:
         "ov_accesses",
     )
 
+    def __init__(self) -> None:
+        # Each service needs its participant's language and consents: keep them at hand
+        # rather than query for every service. Dropped whenever a batch rolls back.
+        self._language: dict[str, str] = {}
+        self._consents: dict[str, list[dict[str, Any]]] = {}
+
+    def forget(self) -> None:
+        self._language.clear()
+        self._consents.clear()
+
+    def _language_of(self, db: ProjectionDB, pid: str) -> str | None:
+        if pid not in self._language:
+            rows = db.query("SELECT language FROM ov_participants WHERE participant_id = ?", (pid,))
+            if not rows:
+                return None
+            self._language[pid] = rows[0]["language"]
+        return self._language[pid]
+
+    def _known_consents(self, db: ProjectionDB, pid: str) -> list[dict[str, Any]]:
+        if pid not in self._consents:
+            self._consents[pid] = [_parsed(row) for row in _consents(db, pid)]
+        return self._consents[pid]
+
+    def _remember_consent(self, seq: int, event: dict[str, Any]) -> None:
+        """Keep a cached participant's consents as the table now has them."""
+        d = event["data"]
+        known = self._consents.get(d["participant_id"])
+        if known is None:
+            return  # not cached: it will be read from the table when needed
+        if event["type"] == "case.ConsentGiven":
+            known.append(
+                _parsed(
+                    {
+                        "participant_id": d["participant_id"],
+                        "consent_id": d["consent_id"],
+                        "services": json.dumps(sorted(d["services"])),
+                        "share_with": json.dumps(sorted(d["share_with"])),
+                        "given_on": d["given_on"],
+                        "expires_on": d["expires_on"],
+                        "seq": seq,
+                        "withdrawn_on": None,
+                        "withdrawn_seq": None,
+                    }
+                )
+            )
+        else:
+            for row in known:
+                if row["consent_id"] == d["consent_id"]:
+                    row["withdrawn_on"], row["withdrawn_seq"] = d["withdrawn_on"], seq
+
     def create(self, db: ProjectionDB) -> None:
         db.execute(
             "CREATE TABLE ov_participants (participant_id TEXT PRIMARY KEY,"
@@ -76,16 +126,17 @@ class Oversight:
                     seq,
                 ),
             )
+            self._language[d["participant_id"]] = d["language"]
+            self._consents[d["participant_id"]] = []
         elif kind in ("case.ConsentGiven", "case.ConsentWithdrawn"):
             consents.record(db, "ov_consents", seq, event)
+            self._remember_consent(seq, event)
         elif kind == "case.ServiceDelivered":
-            who = db.query(
-                "SELECT language FROM ov_participants WHERE participant_id = ?",
-                (d["participant_id"],),
-            )
-            own = bool(who) and who[0]["language"] == d["language"]
+            own = self._language_of(db, d["participant_id"]) == d["language"]
             finding = _service_finding(
-                db, d["participant_id"], d["service_type"], date.fromisoformat(d["delivered_on"])
+                self._known_consents(db, d["participant_id"]),
+                d["service_type"],
+                date.fromisoformat(d["delivered_on"]),
             )
             db.execute(
                 "INSERT INTO ov_services VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -101,8 +152,7 @@ class Oversight:
             )
         elif kind == "case.ReferralMade":
             released = _released(
-                db,
-                d["participant_id"],
+                self._known_consents(db, d["participant_id"]),
                 d["consent_id"],
                 d["to_kind"],
                 date.fromisoformat(d["made_on"]),
@@ -142,9 +192,17 @@ def _consents(db: ProjectionDB, participant_id: str) -> list[dict[str, Any]]:
     return db.query("SELECT * FROM ov_consents WHERE participant_id = ?", (participant_id,))
 
 
-def _service_finding(db: ProjectionDB, pid: str, service_type: str, on: date) -> str | None:
-    known = _consents(db, pid)
-    covering = [c for c in known if service_type in json.loads(c["services"])]
+def _parsed(row: dict[str, Any]) -> dict[str, Any]:
+    """A consent row with its lists parsed once, for the per-service checks."""
+    return {
+        **row,
+        "service_set": frozenset(json.loads(row["services"])),
+        "share_set": frozenset(json.loads(row["share_with"])),
+    }
+
+
+def _service_finding(known: list[dict[str, Any]], service_type: str, on: date) -> str | None:
+    covering = [c for c in known if service_type in c["service_set"]]
     states = {consents.state(c, on) for c in covering}
     if "in force" in states:
         return None
@@ -157,14 +215,12 @@ def _service_finding(db: ProjectionDB, pid: str, service_type: str, on: date) ->
     return "outside scope"
 
 
-def _released(db: ProjectionDB, pid: str, consent_id: str, to_kind: str, on: date) -> bool:
-    rows = db.query(
-        "SELECT * FROM ov_consents WHERE participant_id = ? AND consent_id = ?", (pid, consent_id)
-    )
-    return (
-        bool(rows)
-        and to_kind in json.loads(rows[0]["share_with"])
-        and consents.state(rows[0], on) == "in force"
+def _released(known: list[dict[str, Any]], consent_id: str, to_kind: str, on: date) -> bool:
+    return any(
+        c["consent_id"] == consent_id
+        and to_kind in json.loads(c["share_with"])
+        and consents.state(c, on) == "in force"
+        for c in known
     )
 
 

@@ -20,6 +20,9 @@ BATCH = 5000
 
 
 class Projection(Protocol):
+    """A read model. It may also define `forget()`, to drop any in-memory cache of its
+    rows: the projector calls it when a batch rolls back and when it rebuilds."""
+
     name: str
     version: int  # bump when the tables or their meaning change: the projection is rebuilt
     tables: tuple[str, ...]
@@ -60,7 +63,16 @@ class Projector:
             return
         self._reset(projection)
 
+    def _forget_caches(self) -> None:
+        for projection in self.projections.values():
+            forget = getattr(projection, "forget", None)
+            if forget is not None:
+                forget()
+
     def _reset(self, projection: Projection) -> None:
+        forget = getattr(projection, "forget", None)
+        if forget is not None:
+            forget()
         with self.db.transaction():
             for table in projection.tables:
                 self.db.execute(f"DROP TABLE IF EXISTS {table}")
