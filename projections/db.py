@@ -21,6 +21,11 @@ SQLITE_BUSY_SECONDS = 60
 class ProjectionDB:
     def __init__(self, url: str) -> None:
         self.postgres = url.startswith(("postgresql://", "postgres://"))
+        # Inside a transaction, INSERTs wait here and go out per statement with
+        # executemany: one call per table per batch instead of one per row. Any other
+        # statement, and every query, first sends them, so reads see earlier writes.
+        self._pending: dict[str, list[Sequence[Any]]] = {}
+        self._buffering = False
         if self.postgres:
             self._pg = psycopg.connect(url, autocommit=True, row_factory=dict_row)
         else:
@@ -37,25 +42,45 @@ class ProjectionDB:
     @contextmanager
     def transaction(self) -> Iterator[ProjectionDB]:
         """All or nothing: rows and position commit together, or neither does."""
-        if self.postgres:
-            with self._pg.transaction():
-                yield self
-            return
-        self._sqlite.execute("BEGIN IMMEDIATE")
+        self._buffering = True
         try:
-            yield self
-        except BaseException:
-            self._sqlite.execute("ROLLBACK")
-            raise
-        self._sqlite.execute("COMMIT")
+            if self.postgres:
+                with self._pg.transaction():
+                    yield self
+                    self.flush()
+                return
+            self._sqlite.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+                self.flush()
+            except BaseException:
+                self._sqlite.execute("ROLLBACK")
+                raise
+            self._sqlite.execute("COMMIT")
+        finally:
+            self._pending.clear()
+            self._buffering = False
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for sql, rows in pending.items():
+            self._executemany(sql, rows)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if self._buffering and sql.startswith("INSERT INTO "):
+            self._pending.setdefault(sql, []).append(params)
+            return
+        self.flush()
         if self.postgres:
             self._pg.execute(self._sql(sql), params)
         else:
             self._sqlite.execute(sql, params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.flush()
+        self._executemany(sql, rows)
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         if self.postgres:
@@ -65,6 +90,7 @@ class ProjectionDB:
             self._sqlite.executemany(sql, rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.flush()
         if self.postgres:
             return list(self._pg.execute(self._sql(sql), params).fetchall())
         return [dict(row) for row in self._sqlite.execute(sql, params).fetchall()]

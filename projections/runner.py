@@ -122,7 +122,10 @@ class Projector:
             events.append((seq, json.loads(state)["event"]))
         with self.db.transaction():
             for name, projection in self.projections.items():
-                todo = [(s, e) for s, e in events if s >= positions[name]]
+                start = positions[name]
+                todo = (
+                    events if start <= events[0][0] else [(s, e) for s, e in events if s >= start]
+                )
                 for seq, event in todo:
                     projection.apply(self.db, seq, event)
                 if todo:
