@@ -17,7 +17,6 @@ from ledger.hashing import b64decode
 from ledger.mapper import SigningEventStore
 from ledger.note import VerifierKey
 from ledger.registry import KeyRuleError, Ledger
-from ledger.settings import Settings
 from ledger.signing import Signer
 from ledger.store import LogStore
 
@@ -37,10 +36,6 @@ class LedgerApplication(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self._opening: dict[str, Any] | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LedgerApplication:
-        return cls(env=settings.persistence_env())
 
     def construct_event_store(self) -> EventStore[UUID]:
         return SigningEventStore(mapper=self.mapper, recorder=self.recorder)

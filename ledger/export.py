@@ -91,15 +91,11 @@ def live_material(store: LogStore) -> Material:
             "checkpoint (they are still chain- and signature-checked)"
         )
 
-    def stored_root(size: int) -> bytes | None:
-        # The stored head must describe exactly the entries there are.
-        return head.frontier.root() if size == head.size else b"size mismatch"
-
     return Material(
         lines=(leaf for _seq, leaf in iter_leaves(store)),
         latest_checkpoint=issued[-1][1] if issued else None,
         earlier_checkpoints=dict(issued[:-1]),
         size_hint=head.size,
-        stored_root=stored_root,
+        stored_head=(head.size, head.frontier.root()),
         finish_notes=notes,
     )

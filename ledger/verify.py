@@ -43,7 +43,7 @@ class Material:
     size_hint: int = 0
     file_findings: Callable[[], list[str]] | None = None  # check 1, after streaming
     manifest: dict[str, Any] | None = None
-    stored_root: Callable[[int], bytes | None] | None = None  # a live store's own root
+    stored_head: tuple[int, bytes] | None = None  # a live store's own (size, root)
     finish_notes: list[str] = field(default_factory=list)
 
 
@@ -340,9 +340,16 @@ class _Run:
                 None,
                 f"the root over the first {latest.size} entries is not the checkpoint's root",
             )
-        if m.stored_root is not None:
-            stored = m.stored_root(report.size)
-            if stored is not None and stored != report.root:
+        if m.stored_head is not None:
+            stored_size, stored_root = m.stored_head
+            if stored_size != report.size:
+                report.add(
+                    6,
+                    None,
+                    f"the database's stored head says {stored_size} entries, "
+                    f"but it holds {report.size}",
+                )
+            elif stored_root != report.root:
                 report.add(6, None, "the database's stored Merkle tree does not match its entries")
 
     def _check_earlier(self, log_key: VerifierKey | None) -> None:

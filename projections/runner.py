@@ -63,16 +63,15 @@ class Projector:
             return
         self._reset(projection)
 
-    def _forget_caches(self) -> None:
-        for projection in self.projections.values():
+    @staticmethod
+    def _forget(projections: Iterable[Projection]) -> None:
+        for projection in projections:
             forget = getattr(projection, "forget", None)
             if forget is not None:
                 forget()
 
     def _reset(self, projection: Projection) -> None:
-        forget = getattr(projection, "forget", None)
-        if forget is not None:
-            forget()
+        self._forget([projection])
         with self.db.transaction():
             for table in projection.tables:
                 self.db.execute(f"DROP TABLE IF EXISTS {table}")
@@ -120,19 +119,25 @@ class Projector:
             if seq != expected or state is None:
                 raise ProjectionError(f"entry {expected} is missing from the log: run cmpp verify")
             events.append((seq, json.loads(state)["event"]))
-        with self.db.transaction():
-            for name, projection in self.projections.items():
-                start = positions[name]
-                todo = (
-                    events if start <= events[0][0] else [(s, e) for s, e in events if s >= start]
-                )
-                for seq, event in todo:
-                    projection.apply(self.db, seq, event)
-                if todo:
-                    self.db.execute(
-                        "UPDATE projection_positions SET position = ? WHERE name = ?",
-                        (todo[-1][0] + 1, name),
+        try:
+            with self.db.transaction():
+                for name, projection in self.projections.items():
+                    start = positions[name]
+                    todo = (
+                        events
+                        if start <= events[0][0]
+                        else [(s, e) for s, e in events if s >= start]
                     )
+                    for seq, event in todo:
+                        projection.apply(self.db, seq, event)
+                    if todo:
+                        self.db.execute(
+                            "UPDATE projection_positions SET position = ? WHERE name = ?",
+                            (todo[-1][0] + 1, name),
+                        )
+        except BaseException:
+            self._forget(self.projections.values())  # what they cached was rolled back
+            raise
 
     def rebuild(self, name: str | None = None, **kwargs: Any) -> int:
         for projection in self._named(name):

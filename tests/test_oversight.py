@@ -149,3 +149,50 @@ def test_oversight_lists_each_service_and_referral_without_valid_consent(databas
     # As of just before the withdrawal, the services after it did not exist yet.
     earlier = oversight.report(projector.db, at_seq=unreleased_seq)
     assert len(earlier["services_without_valid_consent"]["listed"]) == 2
+
+
+class FailsOnce:
+    """A projection that breaks the first batch it sees, as a crash mid-batch would."""
+
+    name, version, tables = "fails_once", 1, ()
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def create(self, db: ProjectionDB) -> None:
+        pass
+
+    def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
+        if not self.failed and event["type"] == "case.ServiceDelivered":
+            self.failed = True
+            raise RuntimeError("lost the connection")
+
+    def digest_queries(self) -> list[str]:
+        return []
+
+
+def test_a_batch_that_fails_leaves_no_trace_in_position_or_cache(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    app = CMPPApplication(env=persistence_env(url), vault_key=os.urandom(32))
+    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+    app.open_ledger(
+        origin="cmpp.example.gov/ledger/o",
+        root=board,
+        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
+    )
+    run_demo(app, KeyStore(tmp_path / "keys", "pass"), board, participants=15, seed=2)
+    watched = oversight.Oversight()
+    projector = Projector(app.store, ProjectionDB(url), [watched, FailsOnce()])  # type: ignore[list-item]
+    try:
+        projector.catch_up()
+        raise AssertionError("the batch should have failed")
+    except RuntimeError:
+        pass
+    assert projector.positions()["oversight"] == 0
+    assert watched._consents == {} and watched._language == {}
+    projector.catch_up()
+    clean = Projector(
+        app.store, ProjectionDB(f"sqlite:///{tmp_path / 'clean.sqlite3'}"), [oversight.Oversight()]
+    )
+    clean.catch_up()
+    assert oversight.report(projector.db) == oversight.report(clean.db)
