@@ -31,9 +31,11 @@ PEOPLE = [
 ]
 
 
-def enrol(pilot: Pilot, person: dict[str, str], on: str = "2023-01-09") -> str:
+def enrol(
+    pilot: Pilot, person: dict[str, str], on: str = "2023-01-09", signer: Signer | None = None
+) -> str:
     return pilot.app.enrol_participant(
-        pilot.irc,
+        signer or pilot.irc,
         enrolled_on=on,
         referral_source="ICE ERO",
         language="es",
@@ -294,20 +296,7 @@ def test_a_refused_event_leaves_nothing_in_the_vault(database_url: str) -> None:
     raw = RawDatabase(database_url)
     stranger = Signer("user:x", SigningKey.generate("org:irc", ("grantee",)))  # not registered
     with pytest.raises(LogWriteError):
-        enrol_as(pilot, stranger)
+        enrol(pilot, PEOPLE[0], signer=stranger)
     assert raw.count("vault_records") == 0
-    enrol_as(pilot, pilot.irc)
+    enrol(pilot, PEOPLE[0])
     assert raw.count("vault_records") == 1
-
-
-def enrol_as(pilot: Pilot, signer: Signer) -> str:
-    return pilot.app.enrol_participant(
-        signer,
-        enrolled_on="2023-01-09",
-        referral_source="self",
-        language="es",
-        age_band="25-34",
-        gender="male",
-        nationality="HN",
-        pii=PEOPLE[0],
-    )
