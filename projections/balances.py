@@ -25,7 +25,8 @@ FUNDS_MOVEMENTS = {
 
 class Balances:
     name = "balances"
-    version = 1
+    version = 2
+    types = frozenset({"funds.AppropriationRecorded", "funds.AwardClosed", *FUNDS_MOVEMENTS})
     tables: tuple[str, ...] = (
         "bal_appropriations",
         "bal_awards",
@@ -46,7 +47,7 @@ class Balances:
             " closed_seq BIGINT)"
         )
         db.execute(
-            "CREATE TABLE bal_movements (seq BIGINT PRIMARY KEY, award_id TEXT NOT NULL,"
+            f"CREATE TABLE bal_movements (seq {db.seq_key}, award_id TEXT NOT NULL,"
             " kind TEXT NOT NULL, field TEXT NOT NULL, amount_cents BIGINT NOT NULL)"
         )
         db.execute("CREATE INDEX bal_movements_award ON bal_movements (award_id, seq)")
@@ -59,16 +60,14 @@ class Balances:
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
         kind, d = event["type"], event["data"]
-        if not kind.startswith("funds."):
-            return
         if kind == "funds.AppropriationRecorded":
-            db.execute(
+            db.insert(
                 "INSERT INTO bal_appropriations VALUES (?, ?, ?, ?, ?)",
                 (d["appropriation_id"], d["fiscal_year"], d["public_law"], d["amount_cents"], seq),
             )
             return
         if kind == "funds.AwardMade":
-            db.execute(
+            db.insert(
                 "INSERT INTO bal_awards VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                 (
                     d["award_id"],
@@ -86,7 +85,7 @@ class Balances:
             )
             return
         elif kind == "funds.DisbursementRecorded":
-            db.execute(
+            db.insert(
                 "INSERT INTO bal_disbursements VALUES (?, ?, ?, ?, ?, ?, NULL)",
                 (
                     d["award_id"],
@@ -99,7 +98,7 @@ class Balances:
             )
         field = FUNDS_MOVEMENTS[kind]
         amount = self._amount(db, kind, d)
-        db.execute(
+        db.insert(
             "INSERT INTO bal_movements VALUES (?, ?, ?, ?, ?)",
             (seq, d["award_id"], kind, field, amount),
         )
@@ -138,17 +137,16 @@ class LogIndex:
     """When each entry was recorded: how an instant becomes a seq for replay."""
 
     name = "log_index"
-    version = 1
+    version = 2
+    types = None
     tables: tuple[str, ...] = ("log_index",)
 
     def create(self, db: ProjectionDB) -> None:
-        db.execute(
-            "CREATE TABLE log_index (seq BIGINT PRIMARY KEY, at TEXT NOT NULL, type TEXT NOT NULL)"
-        )
+        db.execute(f"CREATE TABLE log_index (seq {db.seq_key}, at TEXT NOT NULL)")
         db.execute("CREATE INDEX log_index_at ON log_index (at)")
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
-        db.execute("INSERT INTO log_index VALUES (?, ?, ?)", (seq, event["at"], event["type"]))
+        db.insert("INSERT INTO log_index VALUES (?, ?)", (seq, event["at"]))
 
     def digest_queries(self) -> list[str]:
         return ["SELECT * FROM log_index ORDER BY seq"]

@@ -11,6 +11,7 @@ import json
 from datetime import date
 from typing import Any
 
+from domain.case_rules import CASE_TYPES
 from projections import consents
 from projections.db import ProjectionDB
 
@@ -21,7 +22,8 @@ class CaseHistoryNotFoundError(LookupError):
 
 class CaseHistory:
     name = "case_history"
-    version = 1
+    version = 2
+    types = CASE_TYPES
     tables: tuple[str, ...] = (
         "case_participants",
         "case_consents",
@@ -37,7 +39,7 @@ class CaseHistory:
         )
         consents.create_table(db, "case_consents")
         db.execute(
-            "CREATE TABLE case_timeline (seq BIGINT PRIMARY KEY,"
+            f"CREATE TABLE case_timeline (seq {db.seq_key},"
             " participant_id TEXT NOT NULL, type TEXT NOT NULL, on_date TEXT,"
             " detail TEXT NOT NULL)"
         )
@@ -49,42 +51,43 @@ class CaseHistory:
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
         kind, d = event["type"], event["data"]
-        if not kind.startswith("case.") or d.get("participant_id") is None:
+        if d.get("participant_id") is None:
             if kind == "case.ComplaintResolved":
                 self._complaint_resolution(db, seq, d)
             return
         pid = d["participant_id"]
         if kind == "case.ParticipantEnrolled":
-            db.execute(
+            db.insert(
                 "INSERT INTO case_participants VALUES (?, ?, ?, ?, ?)",
                 (pid, d["grantee"], d["enrolled_on"], d["language"], seq),
             )
         elif kind in ("case.ConsentGiven", "case.ConsentWithdrawn"):
             consents.record(db, "case_consents", seq, event)
         elif kind == "case.ComplaintFiled":
-            db.execute("INSERT INTO case_complaints VALUES (?, ?)", (d["complaint_id"], pid))
-        detail = {k: v for k, v in d.items() if k != "participant_id"}
-        db.execute(
+            db.insert("INSERT INTO case_complaints VALUES (?, ?)", (d["complaint_id"], pid))
+        # The data came from canonical (JCS) bytes, so its keys are already in a fixed
+        # order: plain json.dumps is deterministic, and much faster than sort_keys.
+        db.insert(
             "INSERT INTO case_timeline VALUES (?, ?, ?, ?, ?)",
-            (seq, pid, kind, _business_date(d), json.dumps(detail, sort_keys=True)),
+            (seq, pid, kind, _business_date(d), json.dumps(d)),
         )
 
     @staticmethod
     def _complaint_resolution(db: ProjectionDB, seq: int, d: dict[str, Any]) -> None:
         # A resolution names the complaint, not the participant: find whose it was.
         rows = db.query(
-            "SELECT participant_id FROM case_timeline WHERE type = ? AND detail LIKE ?",
-            ("case.ComplaintFiled", f'%"{d["complaint_id"]}"%'),
+            "SELECT participant_id FROM case_complaints WHERE complaint_id = ?",
+            (d["complaint_id"],),
         )
         if rows:
-            db.execute(
+            db.insert(
                 "INSERT INTO case_timeline VALUES (?, ?, ?, ?, ?)",
                 (
                     seq,
                     rows[0]["participant_id"],
                     "case.ComplaintResolved",
                     d["resolved_on"],
-                    json.dumps(d, sort_keys=True),
+                    json.dumps(d),
                 ),
             )
 
@@ -125,10 +128,13 @@ def history(
     )
     if not rows or (grantee is not None and rows[0]["grantee"] != grantee):
         raise CaseHistoryNotFoundError(f"no participant {participant_id}")
-    given = db.query(
-        "SELECT * FROM case_consents WHERE participant_id = ? AND seq < ? ORDER BY seq",
-        (participant_id, limit),
-    )
+    given = [
+        consents.Consent.from_row(row)
+        for row in db.query(
+            "SELECT * FROM case_consents WHERE participant_id = ? AND seq < ? ORDER BY seq",
+            (participant_id, limit),
+        )
+    ]
     timeline = []
     for row in db.query(
         "SELECT * FROM case_timeline WHERE participant_id = ? AND seq < ? ORDER BY seq",
@@ -137,21 +143,23 @@ def history(
         on = row["on_date"]
         in_force = [
             {
-                "consent_id": c["consent_id"],
-                "services": json.loads(c["services"]),
-                "share_with": json.loads(c["share_with"]),
+                "consent_id": c.consent_id,
+                "services": sorted(c.services),
+                "share_with": sorted(c.share_with),
             }
             for c in given
-            if c["seq"] <= row["seq"]
+            if c.seq <= row["seq"]
             and on is not None
-            and consents.state(c, date.fromisoformat(on), known_at=row["seq"]) == "in force"
+            and c.state(date.fromisoformat(on), known_at=row["seq"]) == "in force"
         ]
         timeline.append(
             {
                 "seq": row["seq"],
                 "type": row["type"],
                 "on": on,
-                "detail": json.loads(row["detail"]),
+                "detail": {
+                    k: v for k, v in json.loads(row["detail"]).items() if k != "participant_id"
+                },
                 "consents_in_force": in_force,
             }
         )

@@ -6,7 +6,9 @@ by the same statements.
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -26,13 +28,13 @@ def record(db: ProjectionDB, table: str, seq: int, event: dict[str, Any]) -> Non
     """Apply case.ConsentGiven or case.ConsentWithdrawn; ignore anything else."""
     d = event["data"]
     if event["type"] == "case.ConsentGiven":
-        db.execute(
+        db.insert(
             f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",  # noqa: S608
             (
                 d["participant_id"],
                 d["consent_id"],
-                json.dumps(sorted(d["services"])),
-                json.dumps(sorted(d["share_with"])),
+                _json_list(tuple(d["services"])),
+                _json_list(tuple(d["share_with"])),
                 d["given_on"],
                 d["expires_on"],
                 seq,
@@ -46,21 +48,70 @@ def record(db: ProjectionDB, table: str, seq: int, event: dict[str, Any]) -> Non
         )
 
 
-def state(row: dict[str, Any], on: date, *, known_at: int | None = None) -> str:
-    """'in force', 'not yet given', 'withdrawn' or 'expired' on day `on`, counting a
-    withdrawal only if it was recorded by entry `known_at` (default: whenever)."""
-    withdrawn = (
-        row["withdrawn_on"]
-        if (
-            row["withdrawn_seq"] is not None
-            and (known_at is None or row["withdrawn_seq"] <= known_at)
+@dataclass(slots=True)
+class Consent:
+    """One consent with its dates parsed, for the checks made against many services."""
+
+    consent_id: str
+    services: frozenset[str]
+    share_with: frozenset[str]
+    given_on: date
+    expires_on: date | None
+    seq: int
+    withdrawn_on: date | None = None
+    withdrawn_seq: int | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Consent:
+        return cls(
+            row["consent_id"],
+            frozenset(json.loads(row["services"])),
+            frozenset(json.loads(row["share_with"])),
+            date.fromisoformat(row["given_on"]),
+            _day(row["expires_on"]),
+            row["seq"],
+            _day(row["withdrawn_on"]),
+            row["withdrawn_seq"],
         )
-        else None
-    )
-    if date.fromisoformat(row["given_on"]) > on:
-        return "not yet given"
-    if withdrawn is not None and on >= date.fromisoformat(withdrawn):
-        return "withdrawn"
-    if row["expires_on"] is not None and on > date.fromisoformat(row["expires_on"]):
-        return "expired"
-    return "in force"
+
+    @classmethod
+    def from_given(cls, seq: int, d: dict[str, Any]) -> Consent:
+        """From a case.ConsentGiven event's data."""
+        return cls(
+            d["consent_id"],
+            frozenset(d["services"]),
+            frozenset(d["share_with"]),
+            date.fromisoformat(d["given_on"]),
+            _day(d["expires_on"]),
+            seq,
+        )
+
+    def withdraw(self, seq: int, withdrawn_on: str) -> None:
+        self.withdrawn_on, self.withdrawn_seq = date.fromisoformat(withdrawn_on), seq
+
+    def state(self, on: date, *, known_at: int | None = None) -> str:
+        """'in force', 'not yet given', 'withdrawn' or 'expired' on day `on`, counting a
+        withdrawal only if it was recorded by entry `known_at` (default: whenever)."""
+        if self.given_on > on:
+            return "not yet given"
+        if (
+            self.withdrawn_on is not None
+            and self.withdrawn_seq is not None
+            and (known_at is None or self.withdrawn_seq <= known_at)
+            and on >= self.withdrawn_on
+        ):
+            return "withdrawn"
+        if self.expires_on is not None and on > self.expires_on:
+            return "expired"
+        return "in force"
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_list(values: tuple[str, ...]) -> str:
+    # Consents name services and partners from short fixed lists, so the same few
+    # combinations come again and again: encode each once.
+    return json.dumps(sorted(values))
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)

@@ -21,7 +21,7 @@ SQLITE_BUSY_SECONDS = 60
 class ProjectionDB:
     def __init__(self, url: str) -> None:
         self.postgres = url.startswith(("postgresql://", "postgres://"))
-        # Inside a transaction, INSERTs wait here and go out per statement with
+        # Inside a transaction, `insert`s wait here and go out per statement with
         # executemany: one call per table per batch instead of one per row. Any other
         # statement, and every query, first sends them, so reads see earlier writes.
         self._pending: dict[str, list[Sequence[Any]]] = {}
@@ -35,6 +35,13 @@ class ProjectionDB:
             )
             self._sqlite.row_factory = sqlite3.Row
             self._sqlite.execute("PRAGMA journal_mode=WAL")
+            self._sqlite.execute("PRAGMA synchronous=NORMAL")
+
+    @property
+    def seq_key(self) -> str:
+        """The column type of a seq primary key: on SQLite, INTEGER PRIMARY KEY is the
+        table's rowid (one b-tree, not a table and an index); PostgreSQL needs 64 bits."""
+        return "BIGINT PRIMARY KEY" if self.postgres else "INTEGER PRIMARY KEY"
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.postgres else text
@@ -66,10 +73,18 @@ class ProjectionDB:
         for sql, rows in pending.items():
             self._executemany(sql, rows)
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        if self._buffering and sql.startswith("INSERT INTO "):
-            self._pending.setdefault(sql, []).append(params)
+    def insert(self, sql: str, params: Sequence[Any]) -> None:
+        """An INSERT: inside a transaction it waits, to go out with the others like it."""
+        if self._buffering:
+            pending = self._pending.get(sql)
+            if pending is None:
+                self._pending[sql] = [params]
+            else:
+                pending.append(params)
             return
+        self.execute(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.flush()
         if self.postgres:
             self._pg.execute(self._sql(sql), params)

@@ -23,7 +23,19 @@ DIMENSIONS = ("age_band", "gender", "nationality", "language")
 
 class Oversight:
     name = "oversight"
-    version = 1
+    version = 2
+    types = frozenset(
+        {
+            "case.ParticipantEnrolled",
+            "case.ConsentGiven",
+            "case.ConsentWithdrawn",
+            "case.ServiceDelivered",
+            "case.ReferralMade",
+            "case.ComplaintFiled",
+            "case.ComplaintResolved",
+            "audit.RecordsAccessed",
+        }
+    )
     tables: tuple[str, ...] = (
         "ov_participants",
         "ov_consents",
@@ -37,7 +49,7 @@ class Oversight:
         # Each service needs its participant's language and consents: keep them at hand
         # rather than query for every service. Dropped whenever a batch rolls back.
         self._language: dict[str, str] = {}
-        self._consents: dict[str, list[dict[str, Any]]] = {}
+        self._consents: dict[str, list[consents.Consent]] = {}
 
     def forget(self) -> None:
         self._language.clear()
@@ -51,10 +63,12 @@ class Oversight:
             self._language[pid] = rows[0]["language"]
         return self._language[pid]
 
-    def _known_consents(self, db: ProjectionDB, pid: str) -> list[dict[str, Any]]:
-        if pid not in self._consents:
-            self._consents[pid] = [_parsed(row) for row in _consents(db, pid)]
-        return self._consents[pid]
+    def _known_consents(self, db: ProjectionDB, pid: str) -> list[consents.Consent]:
+        known = self._consents.get(pid)
+        if known is None:
+            rows = db.query("SELECT * FROM ov_consents WHERE participant_id = ?", (pid,))
+            known = self._consents[pid] = [consents.Consent.from_row(row) for row in rows]
+        return known
 
     def _remember_consent(self, seq: int, event: dict[str, Any]) -> None:
         """Keep a cached participant's consents as the table now has them."""
@@ -63,25 +77,11 @@ class Oversight:
         if known is None:
             return  # not cached: it will be read from the table when needed
         if event["type"] == "case.ConsentGiven":
-            known.append(
-                _parsed(
-                    {
-                        "participant_id": d["participant_id"],
-                        "consent_id": d["consent_id"],
-                        "services": json.dumps(sorted(d["services"])),
-                        "share_with": json.dumps(sorted(d["share_with"])),
-                        "given_on": d["given_on"],
-                        "expires_on": d["expires_on"],
-                        "seq": seq,
-                        "withdrawn_on": None,
-                        "withdrawn_seq": None,
-                    }
-                )
-            )
+            known.append(consents.Consent.from_given(seq, d))
         else:
-            for row in known:
-                if row["consent_id"] == d["consent_id"]:
-                    row["withdrawn_on"], row["withdrawn_seq"] = d["withdrawn_on"], seq
+            for consent in known:
+                if consent.consent_id == d["consent_id"]:
+                    consent.withdraw(seq, d["withdrawn_on"])
 
     def create(self, db: ProjectionDB) -> None:
         db.execute(
@@ -92,12 +92,12 @@ class Oversight:
         )
         consents.create_table(db, "ov_consents")
         db.execute(
-            "CREATE TABLE ov_services (seq BIGINT PRIMARY KEY, participant_id TEXT NOT NULL,"
+            f"CREATE TABLE ov_services (seq {db.seq_key}, participant_id TEXT NOT NULL,"
             " service_type TEXT NOT NULL, delivered_on TEXT NOT NULL,"
             " in_own_language BIGINT NOT NULL, interpreter BIGINT NOT NULL, finding TEXT)"
         )
         db.execute(
-            "CREATE TABLE ov_referrals (seq BIGINT PRIMARY KEY, participant_id TEXT NOT NULL,"
+            f"CREATE TABLE ov_referrals (seq {db.seq_key}, participant_id TEXT NOT NULL,"
             " to_kind TEXT NOT NULL, made_on TEXT NOT NULL, released BIGINT NOT NULL)"
         )
         db.execute(
@@ -106,14 +106,14 @@ class Oversight:
             " resolved_on TEXT, resolved_seq BIGINT)"
         )
         db.execute(
-            "CREATE TABLE ov_accesses (seq BIGINT PRIMARY KEY, actor TEXT NOT NULL,"
+            f"CREATE TABLE ov_accesses (seq {db.seq_key}, actor TEXT NOT NULL,"
             " purpose TEXT NOT NULL, participants BIGINT NOT NULL, fields TEXT NOT NULL)"
         )
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
         kind, d = event["type"], event["data"]
         if kind == "case.ParticipantEnrolled":
-            db.execute(
+            db.insert(
                 "INSERT INTO ov_participants VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     d["participant_id"],
@@ -138,7 +138,7 @@ class Oversight:
                 d["service_type"],
                 date.fromisoformat(d["delivered_on"]),
             )
-            db.execute(
+            db.insert(
                 "INSERT INTO ov_services VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     seq,
@@ -157,12 +157,12 @@ class Oversight:
                 d["to_kind"],
                 date.fromisoformat(d["made_on"]),
             )
-            db.execute(
+            db.insert(
                 "INSERT INTO ov_referrals VALUES (?, ?, ?, ?, ?)",
                 (seq, d["participant_id"], d["to_kind"], d["made_on"], int(released)),
             )
         elif kind == "case.ComplaintFiled":
-            db.execute(
+            db.insert(
                 "INSERT INTO ov_complaints VALUES (?, ?, ?, ?, ?, NULL, NULL)",
                 (d["complaint_id"], d["participant_id"], d["category"], d["filed_on"], seq),
             )
@@ -172,7 +172,7 @@ class Oversight:
                 (d["resolved_on"], seq, d["complaint_id"]),
             )
         elif kind == "audit.RecordsAccessed":
-            db.execute(
+            db.insert(
                 "INSERT INTO ov_accesses VALUES (?, ?, ?, ?, ?)",
                 (
                     seq,
@@ -188,25 +188,11 @@ class Oversight:
         return [f"SELECT * FROM {t} ORDER BY 1, 2" for t in self.tables]  # noqa: S608
 
 
-def _consents(db: ProjectionDB, participant_id: str) -> list[dict[str, Any]]:
-    return db.query("SELECT * FROM ov_consents WHERE participant_id = ?", (participant_id,))
-
-
-def _parsed(row: dict[str, Any]) -> dict[str, Any]:
-    """A consent row with its lists parsed once, for the per-service checks."""
-    return {
-        **row,
-        "service_set": frozenset(json.loads(row["services"])),
-        "share_set": frozenset(json.loads(row["share_with"])),
-    }
-
-
-def _service_finding(known: list[dict[str, Any]], service_type: str, on: date) -> str | None:
-    covering = [c for c in known if service_type in c["service_set"]]
-    states = {consents.state(c, on) for c in covering}
+def _service_finding(known: list[consents.Consent], service_type: str, on: date) -> str | None:
+    states = {c.state(on) for c in known if service_type in c.services}
     if "in force" in states:
         return None
-    if not any(date.fromisoformat(c["given_on"]) <= on for c in known):
+    if not any(c.given_on <= on for c in known):
         return "before consent"
     if "withdrawn" in states:
         return "after withdrawal"
@@ -215,11 +201,9 @@ def _service_finding(known: list[dict[str, Any]], service_type: str, on: date) -
     return "outside scope"
 
 
-def _released(known: list[dict[str, Any]], consent_id: str, to_kind: str, on: date) -> bool:
+def _released(known: list[consents.Consent], consent_id: str, to_kind: str, on: date) -> bool:
     return any(
-        c["consent_id"] == consent_id
-        and to_kind in json.loads(c["share_with"])
-        and consents.state(c, on) == "in force"
+        c.consent_id == consent_id and to_kind in c.share_with and c.state(on) == "in force"
         for c in known
     )
 

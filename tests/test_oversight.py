@@ -154,7 +154,7 @@ def test_oversight_lists_each_service_and_referral_without_valid_consent(databas
 class FailsOnce:
     """A projection that breaks the first batch it sees, as a crash mid-batch would."""
 
-    name, version, tables = "fails_once", 1, ()
+    name, version, tables, types = "fails_once", 1, (), None
 
     def __init__(self) -> None:
         self.failed = False
