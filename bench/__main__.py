@@ -43,7 +43,9 @@ def main() -> None:
                 proofs.run("postgres", filled.app, filled.log, filled.clerk)
                 filled.app.close()
     if "projections" not in skip:
-        projections_bench.run(args.entries)
+        projections_bench.run(args.entries, "sqlite")
+        if "postgres" not in skip:
+            projections_bench.run(args.entries, "postgres")
     print("\nsummary")
     for row in report.ROWS:
         print(row)

@@ -31,7 +31,8 @@ def run(entries: int, backend: str = "sqlite") -> None:
         print(f"filling a {entries:,}-entry demo log on {backend} …", flush=True)
         app, _log = fill_demo_log(url, entries)
         size = app.store.head().size
-        raw = raw_decode_rate(app.store, size)
+        # The baseline's best of three: noise on a shared machine can only flatter us.
+        raw = max(raw_decode_rate(app.store, size) for _ in range(3))
         projector = Projector(
             app.store,
             ProjectionDB(url),

@@ -19,6 +19,7 @@ from projections.db import ProjectionDB
 
 SMALL_CELL = 11  # counts below this (and above zero) are suppressed outside oversight
 DIMENSIONS = ("age_band", "gender", "nationality", "language")
+CACHED_PARTICIPANTS = 100_000  # about 100 MB of cached consents at most
 
 
 class Oversight:
@@ -55,17 +56,25 @@ class Oversight:
         self._language.clear()
         self._consents.clear()
 
+    def _make_room(self) -> None:
+        # The tables hold everything, so the caches may be dropped at any moment:
+        # dropping them when full keeps a worker's memory bounded on any log.
+        if len(self._language) >= CACHED_PARTICIPANTS or len(self._consents) >= CACHED_PARTICIPANTS:
+            self.forget()
+
     def _language_of(self, db: ProjectionDB, pid: str) -> str | None:
         if pid not in self._language:
             rows = db.query("SELECT language FROM ov_participants WHERE participant_id = ?", (pid,))
             if not rows:
                 return None
+            self._make_room()
             self._language[pid] = rows[0]["language"]
         return self._language[pid]
 
     def _known_consents(self, db: ProjectionDB, pid: str) -> list[consents.Consent]:
         known = self._consents.get(pid)
         if known is None:
+            self._make_room()
             rows = db.query("SELECT * FROM ov_consents WHERE participant_id = ?", (pid,))
             known = self._consents[pid] = [consents.Consent.from_row(row) for row in rows]
         return known
@@ -126,6 +135,7 @@ class Oversight:
                     seq,
                 ),
             )
+            self._make_room()
             self._language[d["participant_id"]] = d["language"]
             self._consents[d["participant_id"]] = []
         elif kind in ("case.ConsentGiven", "case.ConsentWithdrawn"):

@@ -196,3 +196,27 @@ def test_a_batch_that_fails_leaves_no_trace_in_position_or_cache(tmp_path: Path)
     )
     clean.catch_up()
     assert oversight.report(projector.db) == oversight.report(clean.db)
+
+
+def test_a_tiny_cache_gives_the_same_view(tmp_path: Path, monkeypatch: Any) -> None:
+    """The worker drops its cache when full; what it reloads from the tables is the same."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    app = CMPPApplication(env=persistence_env(url), vault_key=os.urandom(32))
+    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+    app.open_ledger(
+        origin="cmpp.example.gov/ledger/o",
+        root=board,
+        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
+    )
+    run_demo(app, KeyStore(tmp_path / "keys", "pass"), board, participants=40, seed=3)
+    roomy = Projector(
+        app.store, ProjectionDB(f"sqlite:///{tmp_path / 'roomy.sqlite3'}"), [oversight.Oversight()]
+    )
+    roomy.catch_up()
+    monkeypatch.setattr(oversight, "CACHED_PARTICIPANTS", 2)
+    cramped = oversight.Oversight()
+    tiny = Projector(app.store, ProjectionDB(url), [cramped])
+    tiny.catch_up(batch=7)
+    assert len(cramped._consents) <= 2 and len(cramped._language) <= 2
+    assert tiny.digest() == roomy.digest()
+    assert oversight.report(tiny.db)["services_without_valid_consent"]["count"] == 0
