@@ -62,13 +62,13 @@ class Balances:
         kind, d = event["type"], event["data"]
         if kind == "funds.AppropriationRecorded":
             db.insert(
-                "INSERT INTO bal_appropriations VALUES (?, ?, ?, ?, ?)",
+                "bal_appropriations",
                 (d["appropriation_id"], d["fiscal_year"], d["public_law"], d["amount_cents"], seq),
             )
             return
         if kind == "funds.AwardMade":
             db.insert(
-                "INSERT INTO bal_awards VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                "bal_awards",
                 (
                     d["award_id"],
                     d["appropriation_id"],
@@ -77,6 +77,7 @@ class Balances:
                     d["period_start"],
                     d["period_end"],
                     seq,
+                    None,  # closed_seq
                 ),
             )
         elif kind == "funds.AwardClosed":
@@ -86,7 +87,7 @@ class Balances:
             return
         elif kind == "funds.DisbursementRecorded":
             db.insert(
-                "INSERT INTO bal_disbursements VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                "bal_disbursements",
                 (
                     d["award_id"],
                     d["disbursement_id"],
@@ -94,12 +95,13 @@ class Balances:
                     d["paid_on"],
                     d["amount_cents"],
                     seq,
+                    None,  # reversed_seq
                 ),
             )
         field = FUNDS_MOVEMENTS[kind]
         amount = self._amount(db, kind, d)
         db.insert(
-            "INSERT INTO bal_movements VALUES (?, ?, ?, ?, ?)",
+            "bal_movements",
             (seq, d["award_id"], kind, field, amount),
         )
         if kind == "funds.DisbursementReversed":
@@ -146,7 +148,7 @@ class LogIndex:
         db.execute("CREATE INDEX log_index_at ON log_index (at)")
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
-        db.insert("INSERT INTO log_index VALUES (?, ?)", (seq, event["at"]))
+        db.insert("log_index", (seq, event["at"]))
 
     def digest_queries(self) -> list[str]:
         return ["SELECT * FROM log_index ORDER BY seq"]

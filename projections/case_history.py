@@ -58,17 +58,17 @@ class CaseHistory:
         pid = d["participant_id"]
         if kind == "case.ParticipantEnrolled":
             db.insert(
-                "INSERT INTO case_participants VALUES (?, ?, ?, ?, ?)",
+                "case_participants",
                 (pid, d["grantee"], d["enrolled_on"], d["language"], seq),
             )
         elif kind in ("case.ConsentGiven", "case.ConsentWithdrawn"):
             consents.record(db, "case_consents", seq, event)
         elif kind == "case.ComplaintFiled":
-            db.insert("INSERT INTO case_complaints VALUES (?, ?)", (d["complaint_id"], pid))
+            db.insert("case_complaints", (d["complaint_id"], pid))
         # The data came from canonical (JCS) bytes, so its keys are already in a fixed
         # order: plain json.dumps is deterministic, and much faster than sort_keys.
         db.insert(
-            "INSERT INTO case_timeline VALUES (?, ?, ?, ?, ?)",
+            "case_timeline",
             (seq, pid, kind, _business_date(d), json.dumps(d)),
         )
 
@@ -81,7 +81,7 @@ class CaseHistory:
         )
         if rows:
             db.insert(
-                "INSERT INTO case_timeline VALUES (?, ?, ?, ?, ?)",
+                "case_timeline",
                 (
                     seq,
                     rows[0]["participant_id"],

@@ -29,7 +29,7 @@ def record(db: ProjectionDB, table: str, seq: int, event: dict[str, Any]) -> Non
     d = event["data"]
     if event["type"] == "case.ConsentGiven":
         db.insert(
-            f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",  # noqa: S608
+            table,
             (
                 d["participant_id"],
                 d["consent_id"],
@@ -38,6 +38,8 @@ def record(db: ProjectionDB, table: str, seq: int, event: dict[str, Any]) -> Non
                 d["given_on"],
                 d["expires_on"],
                 seq,
+                None,  # withdrawn_on
+                None,  # withdrawn_seq
             ),
         )
     elif event["type"] == "case.ConsentWithdrawn":

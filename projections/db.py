@@ -21,9 +21,9 @@ SQLITE_BUSY_SECONDS = 60
 class ProjectionDB:
     def __init__(self, url: str) -> None:
         self.postgres = url.startswith(("postgresql://", "postgres://"))
-        # Inside a transaction, `insert`s wait here and go out per statement with
-        # executemany: one call per table per batch instead of one per row. Any other
-        # statement, and every query, first sends them, so reads see earlier writes.
+        # Inside a transaction, inserted rows wait here and go out per table in one
+        # call (executemany, or COPY) instead of one per row. Any other statement, and
+        # every query, first sends them, so reads see earlier writes.
         self._pending: dict[str, list[Sequence[Any]]] = {}
         self._buffering = False
         if self.postgres:
@@ -70,19 +70,26 @@ class ProjectionDB:
 
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
-        for sql, rows in pending.items():
-            self._executemany(sql, rows)
-
-    def insert(self, sql: str, params: Sequence[Any]) -> None:
-        """An INSERT: inside a transaction it waits, to go out with the others like it."""
-        if self._buffering:
-            pending = self._pending.get(sql)
-            if pending is None:
-                self._pending[sql] = [params]
+        for table, rows in pending.items():
+            if self.postgres:
+                # COPY is PostgreSQL's bulk path: several times faster than INSERTs.
+                with self._pg.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
             else:
-                pending.append(params)
-            return
-        self.execute(sql, params)
+                marks = ", ".join("?" * len(rows[0]))
+                self._sqlite.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)  # noqa: S608
+
+    def insert(self, table: str, row: Sequence[Any]) -> None:
+        """One row, every column in order. Inside a transaction it waits, to go out
+        with the other rows for its table."""
+        pending = self._pending.get(table)
+        if pending is None:
+            self._pending[table] = [row]
+        else:
+            pending.append(row)
+        if not self._buffering:
+            self.flush()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.flush()
@@ -90,19 +97,6 @@ class ProjectionDB:
             self._pg.execute(self._sql(sql), params)
         else:
             self._sqlite.execute(sql, params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.flush()
-        self._executemany(sql, rows)
-
-    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        if self.postgres:
-            with self._pg.cursor() as cur:
-                cur.executemany(self._sql(sql), rows)
-        else:
-            self._sqlite.executemany(sql, rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.flush()

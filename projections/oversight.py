@@ -123,7 +123,7 @@ class Oversight:
         kind, d = event["type"], event["data"]
         if kind == "case.ParticipantEnrolled":
             db.insert(
-                "INSERT INTO ov_participants VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "ov_participants",
                 (
                     d["participant_id"],
                     d["grantee"],
@@ -149,7 +149,7 @@ class Oversight:
                 date.fromisoformat(d["delivered_on"]),
             )
             db.insert(
-                "INSERT INTO ov_services VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "ov_services",
                 (
                     seq,
                     d["participant_id"],
@@ -168,13 +168,21 @@ class Oversight:
                 date.fromisoformat(d["made_on"]),
             )
             db.insert(
-                "INSERT INTO ov_referrals VALUES (?, ?, ?, ?, ?)",
+                "ov_referrals",
                 (seq, d["participant_id"], d["to_kind"], d["made_on"], int(released)),
             )
         elif kind == "case.ComplaintFiled":
             db.insert(
-                "INSERT INTO ov_complaints VALUES (?, ?, ?, ?, ?, NULL, NULL)",
-                (d["complaint_id"], d["participant_id"], d["category"], d["filed_on"], seq),
+                "ov_complaints",
+                (
+                    d["complaint_id"],
+                    d["participant_id"],
+                    d["category"],
+                    d["filed_on"],
+                    seq,
+                    None,  # resolved_on
+                    None,  # resolved_seq
+                ),
             )
         elif kind == "case.ComplaintResolved":
             db.execute(
@@ -183,7 +191,7 @@ class Oversight:
             )
         elif kind == "audit.RecordsAccessed":
             db.insert(
-                "INSERT INTO ov_accesses VALUES (?, ?, ?, ?, ?)",
+                "ov_accesses",
                 (
                     seq,
                     d["actor"],

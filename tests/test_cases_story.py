@@ -300,3 +300,18 @@ def test_a_refused_event_leaves_nothing_in_the_vault(database_url: str) -> None:
     assert raw.count("vault_records") == 0
     enrol(pilot, PEOPLE[0])
     assert raw.count("vault_records") == 1
+
+
+def test_text_with_a_control_character_is_refused(database_url: str) -> None:
+    pilot = open_pilot(database_url)
+    who = enrol(pilot, PEOPLE[0])
+    size = pilot.app.store.head().size
+    for bad in ("moved\x00away", "moved\x1baway"):
+        with pytest.raises(DomainError) as refused:
+            pilot.app.close_case(pilot.irc, participant_id=who, closed_on="2023-03-01", reason=bad)
+        assert refused.value.rule == "plain-text"
+    assert pilot.app.store.head().size == size  # nothing was written
+    pilot.app.close_case(
+        pilot.irc, participant_id=who, closed_on="2023-03-01", reason="moved away;\n\tno forwarding"
+    )
+    assert events(pilot, "case.CaseClosed")[0]["data"]["reason"] == "moved away;\n\tno forwarding"  # type: ignore[index]
