@@ -149,3 +149,24 @@ def test_seq_at_picks_the_last_entry_by_then(ledger_env: dict[str, str]) -> None
     db = ProjectionDB(ledger_env["CMPP_DATABASE_URL"])
     assert balances.seq_at(db, middle["at"]) >= middle["seq"]  # type: ignore[operator]
     db.close()
+
+
+def test_a_report_at_seq_reads_no_later_entry(ledger_env: dict[str, str], tmp_path: Path) -> None:
+    from projections.db import ProjectionDB
+
+    db = ProjectionDB(ledger_env["CMPP_DATABASE_URL"])
+    tables = (
+        [r["name"] for r in db.query("SELECT name FROM projection_positions")]
+        if db.table_exists("projection_positions")
+        else []
+    )
+    db.close()
+    assert tables == []  # nothing projected yet: `demo` writes, it does not project
+    early = run(ledger_env, "balances", "--at-seq", "30", "--json")
+    db = ProjectionDB(ledger_env["CMPP_DATABASE_URL"])
+    positions = {r["name"]: r["position"] for r in db.query("SELECT * FROM projection_positions")}
+    db.close()
+    assert set(positions.values()) == {31}  # entries 0..30, and not one more
+    assert run(ledger_env, "balances", "--at-seq", "30", "--json") == early
+    run(ledger_env, "balances", "--json")  # now everything
+    assert run(ledger_env, "balances", "--at-seq", "30", "--json") == early

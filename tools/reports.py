@@ -37,10 +37,28 @@ AtSeqOpt = Annotated[
 ]
 
 
-def _caught_up(ctx: Context) -> None:
-    lag = max(ctx.projector.lag().values(), default=0)
-    with progress_bar("projecting", lag or None) as advance:
-        ctx.projector.catch_up(progress=advance)
+def _caught_up(ctx: Context, stop: int | None = None) -> None:
+    """Project every entry not yet projected (before seq `stop`, if given)."""
+    positions = ctx.projector.positions().values()
+    end = ctx.app.store.head().size if stop is None else stop
+    todo = max((end - p for p in positions), default=0)
+    with progress_bar("projecting", todo or None) as advance:
+        ctx.projector.catch_up(stop=stop, progress=advance)
+
+
+def _prepared(ctx: Context, as_of: str | None, at_seq: int | None) -> int | None:
+    """Catch the projections up as far as the report needs, and return its cut.
+
+    With --at-seq N no entry after N is read: projections behind N are brought up to
+    N only, and every answer is from rows made by entries 0..N. An instant (--as-of)
+    needs every entry's time, since clocks of concurrent writers interleave.
+    """
+    if at_seq is not None and as_of is None:
+        cut = _cut(ctx, None, at_seq)
+        _caught_up(ctx, stop=at_seq + 1)
+        return cut
+    _caught_up(ctx)
+    return _cut(ctx, as_of, at_seq)
 
 
 def _cut(ctx: Context, as_of: str | None, at_seq: int | None) -> int | None:
@@ -133,8 +151,7 @@ def balances_command(
 ) -> None:
     """Balances per appropriation, award and grantee, with SF-425 lines 10a to 10h."""
     with command() as ctx:
-        _caught_up(ctx)
-        result = balances.report(ctx.projector.db, _cut(ctx, as_of, at_seq))
+        result = balances.report(ctx.projector.db, _prepared(ctx, as_of, at_seq))
         emit(result, as_json, lambda: _balances_text(result))
 
 
@@ -144,8 +161,7 @@ def replay_command(
 ) -> None:
     """What the ledger would have answered at a past moment (every report, as of then)."""
     with command() as ctx:
-        _caught_up(ctx)
-        cut = _cut(ctx, as_of, at_seq)
+        cut = _prepared(ctx, as_of, at_seq)
         if cut is None:
             raise ProjectionError("replay needs --as-of or --at-seq")
         result: dict[str, Any] = {
@@ -175,10 +191,8 @@ def case_history_command(
 ) -> None:
     """A participant's timeline, with the consents in force at each moment."""
     with command() as ctx:
-        _caught_up(ctx)
-        result = case_history.history(
-            ctx.projector.db, participant_id, grantee=grantee, at_seq=_cut(ctx, as_of, at_seq)
-        )
+        cut = _prepared(ctx, as_of, at_seq)
+        result = case_history.history(ctx.projector.db, participant_id, grantee=grantee, at_seq=cut)
 
     def show() -> None:
         out.print(f"participant {result['participant_id']} ({result['grantee']})")
@@ -206,10 +220,8 @@ def oversight_command(
 ) -> None:
     """The civil-rights oversight view: consent integrity, timeliness, language, complaints."""
     with command() as ctx:
-        _caught_up(ctx)
-        result = oversight.report(
-            ctx.projector.db, at_seq=_cut(ctx, as_of, at_seq), suppress=suppressed
-        )
+        cut = _prepared(ctx, as_of, at_seq)
+        result = oversight.report(ctx.projector.db, at_seq=cut, suppress=suppressed)
     emit(result, as_json, lambda: out.print_json(data=result))
 
 
