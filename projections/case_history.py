@@ -141,6 +141,12 @@ def history(
         (participant_id, limit),
     ):
         on = row["on_date"]
+        # Every consent recorded by this entry, and its state on the entry's own date.
+        states = {
+            c.consent_id: c.state(date.fromisoformat(on), known_at=row["seq"])
+            for c in given
+            if c.seq <= row["seq"] and on is not None
+        }
         in_force = [
             {
                 "consent_id": c.consent_id,
@@ -148,9 +154,7 @@ def history(
                 "share_with": sorted(c.share_with),
             }
             for c in given
-            if c.seq <= row["seq"]
-            and on is not None
-            and c.state(date.fromisoformat(on), known_at=row["seq"]) == "in force"
+            if states.get(c.consent_id) == "in force"
         ]
         timeline.append(
             {
@@ -160,6 +164,7 @@ def history(
                 "detail": {
                     k: v for k, v in json.loads(row["detail"]).items() if k != "participant_id"
                 },
+                "consent_states": states,
                 "consents_in_force": in_force,
             }
         )

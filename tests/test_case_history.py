@@ -78,6 +78,10 @@ def test_a_timeline_shows_the_consents_in_force_at_each_moment(database_url: str
     assert in_force["case.ServiceDelivered"] == [consent]
     assert in_force["case.ConsentWithdrawn"] == []  # withdrawn from that day on
     assert in_force["case.CaseClosed"] == []
+    states = {row["type"]: row["consent_states"] for row in result["timeline"]}
+    assert states["case.ParticipantEnrolled"] == {}  # none given yet
+    assert states["case.ServiceDelivered"] == {consent: "in force"}
+    assert states["case.ComplaintFiled"] == {consent: "withdrawn"}
     assert "Rose" not in repr(result)  # personal data is not in projections
 
     earlier = history(projector.db, who, grantee="org:irc", at_seq=service_seq)
