@@ -291,3 +291,21 @@ def test_verify_reports_each_case_rule_broken_around_the_domain(
     )
     save(who, irc, "service-with-consent")  # on the day it was withdrawn
     bad.assert_verify_reports_exactly_what_was_broken(tmp_path)
+
+
+def test_verify_reports_a_control_character_written_around_the_domain(
+    database_url: str, tmp_path: Path
+) -> None:
+    bad = BareLedger(database_url)
+    bad.save(
+        Appropriation(
+            appropriation_id="FY2022",
+            fiscal_year=2022,
+            public_law="P.L. 117-103\x00",
+            amount_cents=1_000_00,
+            available_until="2024-09-30",
+        ),
+        bad.board,
+        "plain-text",
+    )
+    bad.assert_verify_reports_exactly_what_was_broken(tmp_path)
