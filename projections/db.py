@@ -35,6 +35,10 @@ class ProjectionDB:
             )
             self._sqlite.row_factory = sqlite3.Row
             self._sqlite.execute("PRAGMA journal_mode=WAL")
+            # Per connection: projections' own commits skip the fsync. In WAL mode that
+            # can lose the last batches on power loss, never corrupt them, and a lost
+            # batch (rows and position together) is simply projected again. The ledger's
+            # connection keeps its full sync.
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
 
     @property
