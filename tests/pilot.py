@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -74,3 +75,19 @@ def fund(pilot: Pilot, *, award_cents: int = 10_000_00, method: str = "advance")
         method=method,
     )
     return "A-2022-007"
+
+
+def demo_app(url: str, keys: Path, *, participants: int, seed: int) -> CMPPApplication:
+    """A fresh ledger holding `cmpp demo`'s pilot (keys written under `keys`)."""
+    from ledger.keystore import KeyStore
+    from tools.demo import run_demo
+
+    app = CMPPApplication(env=persistence_env(url), vault_key=os.urandom(32))
+    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+    app.open_ledger(
+        origin="cmpp.example.gov/ledger/demo",
+        root=board,
+        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
+    )
+    run_demo(app, KeyStore(keys, "pass"), board, participants=participants, seed=seed)
+    return app

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from domain.application import CMPPApplication
 from domain.cases import Participant
 from ledger.application import LedgerApplication
-from ledger.keystore import KeyStore
 from ledger.settings import persistence_env
 from ledger.signing import Signer, SigningKey
 from projections import oversight
 from projections.db import ProjectionDB
 from projections.runner import Projector
-from tools.demo import run_demo
+from tests.pilot import demo_app
 
 COUNTS = {
     "participants",
@@ -45,14 +42,7 @@ def _small_counts(value: Any, key: str = "") -> list[tuple[str, int]]:
 def test_a_demo_pilot_has_no_findings_and_suppresses_small_cells(
     database_url: str, tmp_path: Path
 ) -> None:
-    app = CMPPApplication(env=persistence_env(database_url), vault_key=os.urandom(32))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/o",
-        root=board,
-        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
-    )
-    run_demo(app, KeyStore(tmp_path / "keys", "pass"), board, participants=60, seed=4)
+    app = demo_app(database_url, tmp_path / "keys", participants=60, seed=4)
     projector = Projector(app.store, ProjectionDB(database_url), [oversight.Oversight()])
     projector.catch_up()
 
@@ -173,14 +163,7 @@ class FailsOnce:
 
 def test_a_batch_that_fails_leaves_no_trace_in_position_or_cache(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app = CMPPApplication(env=persistence_env(url), vault_key=os.urandom(32))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/o",
-        root=board,
-        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
-    )
-    run_demo(app, KeyStore(tmp_path / "keys", "pass"), board, participants=15, seed=2)
+    app = demo_app(url, tmp_path / "keys", participants=15, seed=2)
     watched = oversight.Oversight()
     projector = Projector(app.store, ProjectionDB(url), [watched, FailsOnce()])  # type: ignore[list-item]
     try:
@@ -201,14 +184,7 @@ def test_a_batch_that_fails_leaves_no_trace_in_position_or_cache(tmp_path: Path)
 def test_a_tiny_cache_gives_the_same_view(tmp_path: Path, monkeypatch: Any) -> None:
     """The worker drops its cache when full; what it reloads from the tables is the same."""
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app = CMPPApplication(env=persistence_env(url), vault_key=os.urandom(32))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/o",
-        root=board,
-        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
-    )
-    run_demo(app, KeyStore(tmp_path / "keys", "pass"), board, participants=40, seed=3)
+    app = demo_app(url, tmp_path / "keys", participants=40, seed=3)
     roomy = Projector(
         app.store, ProjectionDB(f"sqlite:///{tmp_path / 'roomy.sqlite3'}"), [oversight.Oversight()]
     )

@@ -3,39 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.application import CMPPApplication
-from ledger.keystore import KeyStore
-from ledger.settings import persistence_env
-from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
 from projections import balances, oversight
 from projections.case_history import CaseHistory, history
 from projections.db import ProjectionDB
 from projections.runner import Projector
-from tools.demo import run_demo
+from tests.pilot import demo_app
 
 
 @pytest.fixture
 def pilot_app(database_url: str, tmp_path: Path) -> CMPPApplication:
-    app = CMPPApplication(env=persistence_env(database_url), vault_key=os.urandom(32))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/p",
-        root=board,
-        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
-    )
-    run_demo(app, KeyStore(tmp_path / "keys", "pass"), board, participants=40, seed=5)
-    return app
+    return demo_app(database_url, tmp_path / "keys", participants=40, seed=5)
 
 
 def project(app: CMPPApplication, url: str, stop: int | None = None) -> Projector:
