@@ -9,8 +9,7 @@ class DomainError(GuardError):
     """A command the program's rules refuse; nothing was written."""
 
     def __init__(self, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.rule = rule
+        super().__init__(message, rule=rule)
 
 
 def dollars(cents: int) -> str:

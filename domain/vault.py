@@ -21,11 +21,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 
 from ledger import canonical
+from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
 
 
-class VaultError(RuntimeError):
+class VaultError(UserError, RuntimeError):
     """A vault record that cannot be kept or read; never holds the data itself."""
+
+    rule = "vault"
 
 
 class ErasedError(VaultError):

@@ -16,6 +16,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger import canonical
 from ledger.entry import EntryError, parse_signed_state, seal
+from ledger.errors import UserError
 from ledger.guard import Guard, GuardedWrites, RowReader
 from ledger.hashing import ZERO_PREV, b64encode
 from ledger.merkle import Frontier, Node, leaf_hash
@@ -62,8 +63,10 @@ class SignedStoredEvent(StoredEvent):
     event: dict[str, Any] = field(compare=False, repr=False)
 
 
-class LogWriteError(ValueError):
+class LogWriteError(UserError, ValueError):
     """A batch that cannot enter the log; the transaction writes nothing."""
+
+    rule = "log-write"
 
 
 @dataclass

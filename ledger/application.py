@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.persistence import EventStore
 
+from ledger.errors import UserError
 from ledger.hashing import b64decode
 from ledger.mapper import SigningEventStore
 from ledger.note import VerifierKey
@@ -21,12 +22,16 @@ from ledger.signing import Signer
 from ledger.store import LogStore
 
 
-class LedgerNotOpenError(RuntimeError):
+class LedgerNotOpenError(UserError, RuntimeError):
     """The database holds no ledger yet (run `cmpp init`)."""
 
+    rule = "ledger-not-open"
 
-class LedgerExistsError(RuntimeError):
+
+class LedgerExistsError(UserError, RuntimeError):
     """`cmpp init` on a database that already holds a ledger."""
+
+    rule = "ledger-exists"
 
 
 class LedgerApplication(Application[UUID]):

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ledger.errors import UserError
 from ledger.verify import Material
 
 FORMAT = "cmpp-ledger-bundle/1"
@@ -20,8 +21,10 @@ CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"
 
 
-class BundleError(ValueError):
+class BundleError(UserError, ValueError):
     """A directory that is not a bundle at all (a usage error, not a finding)."""
+
+    rule = "bundle"
 
 
 def read_manifest(bundle: Path) -> dict[str, Any]:

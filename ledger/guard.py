@@ -19,9 +19,13 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from ledger.errors import UserError
 
-class GuardError(ValueError):
+
+class GuardError(UserError, ValueError):
     """An event that a domain rule refuses; the message names the rule and the figures."""
+
+    rule = "guard"
 
 
 class Guard(Protocol):

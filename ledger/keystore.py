@@ -15,11 +15,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.errors import UserError
 from ledger.signing import SigningKey
 
 
-class KeyStoreError(RuntimeError):
+class KeyStoreError(UserError, RuntimeError):
     """A key that cannot be stored or read; the message never holds secrets."""
+
+    rule = "key-store"
 
 
 class KeyStore:

@@ -15,14 +15,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode, sha256
 
 ED25519_ALG = b"\x01"
 SIG_PREFIX = "— "  # U+2014 EM DASH and a space
 
 
-class NoteError(ValueError):
+class NoteError(UserError, ValueError):
     """A signed note or checkpoint that is malformed or does not verify."""
+
+    rule = "note"
 
 
 def key_hash(name: str, public_key: bytes) -> bytes:

@@ -12,12 +12,15 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.errors import UserError
 from ledger.hashing import b64encode, key_id
 from ledger.permissions import ROLES
 
 
-class KeyRuleError(ValueError):
+class KeyRuleError(UserError, ValueError):
     """A key registration or revocation that the ledger's rules refuse."""
+
+    rule = "key-rule"
 
 
 class Ledger(Aggregate):

@@ -8,9 +8,13 @@ from urllib.parse import unquote, urlsplit
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """Configuration that cannot work; the message says which setting."""
+
+    rule = "config"
 
 
 class Settings(BaseSettings):

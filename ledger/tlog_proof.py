@@ -13,14 +13,17 @@ checkpoint with nothing else of the log. Standard library and `cryptography` onl
 from __future__ import annotations
 
 from ledger import merkle
+from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
 from ledger.note import Checkpoint, NoteError, VerifierKey
 
 HEADER = "c2sp.org/tlog-proof@v1"
 
 
-class TlogProofError(ValueError):
+class TlogProofError(UserError, ValueError):
     """A tlog-proof that is malformed or does not prove its entry."""
+
+    rule = "tlog-proof"
 
 
 def format_tlog_proof(index: int, proof: list[bytes], checkpoint_note: str) -> str:

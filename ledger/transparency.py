@@ -13,14 +13,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import merkle
 from ledger.entry import format_instant
+from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
 from ledger.note import Checkpoint, NoteError, VerifierKey
 from ledger.store import LogStore, iter_leaves
 from ledger.tlog_proof import format_tlog_proof
 
 
-class ProofRequestError(ValueError):
+class ProofRequestError(UserError, ValueError):
     """A proof that cannot be given for the sizes asked; the message says why."""
+
+    rule = "proof-request"
 
 
 class LogSigner:

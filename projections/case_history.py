@@ -12,11 +12,12 @@ from datetime import date
 from typing import Any
 
 from domain.case_rules import CASE_TYPES
+from ledger.errors import NotFoundError
 from projections import consents
 from projections.db import ProjectionDB
 
 
-class CaseHistoryNotFoundError(LookupError):
+class CaseHistoryNotFoundError(NotFoundError, LookupError):
     """No such participant for this grantee (or none at all)."""
 
 

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ledger.errors import UserError
 from projections.db import ProjectionDB
 
 HEADER = ["payment_ref", "paid_on", "amount_cents", "payee"]
 
 
-class PaymentFileError(ValueError):
+class PaymentFileError(UserError, ValueError):
     """A payment file that cannot be read; the message names the line."""
+
+    rule = "payment-file"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from ledger import canonical
+from ledger.errors import UserError
 from ledger.store import LogStore
 from projections.db import ProjectionDB
 
@@ -43,8 +44,10 @@ class Projection(Protocol):
         ...
 
 
-class ProjectionError(RuntimeError):
+class ProjectionError(UserError, RuntimeError):
     """The log cannot be projected (a missing entry): verify the ledger."""
+
+    rule = "projection"
 
 
 @contextmanager

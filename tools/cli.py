@@ -13,26 +13,21 @@ from uuid import uuid4
 import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from domain.errors import DomainError
 from domain.rules import ProgramRules
-from domain.vault import VaultError
 from ledger import transparency
-from ledger.appender import LogWriteError
-from ledger.application import LedgerExistsError, LedgerNotOpenError
+from ledger.application import LedgerNotOpenError
 from ledger.bundle import BundleError, bundle_material
+from ledger.errors import UserError
 from ledger.export import export_bundle, live_material
-from ledger.keystore import KeyStoreError
-from ledger.note import NoteError, VerifierKey
+from ledger.note import VerifierKey
 from ledger.registry import KeyRuleError
-from ledger.settings import ConfigError, Settings
+from ledger.settings import Settings
 from ledger.signing import Signer, SigningKey
 from ledger.tlog_proof import TlogProofError, verify_tlog_proof
 from ledger.verify import verify as run_verify
-from projections.case_history import CaseHistoryNotFoundError
-from projections.reconcile import PaymentFileError
-from projections.runner import ProjectionError
 from tools.context import Context
 from tools.demo import DemoSummary, run_demo
 
@@ -48,22 +43,6 @@ err = Console(stderr=True)
 # Piped output is read by programs and people with wide screens: don't fold it at 80.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
-USAGE_ERRORS = (
-    CaseHistoryNotFoundError,
-    DomainError,
-    PaymentFileError,
-    ProjectionError,
-    VaultError,
-    ConfigError,
-    KeyStoreError,
-    LedgerNotOpenError,
-    LedgerExistsError,
-    BundleError,
-    KeyRuleError,
-    NoteError,
-    transparency.ProofRequestError,
-    LogWriteError,
-)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 ActorOpt = Annotated[
     str, typer.Option("--actor", envvar="CMPP_ACTOR", help="Who is acting, e.g. user:jdoe.")
@@ -77,11 +56,11 @@ def command(actor: str = "user:cli") -> Iterator[Context]:
     try:
         ctx = Context(Settings(), actor)
         yield ctx
-    except USAGE_ERRORS as exc:
-        err.print(f"[red]error:[/red] {exc}")
+    except UserError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     except PersistenceError as exc:
-        err.print(f"[red]database error:[/red] {type(exc).__name__}: {exc}")
+        err.print(f"[red]database error:[/red] {type(exc).__name__}: {escape(str(exc))}")
         raise typer.Exit(2) from None
     finally:
         if ctx is not None:
