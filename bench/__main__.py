@@ -30,18 +30,19 @@ def main() -> None:
             if "verify" not in skip:
                 with tempfile.TemporaryDirectory() as tmp:
                     bundle = Path(tmp) / "bundle"
-                    root_id = filled.app.opening["data"]["root_key"]["key_id"]
-                    export_bundle(filled.app.store, filled.log, root_id, bundle)
-                    verify.run(bundle, filled.clerk.key.public_key)
+                    app = filled.system.app
+                    root_id = app.opening["data"]["root_key"]["key_id"]
+                    export_bundle(app.store, filled.system.log, root_id, bundle)
+                    verify.run(bundle, filled.server.key.public_key)
             if "proofs" not in skip:
-                proofs.run("sqlite", filled.app, filled.log, filled.clerk)
-            filled.app.close()
+                proofs.run("sqlite", filled)
+            filled.close()
         if "proofs" not in skip and "postgres" not in skip:
             with fresh("postgres") as url:
                 print(f"filling a {args.entries:,}-entry ledger on PostgreSQL …", flush=True)
                 filled = fill(url, args.entries, per_save=1000)
-                proofs.run("postgres", filled.app, filled.log, filled.clerk)
-                filled.app.close()
+                proofs.run("postgres", filled)
+                filled.close()
     if "projections" not in skip:
         projections_bench.run(args.entries, "sqlite")
         if "postgres" not in skip:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.application import Application
 
 from bench import report
 from bench.databases import fresh
-from bench.model import payment
-from ledger.application import LedgerApplication
-from ledger.settings import persistence_env
-from ledger.signing import Signer, SigningKey
+from bench.model import access, open_bench_ledger
+from ledger.persistence import persistence_env
 
 
 class PlainApplication(Application[Any]):
@@ -32,8 +29,8 @@ def _plain_env(url: str) -> dict[str, str]:
 
 def _rate(save: Any, saves: int, per_save: int) -> float:
     for _ in range(min(20, saves)):  # warm up: connections, caches, table statistics
-        save(*[payment() for _ in range(per_save)])
-    batches = [[payment() for _ in range(per_save)] for _ in range(saves)]
+        save(*[access() for _ in range(per_save)])
+    batches = [[access() for _ in range(per_save)] for _ in range(saves)]
     with report.timer() as elapsed:
         for batch in batches:
             save(*batch)
@@ -49,19 +46,13 @@ def plain_rate(url: str, saves: int, per_save: int) -> float:
 
 
 def ledger_rate(url: str, saves: int, per_save: int) -> float:
-    app = LedgerApplication(env=persistence_env(url))
-    root = Signer("user:bench", SigningKey.generate("org:board", ("board",)))
-    app.open_ledger(
-        origin="bench.example/ledger",
-        root=root,
-        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
-    )
-    clerk = Signer("user:bench", SigningKey.generate("org:cws", ("grantee",)))
-    app.register_key(root, clerk.key.public_key, "org:cws", ["grantee"])
+    """The whole ledger as `cmpp` builds it: signing, the log, trust and the program's rules."""
+    ledger = open_bench_ledger(url)
+    app = ledger.system.app
     try:
-        return _rate(lambda *objs: app.save(*objs, signer=clerk), saves, per_save)
+        return _rate(lambda *objs: app.save(*objs, signer=ledger.server), saves, per_save)
     finally:
-        app.close()
+        ledger.close()
 
 
 def run(scale: float = 1.0, rounds: int = 3) -> None:

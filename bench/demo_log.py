@@ -11,27 +11,20 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from domain.application import CMPPApplication
-from domain.cases import SERVICE_TYPES, Participant
-from domain.funds import Award
-from ledger.settings import persistence_env
+from bench.model import BenchLedger, open_bench_ledger
+from domain import catalogue as c
+from domain.cases import Participant
 from ledger.signing import Signer, SigningKey
-from ledger.transparency import LogSigner
 
 GRANTEES = ["org:irc", "org:bakerripley", "org:la-oia", "org:lirs", "org:lssnca"]
 START = date(2023, 1, 1)
 
 
-def fill_demo_log(url: str, events: int, seed: int = 1) -> tuple[CMPPApplication, LogSigner]:
+def fill_demo_log(url: str, events: int, seed: int = 1) -> BenchLedger:
     rng = random.Random(seed)
-    app = CMPPApplication(env=persistence_env(url))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    log_key = Ed25519PrivateKey.generate()
-    app.open_ledger(
-        origin="bench.example/demo", root=board, log_public=log_key.public_key().public_bytes_raw()
-    )
+    ledger = open_bench_ledger(url)
+    system = ledger.system
+    app, board, log = system.app, system.root_signer("user:chair"), system.log
     signers = {}
     for org, role in [("org:cws", "fiscal_agent"), *((g, "grantee") for g in GRANTEES)]:
         app.register_organisation(board, org_id=org, name=org, kind=role)
@@ -56,89 +49,97 @@ def fill_demo_log(url: str, events: int, seed: int = 1) -> tuple[CMPPApplication
             period_end="2030-09-30",
             method="advance",
         )
-    log = LogSigner(app.store, app.origin, log_key)
     n = 0
     while app.store.head().size < events:
         grantee = GRANTEES[n % len(GRANTEES)]
         cases = [_case(rng, grantee, f"P-{n}-{i}") for i in range(50)]
         app.save(*cases, signer=signers[grantee])
-        award = app.repository.get(Award.create_id(f"A-{grantee[4:]}"))
-        day = START + timedelta(n % 2000)
-        award.report_expenditure(
-            award_id=award.award_id,
+        day = (START + timedelta(n % 2000)).isoformat()
+        app.report_expenditure(
+            signers[grantee],
+            award_id=f"A-{grantee[4:]}",
             expenditure_id=f"E-{n}",
             category="personnel",
             amount_cents=rng.randrange(10**5, 10**7),
-            incurred_on=day.isoformat(),
-            service_ids=[],
-            document_sha256=None,
+            incurred_on=day,
         )
-        app.save(award, signer=signers[grantee])
-        award = app.repository.get(award.id)
-        award.record_disbursement(
-            award_id=award.award_id,
+        app.record_disbursement(
+            signers["org:cws"],
+            award_id=f"A-{grantee[4:]}",
             disbursement_id=f"D-{n}",
             amount_cents=rng.randrange(10**5, 10**7),
             payment_ref=f"CWS-{n}",
-            paid_on=day.isoformat(),
+            paid_on=day,
         )
-        app.save(award, signer=signers["org:cws"])
         n += 1
         if n % 200 == 0:
             print(f"  {app.store.head().size:,} entries", flush=True)
             log.checkpoint()
     log.checkpoint()
-    return app, log
+    return ledger
 
 
 def _case(rng: random.Random, grantee: str, pid: str) -> Participant:
+    """One participant's whole case, as one aggregate with its pending events."""
     enrolled = START + timedelta(rng.randrange(2000))
     language = rng.choice(["es", "es", "ht", "pt", "fr", "ar", "uk", "en"])
-    p = Participant(
-        participant_id=pid,
-        grantee=grantee,
-        enrolled_on=enrolled.isoformat(),
-        referral_source="ICE ERO",
-        language=language,
-        age_band=rng.choice(["18-24", "25-34", "35-44", "45-54"]),
-        gender=rng.choice(["female", "male"]),
-        nationality="XX",
-        pii_sha256=f"{rng.getrandbits(256):064x}",
+    interpreter = language != "en"
+    p = Participant.open(
+        {
+            "participant_id": pid,
+            "grantee": grantee,
+            "enrolled_on": enrolled.isoformat(),
+            "referral_source": "ICE ERO",
+            "language": language,
+            "age_band": rng.choice(["18-24", "25-34", "35-44", "45-54"]),
+            "gender": rng.choice(["female", "male"]),
+            "nationality": "XX",
+            "pii_sha256": f"{rng.getrandbits(256):064x}",
+        }
     )
-    services = ["case_management", rng.choice(SERVICE_TYPES[1:])]
-    p.give_consent(
-        participant_id=pid,
-        consent_id=f"C-{pid}",
-        services=services,
-        share_with=["legal_service_provider"],
-        method="written",
-        language=language,
-        interpreter=language != "en",
-        form_version="1",
-        given_on=enrolled.isoformat(),
-        expires_on=None,
+    services = ["case_management", rng.choice(c.SERVICE_TYPES[1:])]
+    consent = {"participant_id": pid, "consent_id": f"C-{pid}"}
+    p.record(
+        c.CONSENT_GIVEN,
+        {
+            **consent,
+            "services": services,
+            "share_with": ["legal_service_provider"],
+            "method": "written",
+            "language": language,
+            "interpreter": interpreter,
+            "form_version": "1",
+            "given_on": enrolled.isoformat(),
+            "expires_on": None,
+        },
     )
     on = enrolled
     for k in range(rng.randrange(2, 7)):
         on += timedelta(rng.randrange(1, 20))
-        p.deliver_service(
-            participant_id=pid,
-            service_id=f"S-{pid}-{k}",
-            service_type=rng.choice(services),
-            delivered_on=on.isoformat(),
-            minutes=30,
-            language=language,
-            interpreter=language != "en",
-            notes_sha256=None,
+        p.record(
+            c.SERVICE_DELIVERED,
+            {
+                "participant_id": pid,
+                "service_id": f"S-{pid}-{k}",
+                "service_type": rng.choice(services),
+                "delivered_on": on.isoformat(),
+                "minutes": 30,
+                "language": language,
+                "interpreter": interpreter,
+                "notes_sha256": None,
+            },
         )
     if rng.random() < 0.2:
-        p.refer(
-            participant_id=pid,
-            referral_id=f"R-{pid}",
-            to_kind="legal_service_provider",
-            consent_id=f"C-{pid}",
-            made_on=on.isoformat(),
+        p.record(
+            c.REFERRAL_MADE,
+            {
+                **consent,
+                "referral_id": f"R-{pid}",
+                "to_kind": "legal_service_provider",
+                "made_on": on.isoformat(),
+            },
         )
     if rng.random() < 0.3:
-        p.close(participant_id=pid, closed_on=(on + timedelta(1)).isoformat(), reason="done")
+        closed_on = (on + timedelta(1)).isoformat()
+        p.record(c.CASE_CLOSED, {"participant_id": pid, "closed_on": closed_on, "reason": "done"})
     return p

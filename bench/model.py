@@ -1,43 +1,53 @@
-"""The aggregate both sides of the append benchmark save: one event with an amount."""
+"""What the benchmarks write: a ledger built as `cmpp init` builds it, and one kind of event.
+
+The event is a record of access to protected records (`audit.RecordsAccessed`), signed by
+the server's own key: a real event of the catalogue, which the program's rules accept
+without preconditions, so a benchmark measures the ledger, not a scenario.
+"""
 
 from __future__ import annotations
 
 import itertools
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from eventsourcing.domain import Aggregate, event
+from domain.audit import RecordsAccess
+from domain.catalogue import SYSTEM
+from ledger.signing import Signer, SigningKey
+from projections.settings import throwaway_settings
+from projections.system import System
 
-_refs = itertools.count()
-
-
-class BenchPayment(Aggregate):
-    TOPIC = "bench.Payment"
-
-    class Created(Aggregate.Created):
-        TOPIC = "case.SampleRecorded"
-        award_id: str
-        disbursement_id: str
-        amount_cents: int
-        payment_ref: str
-        paid_on: str
-
-    @event(Created)
-    def __init__(
-        self,
-        award_id: str,
-        disbursement_id: str,
-        amount_cents: int,
-        payment_ref: str,
-        paid_on: str,
-    ) -> None:
-        self.amount_cents = amount_cents
+_numbers = itertools.count()
 
 
-def payment() -> BenchPayment:
-    n = next(_refs)
-    return BenchPayment(
-        award_id="A-2022-007",
-        disbursement_id=f"D-{n}",
-        amount_cents=120_000 + n,
-        payment_ref=f"PAY-{n}",
-        paid_on="2022-10-01",
+def access() -> RecordsAccess:
+    n = next(_numbers)
+    return RecordsAccess.open(
+        {
+            "actor": "user:analyst",
+            "purpose": f"case review {n}",
+            "participant_ids": [f"P-{n}"],
+            "fields": ["name", "a_number"],
+        }
     )
+
+
+@dataclass
+class BenchLedger:
+    system: System
+    server: Signer  # the server's own key (role system): signs every access record
+    _keys: tempfile.TemporaryDirectory[str] = field(repr=False)
+
+    def close(self) -> None:
+        self.system.close()
+        self._keys.cleanup()
+
+
+def open_bench_ledger(url: str) -> BenchLedger:
+    keys = tempfile.TemporaryDirectory(prefix="cmpp-bench-")
+    system = System(throwaway_settings(url, Path(keys.name)))
+    system.create_ledger()
+    server = Signer("user:server", SigningKey.generate("org:board", (SYSTEM,)))
+    system.app.register_key(system.root_signer(), server.key.public_key, "org:board", [SYSTEM])
+    return BenchLedger(system, server, keys)

@@ -7,11 +7,8 @@ import statistics
 import time
 
 from bench import report
-from bench.model import payment
+from bench.model import BenchLedger, access
 from ledger import transparency
-from ledger.application import LedgerApplication
-from ledger.signing import Signer
-from ledger.transparency import LogSigner
 
 
 def _ms(action: object, runs: int) -> list[float]:
@@ -25,12 +22,13 @@ def _ms(action: object, runs: int) -> list[float]:
     return times
 
 
-def run(backend: str, app: LedgerApplication, log: LogSigner, signer: Signer) -> None:
+def run(backend: str, ledger: BenchLedger) -> None:
+    app, log = ledger.system.app, ledger.system.log
     size = app.store.head().size
     rng = random.Random(7)
 
     def new_checkpoint() -> None:
-        app.save(payment(), signer=signer)  # untimed below: we time only the checkpoint
+        app.save(access(), signer=ledger.server)  # untimed below: we time only the checkpoint
         start = time.perf_counter()
         log.checkpoint()
         checkpoint_times.append((time.perf_counter() - start) * 1000)

@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from domain.verification import verify_log
 from ledger.bundle import bundle_material
-from ledger.verify import verify
 
 if __name__ == "__main__":
     start = time.perf_counter()
-    report = verify(bundle_material(Path(sys.argv[1])))
+    report = verify_log(bundle_material(Path(sys.argv[1])))  # as `cmpp verify --bundle`
     seconds = time.perf_counter() - start
     print(
         json.dumps(

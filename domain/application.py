@@ -1,39 +1,46 @@
 """The program's application: one method per command, each signed by the one who acts.
 
-Every command checks its input, then saves; the ledger's recorders check the
-signer's key (trust) and the program's rules (domain.funds_rules) under the writers'
-lock, so a refused command raises a DomainError naming the rule and writes nothing.
+Every command records one event of the catalogue (`record`): the signer's roles must
+be allowed to sign it and its data must be well formed; then the ledger's recorders
+check the signer's key (trust) and the program's rules (domain.rules) under the
+writers' lock, so a refused command raises a DomainError naming the rule and writes
+nothing. The methods below only name the command's members.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain import catalogue as c
+from domain.audit import Export, RecordsAccess
 from domain.case_commands import CaseCommands
-from domain.commands import cents, check, day, permitted
+from domain.cases import Complaint, Participant
+from domain.commands import permitted, well_formed
 from domain.errors import DomainError
 from domain.funds import Appropriation, Award
-from domain.organisations import KINDS, Organisation
+from domain.organisations import Organisation
 from domain.rules import ProgramRules
+from domain.streams import Stream, streams_by_type
 from domain.vault import Vault, VaultError
 from ledger.application import LedgerApplication
+from ledger.catalogue import EventType
 from ledger.signing import Signer
 
-A = TypeVar("A", bound=Aggregate)
-CONFLICT_RETRIES = 20  # another writer saved the same aggregate first: reload and try again
+CONFLICT_RETRIES = 20  # another writer saved the same stream first: reload and try again
+STREAMS = streams_by_type(
+    Organisation, Appropriation, Award, Participant, Complaint, RecordsAccess, Export
+)
 
 
 class CMPPApplication(CaseCommands, LedgerApplication):
     name = "ledger"  # the same tables as the ledger it extends
 
     def __init__(self, env: dict[str, str] | None = None, vault_key: bytes | None = None) -> None:
-        super().__init__(env)
+        super().__init__(env, catalogue=c.CATALOGUE)
         self._vault_key = vault_key
         self._vault: Vault | None = None
         self.rules = ProgramRules()
@@ -48,26 +55,52 @@ class CMPPApplication(CaseCommands, LedgerApplication):
             self._vault = Vault(self.recorder.datastore, self._vault_key)  # type: ignore[attr-defined]
         return self._vault
 
-    # -- organisations ------------------------------------------------------------------
+    def record(self, signer: Signer, event_type: EventType, **data: Any) -> UUID:
+        """Record one event of `event_type` with `data`, signed by `signer`; return its stream.
+
+        An event that opens a stream (an award made, a participant enrolled) creates it;
+        any other is added to the stream its data names, retrying if another writer
+        added to that stream first.
+        """
+        permitted(signer, event_type)
+        well_formed(event_type, data)
+        stream = STREAMS[event_type]
+        if event_type == stream.Created.TOPIC:  # type: ignore[attr-defined]
+            aggregate = stream.open(data)
+            try:
+                self.save(aggregate, signer=signer)
+            except IntegrityError:
+                what = f"{stream.__name__.lower()} {data[stream.KEY or '']}"
+                raise DomainError("unique-id", f"{what} already exists") from None
+            return aggregate.id
+        return self._add(signer, stream, event_type, data)
+
+    def _add(
+        self, signer: Signer, stream: type[Stream], event_type: EventType, data: dict[str, Any]
+    ) -> UUID:
+        stream_id = stream.id_for(data)
+        for _attempt in range(CONFLICT_RETRIES):
+            try:
+                aggregate: Stream = self.repository.get(stream_id)
+            except AggregateNotFoundError:
+                what = f"{stream.PREFIX} {data[stream.KEY or '']}"
+                raise DomainError(f"known-{stream.PREFIX}", f"{what} does not exist") from None
+            aggregate.record(event_type, data)
+            try:
+                self.save(aggregate, signer=signer)
+                return stream_id
+            except IntegrityError:
+                continue  # someone else recorded on this stream first: reload
+        raise DomainError("busy", f"{stream.PREFIX} {data[stream.KEY or '']} is busy; try again")
+
+    # -- organisations and funds ----------------------------------------------------------
 
     def register_organisation(
         self, signer: Signer, *, org_id: str, name: str, kind: str, uei: str | None = None
     ) -> UUID:
-        check(
-            org_id.startswith("org:") and len(org_id) > 4,
-            "org-id",
-            f"an organisation id looks like org:name, not {org_id!r}",
+        return self.record(
+            signer, c.ORGANISATION_REGISTERED, org_id=org_id, name=name, kind=kind, uei=uei
         )
-        check(kind in KINDS, "org-kind", f"kind must be one of {', '.join(KINDS)}")
-        check(bool(name.strip()), "org-name", "an organisation needs a name")
-        return self._create(
-            signer,
-            "org.OrganisationRegistered",
-            lambda: Organisation(org_id=org_id, name=name, kind=kind, uei=uei),
-            f"organisation {org_id}",
-        )
-
-    # -- funds ----------------------------------------------------------------------------
 
     def record_appropriation(
         self,
@@ -79,24 +112,14 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         amount_cents: int,
         available_until: str,
     ) -> UUID:
-        cents(amount_cents)
-        day(available_until, "available_until")
-        check(
-            isinstance(fiscal_year, int) and not isinstance(fiscal_year, bool),
-            "well-formed",
-            "fiscal_year is a year number",
-        )
-        return self._create(
+        return self.record(
             signer,
-            "funds.AppropriationRecorded",
-            lambda: Appropriation(
-                appropriation_id=appropriation_id,
-                fiscal_year=fiscal_year,
-                public_law=public_law,
-                amount_cents=amount_cents,
-                available_until=available_until,
-            ),
-            f"appropriation {appropriation_id}",
+            c.APPROPRIATION_RECORDED,
+            appropriation_id=appropriation_id,
+            fiscal_year=fiscal_year,
+            public_law=public_law,
+            amount_cents=amount_cents,
+            available_until=available_until,
         )
 
     def make_award(
@@ -111,31 +134,21 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         period_end: str,
         method: str,
     ) -> UUID:
-        cents(amount_cents)
-        day(period_start, "period_start")
-        day(period_end, "period_end")
-        return self._create(
+        return self.record(
             signer,
-            "funds.AwardMade",
-            lambda: Award(
-                award_id=award_id,
-                appropriation_id=appropriation_id,
-                grantee=grantee,
-                amount_cents=amount_cents,
-                period_start=period_start,
-                period_end=period_end,
-                method=method,
-            ),
-            f"award {award_id}",
+            c.AWARD_MADE,
+            award_id=award_id,
+            appropriation_id=appropriation_id,
+            grantee=grantee,
+            amount_cents=amount_cents,
+            period_start=period_start,
+            period_end=period_end,
+            method=method,
         )
 
     def amend_award(self, signer: Signer, *, award_id: str, delta_cents: int, reason: str) -> None:
-        cents(delta_cents, allow_negative=True)
-        self._on_award(
-            signer,
-            "funds.AwardAmended",
-            award_id,
-            lambda a: a.amend(award_id=award_id, delta_cents=delta_cents, reason=reason),
+        self.record(
+            signer, c.AWARD_AMENDED, award_id=award_id, delta_cents=delta_cents, reason=reason
         )
 
     def record_disbursement(
@@ -148,31 +161,25 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         payment_ref: str,
         paid_on: str,
     ) -> None:
-        cents(amount_cents)
-        day(paid_on, "paid_on")
-        self._on_award(
+        self.record(
             signer,
-            "funds.DisbursementRecorded",
-            award_id,
-            lambda a: a.record_disbursement(
-                award_id=award_id,
-                disbursement_id=disbursement_id,
-                amount_cents=amount_cents,
-                payment_ref=payment_ref,
-                paid_on=paid_on,
-            ),
+            c.DISBURSEMENT_RECORDED,
+            award_id=award_id,
+            disbursement_id=disbursement_id,
+            amount_cents=amount_cents,
+            payment_ref=payment_ref,
+            paid_on=paid_on,
         )
 
     def reverse_disbursement(
         self, signer: Signer, *, award_id: str, disbursement_id: str, reason: str
     ) -> None:
-        self._on_award(
+        self.record(
             signer,
-            "funds.DisbursementReversed",
-            award_id,
-            lambda a: a.reverse_disbursement(
-                award_id=award_id, disbursement_id=disbursement_id, reason=reason
-            ),
+            c.DISBURSEMENT_REVERSED,
+            award_id=award_id,
+            disbursement_id=disbursement_id,
+            reason=reason,
         )
 
     def report_expenditure(
@@ -187,21 +194,16 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         service_ids: list[str] | None = None,
         document_sha256: str | None = None,
     ) -> None:
-        cents(amount_cents)
-        day(incurred_on, "incurred_on")
-        self._on_award(
+        self.record(
             signer,
-            "funds.ExpenditureReported",
-            award_id,
-            lambda a: a.report_expenditure(
-                award_id=award_id,
-                expenditure_id=expenditure_id,
-                category=category,
-                amount_cents=amount_cents,
-                incurred_on=incurred_on,
-                service_ids=list(service_ids or []),
-                document_sha256=document_sha256,
-            ),
+            c.EXPENDITURE_REPORTED,
+            award_id=award_id,
+            expenditure_id=expenditure_id,
+            category=category,
+            amount_cents=amount_cents,
+            incurred_on=incurred_on,
+            service_ids=list(service_ids or []),
+            document_sha256=document_sha256,
         )
 
     def record_refund(
@@ -214,66 +216,36 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         received_on: str,
         payment_ref: str,
     ) -> None:
-        cents(amount_cents)
-        day(received_on, "received_on")
-        self._on_award(
+        self.record(
             signer,
-            "funds.RefundReceived",
-            award_id,
-            lambda a: a.receive_refund(
-                award_id=award_id,
-                refund_id=refund_id,
-                amount_cents=amount_cents,
-                received_on=received_on,
-                payment_ref=payment_ref,
-            ),
+            c.REFUND_RECEIVED,
+            award_id=award_id,
+            refund_id=refund_id,
+            amount_cents=amount_cents,
+            received_on=received_on,
+            payment_ref=payment_ref,
         )
 
     def close_award(self, signer: Signer, *, award_id: str, closed_on: str) -> None:
-        day(closed_on, "closed_on")
-        self._on_award(
-            signer,
-            "funds.AwardClosed",
-            award_id,
-            lambda a: a.close(award_id=award_id, closed_on=closed_on),
-        )
+        self.record(signer, c.AWARD_CLOSED, award_id=award_id, closed_on=closed_on)
 
-    # -- how commands are carried out -------------------------------------------------------
+    # -- what the server records about itself ---------------------------------------------
 
-    def _create(self, signer: Signer, event_type: str, build: Callable[[], A], what: str) -> UUID:
-        permitted(signer, event_type)
-        aggregate = build()
-        try:
-            self.save(aggregate, signer=signer)
-        except IntegrityError:
-            raise DomainError("unique-id", f"{what} already exists") from None
-        return aggregate.id
-
-    def _on_award(
-        self, signer: Signer, event_type: str, award_id: str, change: Callable[[Any], None]
-    ) -> None:
-        self._on(signer, event_type, Award.create_id(award_id), f"award {award_id}", change)
-
-    def _on(
+    def record_access(
         self,
         signer: Signer,
-        event_type: str,
-        aggregate_id: UUID,
-        what: str,
-        change: Callable[[Any], None],
-    ) -> None:
-        """Load, change and save an aggregate; reload and retry if another writer won."""
-        permitted(signer, event_type)
-        for _attempt in range(CONFLICT_RETRIES):
-            try:
-                aggregate: Aggregate = self.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                rule = "known-" + what.split(maxsplit=1)[0]
-                raise DomainError(rule, f"{what} does not exist") from None
-            change(aggregate)
-            try:
-                self.save(aggregate, signer=signer)
-                return
-            except IntegrityError:
-                continue  # someone else recorded against it first: reload
-        raise DomainError("busy", f"{what} is being changed by others; try again")
+        *,
+        actor: str,
+        purpose: str,
+        participant_ids: list[str],
+        fields: list[str],
+    ) -> UUID:
+        """Record a read of protected records (who, why, whose, which fields)."""
+        return self.record(
+            signer,
+            c.RECORDS_ACCESSED,
+            actor=actor,
+            purpose=purpose,
+            participant_ids=list(participant_ids),
+            fields=list(fields),
+        )

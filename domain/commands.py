@@ -1,12 +1,16 @@
-"""What every command shares: permission pre-checks and input checks, each a DomainError."""
+"""What every command shares: it may be signed by the signer's roles, and its data is well formed.
+
+Both are checked before anything is signed, so a wrong command fails with the rule it
+breaks; the rules (domain.rules) check the same again under the writers' lock.
+"""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
+from domain.catalogue import CATALOGUE
 from domain.errors import DomainError
-from ledger.permissions import may_sign
+from ledger.catalogue import EventType
 from ledger.signing import Signer
 
 
@@ -14,8 +18,8 @@ class NotPermittedError(DomainError):
     """The signer's key may not sign this kind of event."""
 
 
-def permitted(signer: Signer, event_type: str) -> None:
-    if not may_sign(signer.key.roles, event_type):
+def permitted(signer: Signer, event_type: EventType) -> None:
+    if not CATALOGUE.may_sign(signer.key.roles, event_type):
         raise NotPermittedError(
             "permission",
             f"a key of {signer.org} with roles {', '.join(signer.key.roles)} may not sign "
@@ -23,21 +27,13 @@ def permitted(signer: Signer, event_type: str) -> None:
         )
 
 
-def check(ok: bool, rule: str, message: str) -> None:
-    if not ok:
+def well_formed(event_type: EventType, data: dict[str, Any]) -> None:
+    problems = event_type.problems(data)
+    if problems:
+        rule, message = problems[0]
         raise DomainError(rule, message)
 
 
-def cents(value: Any, *, allow_negative: bool = False) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool)
-    check(ok, "integer-cents", f"amounts are integer cents, not {value!r}")
-    check(allow_negative or value > 0, "positive-amount", f"amount must be positive, not {value}")
-    check(value != 0, "positive-amount", "an amendment of zero changes nothing")
-
-
-def day(value: Any, name: str) -> None:
-    try:
-        ok = isinstance(value, str) and date.fromisoformat(value).isoformat() == value
-    except ValueError:
-        ok = False
-    check(ok, "well-formed", f"{name} must be a date YYYY-MM-DD, not {value!r}")
+def check(ok: bool, rule: str, message: str) -> None:
+    if not ok:
+        raise DomainError(rule, message)

@@ -1,4 +1,11 @@
-"""All of the program's rules as one ledger Guard: funds and cases, sharing one journal."""
+"""All of the program's rules as one ledger Guard (see ledger.guard), sharing one journal.
+
+For each entry: its type must be one of the catalogue's, its data exactly the members
+the catalogue declares, written as declared, and free of control characters; then each
+rule set checks it. A new event with a finding is refused (DomainError, nothing
+written); committed history and a verifier's replay are applied regardless, each
+finding reported with its seq.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +13,65 @@ import re
 from typing import Any
 
 from domain.case_rules import CaseRules
+from domain.catalogue import CATALOGUE
 from domain.errors import DomainError
 from domain.funds_rules import FundsRules
+from domain.organisation_rules import OrganisationRules
+from domain.rule_set import Event, Finding
+from ledger.catalogue import LEDGER_TYPES
 from ledger.guard import Journal
 
 
 class ProgramRules:
-    types = ("funds.", "case.", "org.")
+    # The event types whose data the verifier hands to check 9: all but the ledger's own.
+    types = tuple(sorted({f"{t.area}." for t in CATALOGUE if t not in LEDGER_TYPES}))
 
     def __init__(self) -> None:
-        self.journal = Journal()  # one journal, so a refused batch is undone in both
+        self.journal = Journal()  # one journal, so a refused batch is undone everywhere
+        self.organisations = OrganisationRules(self.journal)
         self.funds = FundsRules(self.journal)
-        self.cases = CaseRules(self.journal)
+        self.cases = CaseRules(self.journal, self.organisations.kinds)
+        self.rule_sets = (self.organisations, self.funds, self.cases)
+        self._cursor = self.journal.table([("position", 0)])
 
     @property
     def position(self) -> int:
-        return self.funds.position
+        return int(self._cursor["position"])
 
-    def admit(self, seq: int, event: dict[str, Any], *, strict: bool) -> list[str]:
-        findings = []
-        text = _control_character(event.get("data"))
+    def findings(self, seq: int, event: Event) -> tuple[list[Finding], bool]:
+        """What `event` breaks at `seq`, and whether its data is well formed."""
+        kind = event["type"]
+        declared = CATALOGUE.types.get(kind)
+        if declared is None:
+            return [
+                Finding("known-type", f"{kind} is not an event type of the catalogue", seq)
+            ], False
+        if declared in LEDGER_TYPES:
+            return [], False  # the ledger's trust rules judge these
+        found = [Finding(rule, message, seq) for rule, message in declared.problems(event["data"])]
+        text = _control_character(event["data"])
         if text is not None:
-            problem = DomainError(
-                "plain-text",
-                f"{event['type']} holds a control character in {text[:40]!r}: "
-                "text may hold line breaks and tabs, no other control character",
+            found.append(
+                Finding(
+                    "plain-text",
+                    f"{kind} holds a control character in {text[:40]!r}: "
+                    "text may hold line breaks and tabs, no other control character",
+                    seq,
+                )
             )
-            if strict:
-                raise problem
-            findings.append(f"{problem.rule}: {problem}")
-        return [
-            *findings,
-            *self.funds.admit(seq, event, strict=strict),
-            *self.cases.admit(seq, event, strict=strict),
-        ]
+        if found:
+            return found, False
+        return [f for rules in self.rule_sets for f in rules.check(seq, event)], True
+
+    def admit(self, seq: int, event: Event, *, strict: bool) -> list[str]:
+        found, well_formed = self.findings(seq, event)
+        if found and strict:
+            raise DomainError(found[0].rule, found[0].message)
+        if well_formed:
+            for rules in self.rule_sets:
+                rules.apply(seq, event)
+        self._cursor["position"] = seq + 1
+        return [str(f) for f in found]
 
     def begin(self) -> int:
         return self.journal.mark()

@@ -15,6 +15,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from ledger import canonical
+from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.entry import EntryError, parse_signed_state, seal
 from ledger.errors import UserError
 from ledger.guard import Guard, GuardedWrites, RowReader
@@ -221,6 +222,7 @@ class LogWriter:
     """What both backends' recorders share beyond the appender: a key cache, and a guard."""
 
     require_signed = True  # False only for eventsourcing's contract suites (opaque states)
+    catalogue: Catalogue = LEDGER_ONLY  # which roles may sign which types; set by the application
     guarded: GuardedWrites | None = None
 
     def set_guard(self, guard: Guard) -> None:

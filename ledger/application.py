@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.persistence import EventStore
 
+from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.errors import UserError
 from ledger.hashing import b64decode
 from ledger.mapper import SigningEventStore
@@ -38,8 +39,12 @@ class LedgerApplication(Application[UUID]):
     name = "ledger"
     is_snapshotting_enabled = False
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, catalogue: Catalogue = LEDGER_ONLY
+    ) -> None:
         super().__init__(env)
+        self.catalogue = catalogue
+        self.recorder.catalogue = catalogue  # type: ignore[attr-defined]
         self._opening: dict[str, Any] | None = None
 
     def construct_event_store(self) -> EventStore[UUID]:
@@ -88,7 +93,7 @@ class LedgerApplication(Application[UUID]):
 
     def register_key(self, signer: Signer, public_key: bytes, holder: str, roles: list[str]) -> str:
         ledger = self.ledger()
-        new_id = ledger.register_key(public_key, holder, roles)
+        new_id = ledger.register_key(public_key, holder, roles, self.catalogue.roles)
         self.save(ledger, signer=signer)
         return new_id
 
@@ -101,7 +106,9 @@ class LedgerApplication(Application[UUID]):
         old = ledger.keys.get(old_key_id)
         if old is None:
             raise KeyRuleError(f"key {old_key_id} is not registered")
-        new_id = ledger.register_key(new_public_key, old["holder"], list(old["roles"]))
+        new_id = ledger.register_key(
+            new_public_key, old["holder"], list(old["roles"]), self.catalogue.roles
+        )
         ledger.revoke_key(old_key_id, reason)
         self.save(ledger, signer=signer)
         return new_id

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ledger.errors import UserError
 
@@ -56,16 +56,23 @@ _MISSING = object()
 
 
 class Journal:
-    """Undo records for changes to plain dicts, so a guard can roll a batch back."""
+    """Undo records for a guard's tables, so a batch the database does not commit is undone.
+
+    A guard keeps its state only in tables made here (`journal.table()`), holding
+    immutable rows: every change is an item assignment or deletion, and each is recorded
+    while a batch is open. There is no other way to change them.
+    """
 
     def __init__(self) -> None:
-        self._undo: list[tuple[MutableMapping[Any, Any], Any, Any]] = []
+        self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
         self.active = False
 
-    def set(self, mapping: MutableMapping[Any, Any], key: Any, value: Any) -> None:
+    def table(self, rows: Iterable[tuple[Any, Any]] = ()) -> JournaledTable[Any, Any]:
+        return JournaledTable(self, rows)
+
+    def record(self, table: dict[Any, Any], key: Any) -> None:
         if self.active:
-            self._undo.append((mapping, key, mapping.get(key, _MISSING)))
-        mapping[key] = value
+            self._undo.append((table, key, table.get(key, _MISSING)))
 
     def mark(self) -> int:
         self.active = True
@@ -73,16 +80,41 @@ class Journal:
 
     def undo(self, mark: int) -> None:
         while len(self._undo) > mark:
-            mapping, key, old = self._undo.pop()
+            table, key, old = self._undo.pop()
             if old is _MISSING:
-                del mapping[key]
+                dict.__delitem__(table, key)
             else:
-                mapping[key] = old
+                dict.__setitem__(table, key, old)
         self.active = bool(self._undo)
 
     def commit(self) -> None:
         self._undo.clear()
         self.active = False
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class JournaledTable(dict[K, V]):
+    """A dict whose every change goes through its journal (reads are a plain dict's)."""
+
+    def __init__(self, journal: Journal, rows: Iterable[tuple[K, V]] = ()) -> None:
+        super().__init__(rows)
+        self._journal = journal
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._journal.record(self, key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: K) -> None:
+        self._journal.record(self, key)
+        super().__delitem__(key)
+
+    def _unjournaled(self, *_: Any, **__: Any) -> Any:
+        raise TypeError("a guard's table changes only by item assignment (it is journaled)")
+
+    update = pop = popitem = clear = setdefault = __ior__ = _unjournaled
 
 
 RowReader = Callable[[int, int], list[tuple[int, str, bytes | None]]]

@@ -36,7 +36,7 @@ def event_type(cls: type[Any]) -> str:
     topic = get_topic(cls)
     if ":" in topic:
         raise TypeError(f"{cls.__qualname__} needs an explicit TOPIC such as 'area.Name'")
-    return topic
+    return str(topic)  # a declared EventType is a str subclass: store the plain name
 
 
 def _aggregate_topic(cls: type[Any]) -> str:

@@ -32,7 +32,7 @@ def key_hash(name: str, public_key: bytes) -> bytes:
     return sha256(name.encode() + b"\n" + ED25519_ALG + public_key)[:4]
 
 
-def _check_name(name: str) -> None:
+def check_key_name(name: str) -> None:
     if not name or "+" in name or any(ch.isspace() for ch in name):
         raise NoteError(f"key name {name!r} must be non-empty, with no '+' or spaces")
 
@@ -56,7 +56,7 @@ class VerifierKey:
         if len(parts) != 3:
             raise NoteError("a verifier key has the form <name>+<hash>+<key>")
         name, hash_hex, key_b64 = parts
-        _check_name(name)
+        check_key_name(name)
         try:
             raw = b64decode(key_b64)
         except ValueError as exc:
@@ -89,7 +89,7 @@ def public_bytes(private: Ed25519PrivateKey) -> bytes:
 
 
 def signature_line(text: str, name: str, private: Ed25519PrivateKey) -> str:
-    _check_name(name)
+    check_key_name(name)
     signature = private.sign(text.encode())
     blob = key_hash(name, public_bytes(private)) + signature
     return f"{SIG_PREFIX}{name} {b64encode(blob)}\n"

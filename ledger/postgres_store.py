@@ -134,7 +134,7 @@ class PostgresLog(LogWriter):
                 return [(r["seq"], r["prev"], _bytes(r["state"])) for r in head_curs.fetchall()]
 
             keys = self.key_cache.resolve(head.keys_version, prepared.key_ids, read_keys)
-            appended = append_batch(head, TrustState(keys), prepared)
+            appended = append_batch(head, TrustState(keys, self.catalogue), prepared)
             self._admit_to_guard(read_rows, head, prepared)
         with conn.cursor() as write_curs:
             self._write(write_curs, appended)

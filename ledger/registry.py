@@ -7,14 +7,16 @@ lock (ledger.trust); the aggregate gives clear errors before anything is signed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
+from ledger.catalogue import BOARD, KEY_REGISTERED, KEY_REVOKED, LEDGER_OPENED, LOG_ROLE
 from ledger.errors import UserError
+from ledger.events import DeclaredCreated, DeclaredEvent
 from ledger.hashing import b64encode, key_id
-from ledger.permissions import ROLES
 
 
 class KeyRuleError(UserError, ValueError):
@@ -26,38 +28,37 @@ class KeyRuleError(UserError, ValueError):
 class Ledger(Aggregate):
     TOPIC = "ledger.Ledger"
 
-    class Created(Aggregate.Created):
+    class Created(DeclaredCreated):
         # Entry 0. eventsourcing names an aggregate's creation event `Created`.
-        TOPIC = "ledger.LedgerOpened"
-        origin: str
-        root_key: dict[str, Any]
-        log_key: dict[str, Any]
+        TOPIC = LEDGER_OPENED
 
-    class KeyRegistered(Aggregate.Event):
-        TOPIC = "ledger.KeyRegistered"
-        key_id: str
-        public_key: str
-        holder: str
-        roles: list[str]
+    class KeyRegistered(DeclaredEvent):
+        TOPIC = KEY_REGISTERED
 
-    class KeyRevoked(Aggregate.Event):
-        TOPIC = "ledger.KeyRevoked"
-        key_id: str
-        reason: str
+        def apply(self, aggregate: Ledger) -> None:
+            data = vars(self)
+            aggregate.keys[data["key_id"]] = {
+                "holder": data["holder"],
+                "roles": list(data["roles"]),
+                "revoked": False,
+            }
 
-    @event(Created)
+    class KeyRevoked(DeclaredEvent):
+        TOPIC = KEY_REVOKED
+
+        def apply(self, aggregate: Ledger) -> None:
+            aggregate.keys[vars(self)["key_id"]]["revoked"] = True
+
     def __init__(self, origin: str, root_key: dict[str, Any], log_key: dict[str, Any]) -> None:
         self.origin = origin
-        self.root_key = root_key
-        self.log_key = log_key
         # key_id -> {"holder", "roles", "revoked"}
         self.keys: dict[str, dict[str, Any]] = {
-            root_key["key_id"]: {
+            root_key["key_id"]: {"holder": root_key["holder"], "roles": [BOARD], "revoked": False},
+            log_key["key_id"]: {
                 "holder": root_key["holder"],
-                "roles": ["board"],
+                "roles": [LOG_ROLE],
                 "revoked": False,
             },
-            log_key["key_id"]: {"holder": root_key["holder"], "roles": ["log"], "revoked": False},
         }
 
     @classmethod
@@ -76,35 +77,36 @@ class Ledger(Aggregate):
             log_key={"key_id": key_id(log_public), "public_key": b64encode(log_public)},
         )
 
-    def register_key(self, public_key: bytes, holder: str, roles: list[str]) -> str:
+    def register_key(
+        self, public_key: bytes, holder: str, roles: list[str], known_roles: Iterable[str]
+    ) -> str:
         new_id = key_id(public_key)
         if len(public_key) != 32:
             raise KeyRuleError("an Ed25519 public key is 32 bytes")
         if new_id in self.keys:
             raise KeyRuleError(f"key {new_id} is already registered")
-        unknown = sorted(set(roles) - set(ROLES))
+        known = tuple(known_roles)
+        unknown = sorted(set(roles) - set(known))
         if not roles or unknown or len(set(roles)) != len(roles):
-            raise KeyRuleError(f"roles must be distinct names from {', '.join(ROLES)}")
+            raise KeyRuleError(f"roles must be distinct names from {', '.join(known)}")
         if not holder.startswith("org:"):
             raise KeyRuleError(f"holder {holder!r} is not an organisation id (org:…)")
-        self._register(key_id=new_id, public_key=b64encode(public_key), holder=holder, roles=roles)
+        self.trigger_event(
+            self.KeyRegistered,
+            key_id=new_id,
+            public_key=b64encode(public_key),
+            holder=holder,
+            roles=list(roles),
+        )
         return new_id
-
-    @event(KeyRegistered)
-    def _register(self, key_id: str, public_key: str, holder: str, roles: list[str]) -> None:
-        self.keys[key_id] = {"holder": holder, "roles": list(roles), "revoked": False}
 
     def revoke_key(self, key_id: str, reason: str) -> None:
         record = self.keys.get(key_id)
-        if record is None or record["roles"] == ["log"]:
+        if record is None or record["roles"] == [LOG_ROLE]:
             raise KeyRuleError(f"key {key_id} is not a registered signing key")
         if record["revoked"]:
             raise KeyRuleError(f"key {key_id} is already revoked")
-        board_keys = [k for k, r in self.keys.items() if "board" in r["roles"] and not r["revoked"]]
+        board_keys = [k for k, r in self.keys.items() if BOARD in r["roles"] and not r["revoked"]]
         if board_keys == [key_id]:
             raise KeyRuleError("refusing to revoke the last board key: no one could sign again")
-        self._revoke(key_id=key_id, reason=reason)
-
-    @event(KeyRevoked)
-    def _revoke(self, key_id: str, reason: str) -> None:
-        self.keys[key_id]["revoked"] = True
+        self.trigger_event(self.KeyRevoked, key_id=key_id, reason=reason)

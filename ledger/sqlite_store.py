@@ -104,7 +104,7 @@ class SQLiteLog(LogWriter):
         keys = self.key_cache.resolve(
             head.keys_version, prepared.key_ids, lambda ids: self._select_keys(c, ids)
         )
-        appended = append_batch(head, TrustState(keys), prepared)
+        appended = append_batch(head, TrustState(keys, self.catalogue), prepared)
         self._admit_to_guard(
             lambda start, limit: self._select_rows(c, start, limit), head, prepared
         )

@@ -10,16 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ledger.catalogue import (
+    BOARD,
+    KEY_REGISTERED,
+    KEY_REVOKED,
+    LEDGER_ONLY,
+    LEDGER_OPENED,
+    LEDGER_TYPES,
+    LOG_ROLE,
+    Catalogue,
+)
 from ledger.hashing import b64decode, key_id
-from ledger.permissions import OPENING_TYPE, ROLES, may_sign
-
-LOG_ROLE = "log"  # the log key signs checkpoints and nothing else
-
-KEY_DATA = {
-    OPENING_TYPE: frozenset({"origin", "root_key", "log_key"}),
-    "ledger.KeyRegistered": frozenset({"key_id", "public_key", "holder", "roles"}),
-    "ledger.KeyRevoked": frozenset({"key_id", "reason"}),
-}
 
 
 class TrustError(ValueError):
@@ -51,23 +52,31 @@ def _public_key(value: Any, claimed_id: Any) -> bytes:
 
 
 class TrustState:
-    """The keys known at some point of the log, and the rules for the next entry."""
+    """The keys known at some point of the log, and the rules for the next entry.
 
-    def __init__(self, keys: dict[str, KeyRecord] | None = None) -> None:
+    `catalogue` says which roles may sign which event types, and which roles exist.
+    """
+
+    def __init__(
+        self, keys: dict[str, KeyRecord] | None = None, catalogue: Catalogue = LEDGER_ONLY
+    ) -> None:
         self.keys: dict[str, KeyRecord] = dict(keys or {})
+        self.catalogue = catalogue
         self.changed: list[KeyRecord] = []  # records added or revoked since construction
 
     def admit(self, seq: int, event: dict[str, Any]) -> KeyRecord:
         """Check that `event` may stand at `seq`; apply its key changes; return its key."""
         event_type, data = event["type"], event["data"]
-        if event_type in KEY_DATA and (
-            not isinstance(data, dict) or set(data) != KEY_DATA[event_type]
-        ):
-            raise TrustError(f"{event_type} data must have exactly {sorted(KEY_DATA[event_type])}")
+        if event_type in LEDGER_TYPES:
+            ledger_type = self.catalogue[event_type]
+            if type(data) is not dict or data.keys() != ledger_type.members.keys():
+                raise TrustError(
+                    f"{event_type} data must have exactly {sorted(ledger_type.members)}"
+                )
         if seq == 0:
             return self._open(event)
-        if event_type == OPENING_TYPE:
-            raise TrustError(f"{OPENING_TYPE} may only be entry 0")
+        if event_type == LEDGER_OPENED:
+            raise TrustError(f"{LEDGER_OPENED} may only be entry 0")
         signer = self.keys.get(event["key"])
         if signer is None or signer.registered_seq >= seq:
             raise TrustError(f"key {event['key']} is not registered")
@@ -75,19 +84,19 @@ class TrustState:
             raise TrustError(f"key {signer.key_id} was revoked at seq {signer.revoked_seq}")
         if signer.holder != event["org"]:
             raise TrustError(f"key {signer.key_id} is held by {signer.holder}, not {event['org']}")
-        if not may_sign(signer.roles, event_type):
+        if not self.catalogue.may_sign(signer.roles, event_type):
             raise TrustError(
                 f"key {signer.key_id} ({', '.join(signer.roles)}) may not sign {event_type}"
             )
-        if event_type == "ledger.KeyRegistered":
+        if event_type == KEY_REGISTERED:
             self._register(seq, data)
-        elif event_type == "ledger.KeyRevoked":
+        elif event_type == KEY_REVOKED:
             self._revoke(seq, data)
         return signer
 
     def _open(self, event: dict[str, Any]) -> KeyRecord:
-        if event["type"] != OPENING_TYPE:
-            raise TrustError(f"entry 0 must be {OPENING_TYPE}, not {event['type']}")
+        if event["type"] != LEDGER_OPENED:
+            raise TrustError(f"entry 0 must be {LEDGER_OPENED}, not {event['type']}")
         data = event["data"]
         root, log = data["root_key"], data["log_key"]
         if not isinstance(root, dict) or set(root) != {"key_id", "public_key", "holder"}:
@@ -105,7 +114,7 @@ class TrustState:
         if event["org"] != root["holder"]:
             raise TrustError(f"entry 0's org must be the root key's holder {root['holder']}")
         # The root key signs entry 0 itself, so it counts as registered "before" it (-1).
-        root_record = KeyRecord(root["key_id"], root_pub, root["holder"], ("board",), -1)
+        root_record = KeyRecord(root["key_id"], root_pub, root["holder"], (BOARD,), -1)
         self._add(KeyRecord(log["key_id"], log_pub, root["holder"], (LOG_ROLE,), 0))
         self._add(root_record)
         return root_record
@@ -114,9 +123,9 @@ class TrustState:
         public = _public_key(data["public_key"], data["key_id"])
         if data["key_id"] in self.keys:
             raise TrustError(f"key {data['key_id']} is already registered")
-        roles = data["roles"]
-        if not isinstance(roles, list) or not roles or not all(r in ROLES for r in roles):
-            raise TrustError(f"roles must be a non-empty list drawn from {', '.join(ROLES)}")
+        roles, known = data["roles"], self.catalogue.roles
+        if not isinstance(roles, list) or not roles or not all(r in known for r in roles):
+            raise TrustError(f"roles must be a non-empty list drawn from {', '.join(known)}")
         if len(set(roles)) != len(roles):
             raise TrustError("roles must not repeat")
         if not isinstance(data["holder"], str) or not data["holder"]:

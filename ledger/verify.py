@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger import canonical
+from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.entry import ENTRY_MEMBERS, EVENT_MEMBERS, EntryError, event_bytes_of, parse_instant
 from ledger.guard import Guard
 from ledger.hashing import ZERO_PREV, b64decode, key_id
@@ -168,6 +169,7 @@ class _Run:
         trusted_log_key: VerifierKey | None,
         trusted_root_key_id: str | None,
         invariants: list[Guard],
+        catalogue: Catalogue,
     ) -> None:
         self.m = material
         self.trusted_log_key = trusted_log_key
@@ -175,7 +177,7 @@ class _Run:
         self.invariants = invariants
         self.report = Report()
         self.frontier = Frontier()
-        self.trust = TrustState()
+        self.trust = TrustState(catalogue=catalogue)
         self.prev = ZERO_PREV
         self.opening: dict[str, Any] | None = None
         self.prefix_roots: dict[int, bytes] = {}
@@ -391,16 +393,19 @@ def verify(
     trusted_log_key: VerifierKey | None = None,
     trusted_root_key_id: str | None = None,
     invariants: list[Guard] | None = None,
+    catalogue: Catalogue = LEDGER_ONLY,
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Run checks 1 to 9 over `material` and return every finding.
 
-    Check 9 replays `invariants`: rule sets in the ledger.guard.Guard form (fresh
-    ones: they keep state), each with a `types` attribute naming the event types whose
-    data it reads. Without them, check 9 is reported as skipped.
+    Check 5 asks `catalogue` which roles may sign which event types (the ledger's own
+    types only, unless the program's catalogue is given). Check 9 replays `invariants`:
+    rule sets in the ledger.guard.Guard form (fresh ones: they keep state), each with a
+    `types` attribute naming the event types whose data it reads. Without them, check 9
+    is reported as skipped.
     """
-    run = _Run(material, trusted_log_key, trusted_root_key_id, list(invariants or []))
+    run = _Run(material, trusted_log_key, trusted_root_key_id, list(invariants or []), catalogue)
     jobs = jobs or os.cpu_count() or 1
     public_keys: dict[str, bytes] = {}
     # Invariants say which event types they read (an attribute `types`); by default, all.

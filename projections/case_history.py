@@ -11,7 +11,7 @@ import json
 from datetime import date
 from typing import Any
 
-from domain.case_rules import CASE_TYPES
+from domain.catalogue import CASE_TYPES
 from ledger.errors import NotFoundError
 from projections import consents
 from projections.db import ProjectionDB

@@ -5,32 +5,29 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
+from uuid import UUID
 
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.model import BenchPayment
+from domain import catalogue as c
+from domain.application import STREAMS
+from domain.streams import Stream
 from ledger.application import LedgerApplication
-from ledger.settings import persistence_env
+from ledger.catalogue import EventType
+from ledger.export import live_material
+from ledger.persistence import persistence_env
+from ledger.report import Report
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import LogSigner
-
-
-def new_payment(amount_cents: int = 120_000) -> BenchPayment:
-    """A stand-in for a domain aggregate: one signed funds event with an amount."""
-    ref = uuid4().hex[:8]
-    return BenchPayment(
-        award_id="A-2022-007",
-        disbursement_id=f"D-{ref}",
-        amount_cents=amount_cents,
-        payment_ref=f"PAY-{ref}",
-        paid_on="2022-10-01",
-    )
+from ledger.verify import verify
+from tests.sample import SAMPLE_CATALOGUE, SamplePayment, sample_payment
 
 
 @dataclass
 class LedgerUnderTest:
+    """A bare ledger (no program rules) whose clerk records sample payments."""
+
     url: str
     app: LedgerApplication
     root: Signer
@@ -41,14 +38,17 @@ class LedgerUnderTest:
     def log(self) -> LogSigner:
         return LogSigner(self.app.store, self.app.origin, self.log_key)
 
-    def pay(self, amount_cents: int = 120_000, signer: Signer | None = None) -> BenchPayment:
-        payment = new_payment(amount_cents)
+    def pay(self, amount_cents: int = 120_000, signer: Signer | None = None) -> SamplePayment:
+        payment = sample_payment(amount_cents)
         self.app.save(payment, signer=signer or self.clerk)
         return payment
 
+    def verify(self) -> Report:
+        return verify(live_material(self.app.store), catalogue=SAMPLE_CATALOGUE)
+
 
 def open_ledger(url: str) -> LedgerUnderTest:
-    app = LedgerApplication(env=persistence_env(url))
+    app = LedgerApplication(env=persistence_env(url), catalogue=SAMPLE_CATALOGUE)
     root = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
     log_key = Ed25519PrivateKey.generate()
     app.open_ledger(
@@ -61,6 +61,45 @@ def open_ledger(url: str) -> LedgerUnderTest:
     ledger = LedgerUnderTest(url, app, root, log_key, clerk)
     ledger.log.checkpoint()
     return ledger
+
+
+class BareLedger:
+    """A ledger application with real signatures and keys, but none of the program's rules:
+    a way around the domain, to write what it would refuse."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.app = LedgerApplication(env=persistence_env(url), catalogue=c.CATALOGUE)
+        self.board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+        self.log_key = Ed25519PrivateKey.generate()
+        self.app.open_ledger(
+            origin="cmpp.example.gov/ledger/bad",
+            root=self.board,
+            log_public=self.log_key.public_key().public_bytes_raw(),
+        )
+        self.streams: dict[UUID, Stream] = {}
+        self.broken: dict[int, str] = {}
+
+    def signer(self, org: str, role: str) -> Signer:
+        signer = Signer(f"user:{org[4:]}", SigningKey.generate(org, (role,)))
+        self.app.register_key(self.board, signer.key.public_key, org, [role])
+        return signer
+
+    def record(
+        self, signer: Signer, event_type: EventType, breaks: str | None = None, **data: Any
+    ) -> int:
+        """Record one event, unjudged; if it `breaks` a rule, check 9 must say so at its seq."""
+        stream = STREAMS[event_type]
+        if event_type == stream.Created.TOPIC:  # type: ignore[attr-defined]
+            aggregate = self.streams[stream.id_for(data)] = stream.open(data)
+        else:
+            aggregate = self.streams[stream.id_for(data)]
+            aggregate.record(event_type, data)
+        seq = self.app.store.head().size
+        self.app.save(aggregate, signer=signer)
+        if breaks:
+            self.broken[seq] = breaks
+        return seq
 
 
 class RawDatabase:

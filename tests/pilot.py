@@ -1,42 +1,55 @@
-"""A small pilot for domain tests: the board, the fiscal agent and two grantees, with keys."""
+"""Ledgers for the program's tests, built through the composition root as `cmpp` builds them.
+
+`open_pilot` is a small pilot: the board, the fiscal agent and two grantees, with keys.
+`demo_system` is `cmpp demo`'s pilot. Settings are the tests' own: nothing is read from
+the caller's CMPP_* environment.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import Any
 
 from domain.application import CMPPApplication
-from ledger.settings import persistence_env
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import LogSigner
+from projections.settings import throwaway_settings
+from projections.system import System
+
+
+def new_system(url: str, data_dir: Path | None = None, **overrides: Any) -> System:
+    """A new ledger at `url`, created as `cmpp init` creates it."""
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="cmpp-test-"))
+    system = System(throwaway_settings(url, data_dir, **overrides))
+    system.create_ledger()
+    return system
 
 
 @dataclass
 class Pilot:
-    app: CMPPApplication
+    system: System
     board: Signer
     cws: Signer
     irc: Signer
     baker: Signer
-    log_key: Ed25519PrivateKey
+    signers: dict[str, Signer] = field(default_factory=dict)
+
+    @property
+    def app(self) -> CMPPApplication:
+        return self.system.app
 
     @property
     def log(self) -> LogSigner:
-        return LogSigner(self.app.store, self.app.origin, self.log_key)
+        return self.system.log
 
 
 def open_pilot(url: str) -> Pilot:
-    app = CMPPApplication(env=persistence_env(url), vault_key=os.urandom(32))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    log_key = Ed25519PrivateKey.generate()
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/pilot",
-        root=board,
-        log_public=log_key.public_key().public_bytes_raw(),
-    )
+    system = new_system(url)
+    app = system.app
+    board = system.root_signer("user:chair")
     signers = {}
     for org, name, kind, role in (
         ("org:cws", "Church World Service", "fiscal_agent", "fiscal_agent"),
@@ -47,11 +60,9 @@ def open_pilot(url: str) -> Pilot:
         signer = Signer(f"user:{org[4:]}-officer", SigningKey.generate(org, (role,)))
         app.register_key(board, signer.key.public_key, org, [role])
         signers[org] = signer
-    pilot = Pilot(
-        app, board, signers["org:cws"], signers["org:irc"], signers["org:bakerripley"], log_key
+    return Pilot(
+        system, board, signers["org:cws"], signers["org:irc"], signers["org:bakerripley"], signers
     )
-    pilot.log.checkpoint()
-    return pilot
 
 
 def fund(pilot: Pilot, *, award_cents: int = 10_000_00, method: str = "advance") -> str:
@@ -77,17 +88,10 @@ def fund(pilot: Pilot, *, award_cents: int = 10_000_00, method: str = "advance")
     return "A-2022-007"
 
 
-def demo_app(url: str, keys: Path, *, participants: int, seed: int) -> CMPPApplication:
-    """A fresh ledger holding `cmpp demo`'s pilot (keys written under `keys`)."""
-    from ledger.keystore import KeyStore
+def demo_system(url: str, data_dir: Path, *, participants: int, seed: int) -> System:
+    """A fresh ledger holding `cmpp demo`'s pilot (keys written under `data_dir`)."""
     from tools.demo import run_demo
 
-    app = CMPPApplication(env=persistence_env(url), vault_key=os.urandom(32))
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/demo",
-        root=board,
-        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
-    )
-    run_demo(app, KeyStore(keys, "pass"), board, participants=participants, seed=seed)
-    return app
+    system = new_system(url, data_dir)
+    run_demo(system.app, system.keys, system.root_signer(), participants=participants, seed=seed)
+    return system

@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from domain.funds import Appropriation, Award
-from ledger.application import LedgerApplication
-from ledger.settings import persistence_env
-from ledger.signing import Signer, SigningKey
+from domain import catalogue as c
+from ledger.signing import Signer
 from ledger.transparency import LogSigner
+from tests.helpers import BareLedger
 from tools.cli import app as cli
 
 
-class BareLedger:
-    """A ledger application with real signatures and keys, but none of the program's rules:
-    a way around the domain, to write what it would refuse."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.app = LedgerApplication(env=persistence_env(url))
-        self.board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-        self.log_key = Ed25519PrivateKey.generate()
-        self.app.open_ledger(
-            origin="cmpp.example.gov/ledger/bad",
-            root=self.board,
-            log_public=self.log_key.public_key().public_bytes_raw(),
-        )
-        self.broken: dict[int, str] = {}
-
-    def signer(self, org: str, role: str) -> Signer:
-        signer = Signer(f"user:{org[4:]}", SigningKey.generate(org, (role,)))
-        self.app.register_key(self.board, signer.key.public_key, org, [role])
-        return signer
-
-    def save(self, aggregate: Any, signer: Signer, rule: str | None = None) -> None:
-        """Save; if `rule`, the entry breaks it and check 9 must say so at this seq."""
-        seq = self.app.store.head().size
-        self.app.save(aggregate, signer=signer)
-        if rule:
-            self.broken[seq] = rule
-
+class BrokenLedger(BareLedger):
     def assert_verify_reports_exactly_what_was_broken(self, tmp_path: Path) -> None:
         LogSigner(self.app.store, self.app.origin, self.log_key).checkpoint()
         self.app.close()
@@ -64,130 +34,122 @@ class BareLedger:
 def test_verify_reports_each_funds_rule_broken_around_the_domain(
     database_url: str, tmp_path: Path
 ) -> None:
-    bad = BareLedger(database_url)
-    board, save = bad.board, bad.save
+    bad = BrokenLedger(database_url)
+    board = bad.board
     cws, irc = bad.signer("org:cws", "fiscal_agent"), bad.signer("org:irc", "grantee")
 
-    save(
-        Appropriation(
-            appropriation_id="FY2022",
-            fiscal_year=2022,
-            public_law="P.L. 117-103",
-            amount_cents=1_000_00,
-            available_until="2024-09-30",
-        ),
-        board,
-    )
-    award = Award(
-        award_id="A-1",
-        appropriation_id="FY2022",
-        grantee="org:irc",
-        amount_cents=900_00,
-        period_start="2022-10-01",
-        period_end="2023-09-30",
-        method="advance",
-    )
-    save(award, board)
-    save(
-        Award(
-            award_id="A-2",
+    def award(award_id: str, cents: int, method: str, breaks: str | None = None) -> None:
+        bad.record(
+            board,
+            c.AWARD_MADE,
+            breaks,
+            award_id=award_id,
             appropriation_id="FY2022",
             grantee="org:irc",
-            amount_cents=200_00,
+            amount_cents=cents,
             period_start="2022-10-01",
             period_end="2023-09-30",
-            method="advance",
-        ),
+            method=method,
+        )
+
+    def pay(award_id: str, n: int, cents: int, on: str, breaks: str | None = None) -> None:
+        bad.record(
+            cws,
+            c.DISBURSEMENT_RECORDED,
+            breaks,
+            award_id=award_id,
+            disbursement_id=f"D-{n}",
+            amount_cents=cents,
+            payment_ref=f"PAY-{n}",
+            paid_on=on,
+        )
+
+    def spend(award_id: str, n: int, cents: int, on: str, breaks: str | None = None) -> None:
+        bad.record(
+            irc,
+            c.EXPENDITURE_REPORTED,
+            breaks,
+            award_id=award_id,
+            expenditure_id=f"E-{n}",
+            category="travel",
+            amount_cents=cents,
+            incurred_on=on,
+            service_ids=[],
+            document_sha256=None,
+        )
+
+    bad.record(
         board,
-        "award-within-appropriation",
+        c.APPROPRIATION_RECORDED,
+        appropriation_id="FY2022",
+        fiscal_year=2022,
+        public_law="P.L. 117-103",
+        amount_cents=1_000_00,
+        available_until="2024-09-30",
     )
-    award.record_disbursement(
-        award_id="A-1",
-        disbursement_id="D-1",
-        amount_cents=950_00,
-        payment_ref="PAY-1",
-        paid_on="2022-11-01",
-    )
-    save(award, cws, "disbursement-within-award")
-    award.receive_refund(
+    award("A-1", 900_00, "advance")
+    award("A-2", 200_00, "advance", "award-within-appropriation")
+    pay("A-1", 1, 950_00, "2022-11-01", "disbursement-within-award")
+    bad.record(
+        cws,
+        c.REFUND_RECEIVED,
+        "payment-ref-once",
         award_id="A-1",
         refund_id="R-1",
         amount_cents=1_00,
         received_on="2022-12-01",
         payment_ref="PAY-1",
     )
-    save(award, cws, "payment-ref-once")
-    award.report_expenditure(
-        award_id="A-1",
-        expenditure_id="E-1",
-        category="travel",
-        amount_cents=10_00,
-        incurred_on="2024-01-01",
-        service_ids=[],
-        document_sha256=None,
-    )
-    save(award, irc, "spent-within-period")
-    award.record_disbursement(
-        award_id="A-1",
-        disbursement_id="D-2",
-        amount_cents=1_00,
-        payment_ref="PAY-2",
-        paid_on="2024-06-01",
-    )
-    save(award, cws, "paid-within-period")
-    award.report_expenditure(
-        award_id="A-1",
-        expenditure_id="E-2",
-        category="personnel",
-        amount_cents=5_000_00,
-        incurred_on="2023-01-01",
-        service_ids=[],
-        document_sha256=None,
-    )
-    save(award, irc, "expenditure-within-award")
-    reimbursed = Award(
-        award_id="A-3",
-        appropriation_id="FY2022",
-        grantee="org:irc",
-        amount_cents=50_00,
-        period_start="2022-10-01",
-        period_end="2023-09-30",
-        method="reimbursement",
-    )
-    save(reimbursed, board, "award-within-appropriation")  # A-2 already over-committed it
-    reimbursed.record_disbursement(
-        award_id="A-3",
-        disbursement_id="D-3",
-        amount_cents=10_00,
-        payment_ref="PAY-3",
-        paid_on="2022-11-01",
-    )
-    save(reimbursed, cws, "reimbursement-after-expenditure")
-    reimbursed.close(award_id="A-3", closed_on="2023-01-01")
-    save(reimbursed, board)
-    reimbursed.report_expenditure(
-        award_id="A-3",
-        expenditure_id="E-3",
-        category="travel",
-        amount_cents=1_00,
-        incurred_on="2023-01-02",
-        service_ids=[],
-        document_sha256=None,
-    )
-    save(reimbursed, irc, "closed-award")
+    spend("A-1", 1, 10_00, "2024-01-01", "spent-within-period")
+    pay("A-1", 2, 1_00, "2024-06-01", "paid-within-period")
+    spend("A-1", 2, 5_000_00, "2023-01-01", "expenditure-within-award")
+    award("A-3", 50_00, "reimbursement", "award-within-appropriation")  # A-2 over-committed it
+    pay("A-3", 3, 10_00, "2022-11-01", "reimbursement-after-expenditure")
+    bad.record(board, c.AWARD_CLOSED, award_id="A-3", closed_on="2023-01-01")
+    spend("A-3", 3, 1_00, "2023-01-02", "closed-award")
     bad.assert_verify_reports_exactly_what_was_broken(tmp_path)
 
 
 def test_verify_reports_each_case_rule_broken_around_the_domain(
     database_url: str, tmp_path: Path
 ) -> None:
-    from domain.cases import Participant
-
-    bad = BareLedger(database_url)
-    save = bad.save
+    bad = BrokenLedger(database_url)
     irc, baker = bad.signer("org:irc", "grantee"), bad.signer("org:baker", "grantee")
 
-    who = Participant(
+    def consent(consent_id: str, services: list[str], share: list[str], until: str | None) -> None:
+        bad.record(
+            irc,
+            c.CONSENT_GIVEN,
+            participant_id="P-1",
+            consent_id=consent_id,
+            services=services,
+            share_with=share,
+            method="written",
+            language="es",
+            interpreter=True,
+            form_version="1",
+            given_on="2023-01-10",
+            expires_on=until,
+        )
+
+    def service(n: int, kind: str, on: str, breaks: str, by: Signer = irc) -> None:
+        bad.record(
+            by,
+            c.SERVICE_DELIVERED,
+            breaks,
+            participant_id="P-1",
+            service_id=f"S-{n}",
+            service_type=kind,
+            delivered_on=on,
+            minutes=30,
+            language="es",
+            interpreter=True,
+            notes_sha256=None,
+        )
+
+    bad.record(
+        irc,
+        c.PARTICIPANT_ENROLLED,
         participant_id="P-1",
         grantee="org:irc",
         enrolled_on="2023-01-09",
@@ -198,114 +160,52 @@ def test_verify_reports_each_case_rule_broken_around_the_domain(
         nationality="PE",
         pii_sha256="ab" * 32,
     )
-    save(who, irc)
-    who.give_consent(
-        participant_id="P-1",
-        consent_id="C-1",
-        services=["case_management"],
-        share_with=["legal_service_provider"],
-        method="written",
-        language="es",
-        interpreter=True,
-        form_version="1",
-        given_on="2023-01-10",
-        expires_on=None,
-    )
-    save(who, irc)
-    who.deliver_service(
-        participant_id="P-1",
-        service_id="S-1",
-        service_type="mental_health",
-        delivered_on="2023-01-11",
-        minutes=30,
-        language="es",
-        interpreter=True,
-        notes_sha256=None,
-    )
-    save(who, irc, "service-with-consent")
-    who.deliver_service(
-        participant_id="P-1",
-        service_id="S-2",
-        service_type="case_management",
-        delivered_on="2023-01-09",
-        minutes=30,
-        language="es",
-        interpreter=True,
-        notes_sha256=None,
-    )
-    save(who, irc, "service-with-consent")  # the day before the consent was given
-    who.refer(
+    consent("C-1", ["case_management"], ["legal_service_provider"], None)
+    service(1, "mental_health", "2023-01-11", "service-with-consent")
+    service(2, "case_management", "2023-01-09", "service-with-consent")  # before the consent
+    bad.record(
+        irc,
+        c.REFERRAL_MADE,
+        "referral-with-release",
         participant_id="P-1",
         referral_id="R-1",
         to_kind="housing",
         consent_id="C-1",
         made_on="2023-01-12",
     )
-    save(who, irc, "referral-with-release")
-    who.deliver_service(
-        participant_id="P-1",
-        service_id="S-3",
-        service_type="case_management",
-        delivered_on="2023-01-12",
-        minutes=30,
-        language="es",
-        interpreter=True,
-        notes_sha256=None,
+    service(3, "case_management", "2023-01-12", "own-participant", by=baker)
+    consent("C-2", ["legal_orientation"], [], "2023-01-31")
+    service(4, "legal_orientation", "2023-02-01", "service-with-consent")  # after it expired
+    bad.record(
+        irc, c.CONSENT_WITHDRAWN, participant_id="P-1", consent_id="C-1", withdrawn_on="2023-01-20"
     )
-    save(who, baker, "own-participant")
-    who.give_consent(
-        participant_id="P-1",
-        consent_id="C-2",
-        services=["legal_orientation"],
-        share_with=[],
-        method="oral",
-        language="es",
-        interpreter=True,
-        form_version="1",
-        given_on="2023-01-10",
-        expires_on="2023-01-31",
-    )
-    save(who, irc)
-    who.deliver_service(
-        participant_id="P-1",
-        service_id="S-4",
-        service_type="legal_orientation",
-        delivered_on="2023-02-01",
-        minutes=30,
-        language="es",
-        interpreter=True,
-        notes_sha256=None,
-    )
-    save(who, irc, "service-with-consent")  # the day after the consent expired
-    who.withdraw_consent(participant_id="P-1", consent_id="C-1", withdrawn_on="2023-01-20")
-    save(who, irc)
-    who.deliver_service(
-        participant_id="P-1",
-        service_id="S-5",
-        service_type="case_management",
-        delivered_on="2023-01-20",
-        minutes=30,
-        language="es",
-        interpreter=True,
-        notes_sha256=None,
-    )
-    save(who, irc, "service-with-consent")  # on the day it was withdrawn
+    service(5, "case_management", "2023-01-20", "service-with-consent")  # on its withdrawal
     bad.assert_verify_reports_exactly_what_was_broken(tmp_path)
 
 
-def test_verify_reports_a_control_character_written_around_the_domain(
+def test_verify_reports_malformed_data_and_control_characters_written_around_the_domain(
     database_url: str, tmp_path: Path
 ) -> None:
-    bad = BareLedger(database_url)
-    bad.save(
-        Appropriation(
-            appropriation_id="FY2022",
-            fiscal_year=2022,
-            public_law="P.L. 117-103\x00",
-            amount_cents=1_000_00,
-            available_until="2024-09-30",
-        ),
+    bad = BrokenLedger(database_url)
+    appropriation = {
+        "fiscal_year": 2022,
+        "amount_cents": 1_000_00,
+        "available_until": "2024-09-30",
+    }
+    bad.record(
         bad.board,
+        c.APPROPRIATION_RECORDED,
         "plain-text",
+        appropriation_id="FY2022",
+        public_law="P.L. 117-103\x00",
+        **appropriation,
+    )
+    bad.record(
+        bad.board,
+        c.APPROPRIATION_RECORDED,
+        "well-formed",
+        appropriation_id="FY2023",
+        public_law="P.L. 118-1",
+        **{**appropriation, "available_until": "2024-02-30"},
     )
     bad.assert_verify_reports_exactly_what_was_broken(tmp_path)

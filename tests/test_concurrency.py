@@ -12,12 +12,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.application import LedgerApplication
-from ledger.export import live_material
-from ledger.settings import persistence_env
+from ledger.persistence import persistence_env
 from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
-from ledger.verify import verify
-from tests.helpers import LedgerUnderTest, RawDatabase, new_payment, open_ledger
+from tests.helpers import LedgerUnderTest, RawDatabase, open_ledger
+from tests.sample import SAMPLE_CATALOGUE, sample_payment
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -38,16 +37,16 @@ def _assert_whole(ledger: LedgerUnderTest, expected_size: int) -> None:
     assert raw.count("{events}") == raw.count("ledger_log") == expected_size
     assert ledger.app.store.head().size == expected_size
     ledger.log.checkpoint()
-    report = verify(live_material(ledger.app.store))
+    report = ledger.verify()
     assert report.ok, list(report.lines())
 
 
 def _writer(url: str, private: bytes, saves: int, per_save: int) -> None:
-    app = LedgerApplication(env=persistence_env(url))
+    app = LedgerApplication(env=persistence_env(url), catalogue=SAMPLE_CATALOGUE)
     key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("grantee",))
     signer = Signer(f"user:p{os.getpid()}", key)
     for _ in range(saves):
-        app.save(*[new_payment() for _ in range(per_save)], signer=signer)
+        app.save(*[sample_payment() for _ in range(per_save)], signer=signer)
     app.close()
 
 
@@ -61,7 +60,9 @@ def test_threads_share_one_gap_free_log(database_url: str) -> None:
 
     def write(n: int) -> None:
         for i in range(15):
-            ledger.app.save(*[new_payment() for _ in range(1 + (n + i) % 3)], signer=ledger.clerk)
+            ledger.app.save(
+                *[sample_payment() for _ in range(1 + (n + i) % 3)], signer=ledger.clerk
+            )
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(write, range(8)))

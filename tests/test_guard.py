@@ -9,6 +9,7 @@ processes never overdraw.
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import os
 from typing import Any
@@ -17,29 +18,31 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import IntegrityError
 
-from bench.model import BenchPayment
 from ledger.application import LedgerApplication
-from ledger.export import live_material
 from ledger.guard import GuardError, Journal
-from ledger.settings import persistence_env
+from ledger.persistence import persistence_env
 from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
-from ledger.verify import verify
 from tests.helpers import LedgerUnderTest, RawDatabase, open_ledger
+from tests.sample import SAMPLE_CATALOGUE, SAMPLE_RECORDED, SamplePayment, sample_payment
 
 LIMIT = 1_000_000
 
 
 class SpendingLimit:
     def __init__(self) -> None:
-        self.position = 0
-        self.spent: dict[str, int] = {}
-        self.refs: dict[str, int] = {}
         self.journal = Journal()
+        self.spent = self.journal.table()
+        self.refs = self.journal.table()
+        self.cursor = self.journal.table([("position", 0)])
+
+    @property
+    def position(self) -> int:
+        return int(self.cursor["position"])
 
     def admit(self, seq: int, event: dict[str, Any], *, strict: bool) -> list[str]:
         problems = []
-        if event["type"] == "case.SampleRecorded":
+        if event["type"] == SAMPLE_RECORDED:
             data = event["data"]
             total = self.spent.get(data["award_id"], 0) + data["amount_cents"]
             if total > LIMIT:
@@ -51,9 +54,9 @@ class SpendingLimit:
                 )
             if problems and strict:
                 raise GuardError("; ".join(problems))
-            self.journal.set(self.spent, data["award_id"], total)
-            self.journal.set(self.refs, data["payment_ref"], seq)
-        self.journal.set(self.__dict__, "position", seq + 1)
+            self.spent[data["award_id"]] = total
+            self.refs[data["payment_ref"]] = seq
+        self.cursor["position"] = seq + 1
         return problems
 
     def begin(self) -> int:
@@ -66,14 +69,8 @@ class SpendingLimit:
         self.journal.commit()
 
 
-def payment(amount: int, ref: str, award: str = "A-1") -> BenchPayment:
-    return BenchPayment(
-        award_id=award,
-        disbursement_id=f"D-{ref}",
-        amount_cents=amount,
-        payment_ref=ref,
-        paid_on="2022-10-01",
-    )
+def payment(amount: int, ref: str) -> SamplePayment:
+    return sample_payment(amount, payment_ref=ref, award_id="A-1")
 
 
 def guarded(url: str) -> tuple[LedgerUnderTest, SpendingLimit]:
@@ -112,11 +109,12 @@ def test_a_batch_that_conflicts_after_admission_is_undone(database_url: str) -> 
     # Two copies of the ledger aggregate, each registering a key: the second conflicts
     # on its version, in a batch whose disbursement the guard has already admitted.
     first, second = app.ledger(), app.ledger()
+    roles = SAMPLE_CATALOGUE.roles
     first.register_key(
-        SigningKey.generate("org:irc", ("grantee",)).public_key, "org:irc", ["grantee"]
+        SigningKey.generate("org:irc", ("grantee",)).public_key, "org:irc", ["grantee"], roles
     )
     second.register_key(
-        SigningKey.generate("org:lss", ("grantee",)).public_key, "org:lss", ["grantee"]
+        SigningKey.generate("org:lss", ("grantee",)).public_key, "org:lss", ["grantee"], roles
     )
     app.save(first, signer=ledger.root)
     with pytest.raises(IntegrityError):
@@ -128,7 +126,7 @@ def test_a_batch_that_conflicts_after_admission_is_undone(database_url: str) -> 
 
 
 def _racer(url: str, private: bytes, n: int) -> None:
-    app = LedgerApplication(env=persistence_env(url))
+    app = LedgerApplication(env=persistence_env(url), catalogue=SAMPLE_CATALOGUE)
     app.recorder.set_guard(SpendingLimit())  # type: ignore[attr-defined]
     key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("grantee",))
     signer = Signer(f"user:p{os.getpid()}", key)
@@ -151,8 +149,8 @@ def test_racing_processes_never_overdraw(database_url: str) -> None:
     amounts = [
         event["data"]["amount_cents"]
         for _, leaf in iter_leaves(ledger.app.store)
-        if (event := __import__("json").loads(leaf)["event"])["type"] == "case.SampleRecorded"
+        if (event := json.loads(leaf)["event"])["type"] == SAMPLE_RECORDED
     ]
     assert sum(amounts) == LIMIT // 30_000 * 30_000  # as much as fits, and no more
     ledger.log.checkpoint()
-    assert verify(live_material(ledger.app.store)).ok
+    assert ledger.verify().ok

@@ -8,7 +8,6 @@ import pytest
 
 from ledger import merkle
 from ledger.appender import LogWriteError
-from ledger.export import live_material
 from ledger.hashing import b64decode
 from ledger.mapper import UnsignedEventError
 from ledger.note import Checkpoint
@@ -16,8 +15,8 @@ from ledger.registry import KeyRuleError
 from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
 from ledger.transparency import consistency, inclusion
-from ledger.verify import verify
-from tests.helpers import RawDatabase, new_payment, open_ledger
+from tests.helpers import RawDatabase, open_ledger
+from tests.sample import SAMPLE_RECORDED, sample_payment
 
 
 def test_a_ledger_opens_registers_keys_signs_and_verifies(database_url: str) -> None:
@@ -40,13 +39,13 @@ def test_a_ledger_opens_registers_keys_signs_and_verifies(database_url: str) -> 
         assert entry["seq"] == seq and entry["prev"] == prev
         prev = merkle.leaf_hash(leaf).hex()
     last = json.loads(leaves[-1][1])["event"]
-    assert last["type"] == "case.SampleRecorded"
+    assert last["type"] == SAMPLE_RECORDED
     assert last["org"] == "org:cws" and last["actor"] == "user:clerk"
     assert last["key"] == ledger.clerk.key.key_id
     assert last["data"]["amount_cents"] == 75_00
 
     # Aggregates come back from the signed events.
-    payment = new_payment(42_00)
+    payment = sample_payment(42_00)
     app.save(payment, signer=ledger.clerk)
     assert app.repository.get(payment.id).amount_cents == 42_00
 
@@ -68,7 +67,7 @@ def test_a_ledger_opens_registers_keys_signs_and_verifies(database_url: str) -> 
     merkle.verify_consistency(
         6, 7, checkpoint.root, new_root, [b64decode(p) for p in later["proof"]]
     )
-    report = verify(live_material(app.store))
+    report = ledger.verify()
     assert report.ok, list(report.lines())
     assert report.size == 7
 
@@ -84,10 +83,10 @@ def test_refused_writes_write_nothing(database_url: str) -> None:
     for signer, reason in (
         (stranger, "not registered"),
         (impostor, "held by org:cws, not org:irc"),
-        (ledger.root, "may not sign case.SampleRecorded"),
+        (ledger.root, f"may not sign {SAMPLE_RECORDED}"),
     ):
         with pytest.raises(LogWriteError, match=reason):
-            app.save(new_payment(), signer=signer)
+            app.save(sample_payment(), signer=signer)
 
     # A revoked key signs nothing more; the board may not revoke its last key.
     app.revoke_key(ledger.root, ledger.clerk.key.key_id, "officer left")
@@ -100,12 +99,12 @@ def test_refused_writes_write_nothing(database_url: str) -> None:
 
     # Nothing unsigned gets in at all.
     with pytest.raises(UnsignedEventError):
-        app.save(new_payment())
+        app.save(sample_payment())
 
     after = (app.store.head().size, raw.count("{events}"), raw.count("ledger_log"))
     assert after == (before[0] + 1, before[1] + 1, before[2] + 1)  # only the revocation
     ledger.log.checkpoint()
-    assert verify(live_material(app.store)).ok
+    assert ledger.verify().ok
 
 
 def test_a_grantee_key_cannot_register_keys(database_url: str) -> None:

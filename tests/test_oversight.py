@@ -5,16 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from domain.cases import Participant
-from ledger.application import LedgerApplication
-from ledger.settings import persistence_env
-from ledger.signing import Signer, SigningKey
+from domain import catalogue as c
 from projections import oversight
 from projections.db import ProjectionDB
 from projections.runner import Projector
-from tests.pilot import demo_app
+from tests.helpers import BareLedger
+from tests.pilot import demo_system
 
 COUNTS = {
     "participants",
@@ -42,7 +38,7 @@ def _small_counts(value: Any, key: str = "") -> list[tuple[str, int]]:
 def test_a_demo_pilot_has_no_findings_and_suppresses_small_cells(
     database_url: str, tmp_path: Path
 ) -> None:
-    app = demo_app(database_url, tmp_path / "keys", participants=60, seed=4)
+    app = demo_system(database_url, tmp_path, participants=60, seed=4).app
     projector = Projector(app.store, ProjectionDB(database_url), [oversight.Oversight()])
     projector.catch_up()
 
@@ -62,19 +58,14 @@ def test_a_demo_pilot_has_no_findings_and_suppresses_small_cells(
 
 
 def test_oversight_lists_each_service_and_referral_without_valid_consent(database_url: str) -> None:
-    app = LedgerApplication(env=persistence_env(database_url))  # around the domain's rules
-    board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/o",
-        root=board,
-        log_public=Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
-    )
-    irc = Signer("user:irc", SigningKey.generate("org:irc", ("grantee",)))
-    app.register_key(board, irc.key.public_key, "org:irc", ["grantee"])
+    bad = BareLedger(database_url)  # around the domain's rules
+    app, irc = bad.app, bad.signer("org:irc", "grantee")
     expected: dict[int, str] = {}
 
-    def service(who: Participant, sid: str, kind: str, on: str, finding: str | None) -> None:
-        who.deliver_service(
+    def service(sid: str, kind: str, on: str, finding: str | None) -> None:
+        seq = bad.record(
+            irc,
+            c.SERVICE_DELIVERED,
             participant_id="P-1",
             service_id=sid,
             service_type=kind,
@@ -85,10 +76,11 @@ def test_oversight_lists_each_service_and_referral_without_valid_consent(databas
             notes_sha256=None,
         )
         if finding:
-            expected[app.store.head().size] = finding
-        app.save(who, signer=irc)
+            expected[seq] = finding
 
-    who = Participant(
+    bad.record(
+        irc,
+        c.PARTICIPANT_ENROLLED,
         participant_id="P-1",
         grantee="org:irc",
         enrolled_on="2023-01-02",
@@ -99,9 +91,10 @@ def test_oversight_lists_each_service_and_referral_without_valid_consent(databas
         nationality="HN",
         pii_sha256="cd" * 32,
     )
-    app.save(who, signer=irc)
-    service(who, "S-0", "case_management", "2023-01-03", "before consent")
-    who.give_consent(
+    service("S-0", "case_management", "2023-01-03", "before consent")
+    bad.record(
+        irc,
+        c.CONSENT_GIVEN,
         participant_id="P-1",
         consent_id="C-1",
         services=["case_management"],
@@ -113,22 +106,22 @@ def test_oversight_lists_each_service_and_referral_without_valid_consent(databas
         given_on="2023-01-05",
         expires_on="2023-06-30",
     )
-    app.save(who, signer=irc)
-    service(who, "S-1", "case_management", "2023-01-06", None)
-    service(who, "S-2", "mental_health", "2023-01-06", "outside scope")
-    who.refer(
+    service("S-1", "case_management", "2023-01-06", None)
+    service("S-2", "mental_health", "2023-01-06", "outside scope")
+    unreleased_seq = bad.record(
+        irc,
+        c.REFERRAL_MADE,
         participant_id="P-1",
         referral_id="R-1",
         to_kind="employer",
         consent_id="C-1",
         made_on="2023-01-07",
     )
-    unreleased_seq = app.store.head().size
-    app.save(who, signer=irc)
-    who.withdraw_consent(participant_id="P-1", consent_id="C-1", withdrawn_on="2023-02-01")
-    app.save(who, signer=irc)
-    service(who, "S-3", "case_management", "2023-02-02", "after withdrawal")
-    service(who, "S-4", "case_management", "2023-07-01", "after withdrawal")
+    bad.record(
+        irc, c.CONSENT_WITHDRAWN, participant_id="P-1", consent_id="C-1", withdrawn_on="2023-02-01"
+    )
+    service("S-3", "case_management", "2023-02-02", "after withdrawal")
+    service("S-4", "case_management", "2023-07-01", "after withdrawal")
 
     projector = Projector(app.store, ProjectionDB(database_url), [oversight.Oversight()])
     projector.catch_up()
@@ -153,7 +146,7 @@ class FailsOnce:
         pass
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
-        if not self.failed and event["type"] == "case.ServiceDelivered":
+        if not self.failed and event["type"] == c.SERVICE_DELIVERED:
             self.failed = True
             raise RuntimeError("lost the connection")
 
@@ -163,7 +156,7 @@ class FailsOnce:
 
 def test_a_batch_that_fails_leaves_no_trace_in_position_or_cache(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app = demo_app(url, tmp_path / "keys", participants=15, seed=2)
+    app = demo_system(url, tmp_path, participants=15, seed=2).app
     watched = oversight.Oversight()
     projector = Projector(app.store, ProjectionDB(url), [watched, FailsOnce()])  # type: ignore[list-item]
     try:
@@ -184,7 +177,7 @@ def test_a_batch_that_fails_leaves_no_trace_in_position_or_cache(tmp_path: Path)
 def test_a_tiny_cache_gives_the_same_view(tmp_path: Path, monkeypatch: Any) -> None:
     """The worker drops its cache when full; what it reloads from the tables is the same."""
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app = demo_app(url, tmp_path / "keys", participants=40, seed=3)
+    app = demo_system(url, tmp_path, participants=40, seed=3).app
     roomy = Projector(
         app.store, ProjectionDB(f"sqlite:///{tmp_path / 'roomy.sqlite3'}"), [oversight.Oversight()]
     )

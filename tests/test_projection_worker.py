@@ -15,7 +15,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from domain.application import CMPPApplication
-from ledger.settings import persistence_env
+from ledger.persistence import persistence_env
 from projections import balances
 from projections.db import ProjectionDB
 from projections.runner import Projector

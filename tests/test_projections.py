@@ -17,12 +17,12 @@ from projections import balances, oversight
 from projections.case_history import CaseHistory, history
 from projections.db import ProjectionDB
 from projections.runner import Projector
-from tests.pilot import demo_app
+from tests.pilot import demo_system
 
 
 @pytest.fixture
 def pilot_app(database_url: str, tmp_path: Path) -> CMPPApplication:
-    return demo_app(database_url, tmp_path / "keys", participants=40, seed=5)
+    return demo_system(database_url, tmp_path, participants=40, seed=5).app
 
 
 def project(app: CMPPApplication, url: str, stop: int | None = None) -> Projector:

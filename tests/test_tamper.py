@@ -10,37 +10,93 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
+from domain.application import CMPPApplication
+from domain.catalogue import DISBURSEMENT_RECORDED
 from ledger import canonical, merkle
 from ledger.entry import seal, signed_state
 from ledger.hashing import b64encode
 from ledger.note import Checkpoint
 from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
-from tests.helpers import LedgerUnderTest, RawDatabase, open_ledger
+from projections.system import System
+from tests.helpers import RawDatabase
+from tests.pilot import new_system
 from tools.cli import app as cli
 
 LAST = 11  # the honest ledger holds entries 0..11, checkpointed at 6 and 12
 
 
-def build(url: str) -> tuple[LedgerUnderTest, Signer]:
-    ledger = open_ledger(url)  # 0 opened, 1 clerk key registered
-    for _ in range(4):  # 2..5
+@dataclass
+class Honest:
+    """A program ledger whose fiscal agent's clerk pays award A-1 now and then."""
+
+    system: System
+    board: Signer
+    clerk: Signer
+
+    @property
+    def app(self) -> CMPPApplication:
+        return self.system.app
+
+    @property
+    def log_key(self) -> Ed25519PrivateKey:
+        return self.system.keys.load(self.app.opening["data"]["log_key"]["key_id"]).private
+
+    def pay(self, signer: Signer | None = None) -> None:
+        ref = uuid4().hex[:8]
+        self.app.record_disbursement(
+            signer or self.clerk,
+            award_id="A-1",
+            disbursement_id=f"D-{ref}",
+            amount_cents=120_000,
+            payment_ref=f"PAY-{ref}",
+            paid_on="2022-10-01",
+        )
+
+
+def build(url: str) -> tuple[Honest, Signer]:
+    system = new_system(url)  # 0 opened
+    board = system.root_signer("user:chair")
+    clerk = Signer("user:clerk", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    system.app.register_key(board, clerk.key.public_key, "org:cws", ["fiscal_agent"])  # 1
+    system.app.record_appropriation(  # 2
+        board,
+        appropriation_id="FY2022",
+        fiscal_year=2022,
+        public_law="P.L. 117-103",
+        amount_cents=15_000_000_00,
+        available_until="2024-09-30",
+    )
+    system.app.make_award(  # 3
+        board,
+        award_id="A-1",
+        appropriation_id="FY2022",
+        grantee="org:irc",
+        amount_cents=1_000_000_00,
+        period_start="2022-10-01",
+        period_end="2023-09-30",
+        method="advance",
+    )
+    ledger = Honest(system, board, clerk)
+    for _ in range(2):  # 4..5
         ledger.pay()
-    ledger.log.checkpoint()  # size 6
-    second = Signer("user:temp", SigningKey.generate("org:cws", ("grantee",)))
-    ledger.app.register_key(ledger.root, second.key.public_key, "org:cws", ["grantee"])  # 6
+    system.log.checkpoint()  # size 6
+    second = Signer("user:temp", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    system.app.register_key(board, second.key.public_key, "org:cws", ["fiscal_agent"])  # 6
     ledger.pay(signer=second)  # 7
-    ledger.app.revoke_key(ledger.root, second.key.key_id, "left the agency")  # 8
+    system.app.revoke_key(board, second.key.key_id, "left the agency")  # 8
     for _ in range(3):  # 9..11
         ledger.pay()
-    ledger.log.checkpoint()  # size 12
+    system.log.checkpoint()  # size 12
     return ledger, second
 
 
@@ -63,13 +119,14 @@ def failed_checks(report: dict[str, Any]) -> set[int]:
     return {c["number"] for c in report["checks"] if c["status"] == "FAIL"}
 
 
-def forge_entry(ledger: LedgerUnderTest, raw: RawDatabase, signer: Signer) -> int:
+def forge_entry(ledger: Honest, raw: RawDatabase, signer: Signer) -> int:
     """Append a well-formed entry signed by `signer`, with a correct prev, behind the app's back."""
-    seq = ledger.app.store.head().size
-    last_leaf = next(iter_leaves(ledger.app.store, seq - 1, seq))[1]
+    store = ledger.app.store
+    seq = store.head().size
+    last_leaf = next(iter_leaves(store, seq - 1, seq))[1]
     stream = uuid4()
     event = {
-        "type": "case.SampleRecorded",
+        "type": DISBURSEMENT_RECORDED,
         "stream": str(stream),
         "version": 1,
         "at": "2026-11-27T20:18:14.123456Z",
@@ -100,46 +157,46 @@ def forge_entry(ledger: LedgerUnderTest, raw: RawDatabase, signer: Signer) -> in
     return seq
 
 
-def edit_one_byte(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+def edit_one_byte(ledger: Honest, raw: RawDatabase, _: Signer) -> int:
     state = raw.state(4)
     raw.set_state(4, state.replace(b"user:clerk", b"user:clerx"))
     return 4
 
 
-def change_an_amount(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+def change_an_amount(ledger: Honest, raw: RawDatabase, _: Signer) -> int:
     state = raw.state(5)
     assert b'"amount_cents":120000' in state
     raw.set_state(5, state.replace(b'"amount_cents":120000', b'"amount_cents":1200000'))
     return 5
 
 
-def delete_an_entry(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+def delete_an_entry(ledger: Honest, raw: RawDatabase, _: Signer) -> int:
     raw.delete_entry(3)
     return 3
 
 
-def swap_two_entries(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
+def swap_two_entries(ledger: Honest, raw: RawDatabase, _: Signer) -> int:
     raw.execute("UPDATE ledger_log SET seq = -1 WHERE seq = 4")
     raw.execute("UPDATE ledger_log SET seq = 4 WHERE seq = 5")
     raw.execute("UPDATE ledger_log SET seq = 5 WHERE seq = -1")
     return 4
 
 
-def forge_with_unregistered_key(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> int:
-    stranger = Signer("user:mallory", SigningKey.generate("org:cws", ("grantee",)))
+def forge_with_unregistered_key(ledger: Honest, raw: RawDatabase, _: Signer) -> int:
+    stranger = Signer("user:mallory", SigningKey.generate("org:cws", ("fiscal_agent",)))
     return forge_entry(ledger, raw, stranger)
 
 
-def forge_with_revoked_key(ledger: LedgerUnderTest, raw: RawDatabase, revoked: Signer) -> int:
+def forge_with_revoked_key(ledger: Honest, raw: RawDatabase, revoked: Signer) -> int:
     return forge_entry(ledger, raw, revoked)
 
 
-def truncate_the_tail(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> None:
+def truncate_the_tail(ledger: Honest, raw: RawDatabase, _: Signer) -> None:
     for seq in (11, 10, 9):
         raw.delete_entry(seq)
 
 
-def fork_the_latest_checkpoint(ledger: LedgerUnderTest, raw: RawDatabase, _: Signer) -> None:
+def fork_the_latest_checkpoint(ledger: Honest, raw: RawDatabase, _: Signer) -> None:
     leaves = [merkle.leaf_hash(leaf) for _, leaf in iter_leaves(ledger.app.store)]
     leaves[-1] = merkle.leaf_hash(b"another history")
     forked = Checkpoint(ledger.app.origin, len(leaves), merkle.root_of(leaves))
@@ -149,7 +206,7 @@ def fork_the_latest_checkpoint(ledger: LedgerUnderTest, raw: RawDatabase, _: Sig
     )
 
 
-CASES: dict[str, Callable[[LedgerUnderTest, RawDatabase, Signer], int | None]] = {
+CASES: dict[str, Callable[[Honest, RawDatabase, Signer], int | None]] = {
     "edit one byte of an event": edit_one_byte,
     "change an amount": change_an_amount,
     "delete an entry": delete_an_entry,
@@ -204,7 +261,7 @@ def bundle(tmp_path: Path) -> tuple[Path, str]:
 
     out = tmp_path / "bundle"
     root_id = ledger.app.opening["data"]["root_key"]["key_id"]
-    export_bundle(ledger.app.store, ledger.log, root_id, out)
+    export_bundle(ledger.app.store, ledger.system.log, root_id, out)
     return out, str(ledger.app.log_verifier_key)
 
 
@@ -251,18 +308,18 @@ def test_a_bundle_edited_in_place_fails_its_manifest_too(
     bundle: tuple[Path, str], tmp_path: Path
 ) -> None:
     out, _ = bundle
-    _rewrite_line(out, 2, lambda b: b.replace(b"user:clerk", b"user:clerx"), False)
+    _rewrite_line(out, 4, lambda b: b.replace(b"user:clerk", b"user:clerx"), False)
     code, report = run_verify("sqlite:///unused", tmp_path, "--bundle", str(out))
     assert code == 1
     assert {1, 5, 6} <= failed_checks(report)
-    assert first_bad_seq(report) == 2
+    assert first_bad_seq(report) == 4
 
 
 def test_a_bundle_under_another_log_key_is_refused(
     bundle: tuple[Path, str], tmp_path: Path
 ) -> None:
     out, _ = bundle
-    other = open_ledger(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    other = new_system(f"sqlite:///{tmp_path / 'other.sqlite3'}")
     code, report = run_verify(
         "sqlite:///unused",
         tmp_path,

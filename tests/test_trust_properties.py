@@ -15,11 +15,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from ledger.appender import LogWriteError
-from ledger.export import live_material
 from ledger.registry import KeyRuleError
 from ledger.signing import Signer, SigningKey
-from ledger.verify import verify
-from tests.helpers import new_payment, open_ledger
+from tests.helpers import open_ledger
+from tests.sample import sample_payment
 
 ORGS = ["org:board", "org:cws", "org:irc"]
 ROLE_SETS = [("board",), ("grantee",), ("fiscal_agent",), ("fiscal_agent", "grantee")]
@@ -82,7 +81,7 @@ class TrustMachine(RuleBasedStateMachine):
         by = data.draw(st.sampled_from(self.signers))
         expected = self._may(by, "grantee")
         try:
-            self.ledger.app.save(new_payment(), signer=by)
+            self.ledger.app.save(sample_payment(), signer=by)
             accepted = True
         except LogWriteError:
             accepted = False
@@ -95,7 +94,7 @@ class TrustMachine(RuleBasedStateMachine):
             return
         assert self.ledger.app.store.head().size == self.size
         self.ledger.log.checkpoint()
-        report = verify(live_material(self.ledger.app.store))
+        report = self.ledger.verify()
         assert report.ok, list(report.lines())
 
 

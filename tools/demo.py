@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from domain.application import CMPPApplication
-from domain.cases import SERVICE_TYPES
+from domain.catalogue import SERVICE_TYPES
 from ledger.keystore import KeyStore
 from ledger.signing import Signer, SigningKey
 

@@ -1,0 +1,26 @@
+"""What the server records about itself: reads of protected records, and exports.
+
+Each access or export is a stream of its own (a random id): one event, never changed.
+"""
+
+from __future__ import annotations
+
+from domain import catalogue as c
+from domain.streams import Stream
+from ledger.events import DeclaredCreated
+
+
+class RecordsAccess(Stream):
+    TOPIC = "domain.RecordsAccess"
+    KEY, PREFIX = None, "access"
+
+    class Created(DeclaredCreated):
+        TOPIC = c.RECORDS_ACCESSED
+
+
+class Export(Stream):
+    TOPIC = "domain.Export"
+    KEY, PREFIX = None, "export"
+
+    class Created(DeclaredCreated):
+        TOPIC = c.EXPORT_GENERATED

@@ -1,0 +1,15 @@
+"""The verifier with this program's catalogue (check 5) and rules (check 9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.catalogue import CATALOGUE
+from domain.rules import ProgramRules
+from ledger.report import Report
+from ledger.verify import Material, verify
+
+
+def verify_log(material: Material, **options: Any) -> Report:
+    """Checks 1 to 9 of LEDGER_FORMAT.md section 7 over `material` (see ledger.verify)."""
+    return verify(material, catalogue=CATALOGUE, invariants=[ProgramRules()], **options)

@@ -1,0 +1,178 @@
+"""Event types declared once: each is its own name, with its data members and who may sign it.
+
+An `EventType` is the string that appears as an event's `type` in the log
+(`funds.AwardMade`), so it compares, hashes and serialises as that string, and it
+carries what LEDGER_FORMAT.md section 2 asks of the type: the exact members of its
+`data` and how each is written, and the roles whose keys may sign it (section 4).
+A `Catalogue` is a set of them: it answers "may these roles sign this type?" for the
+writers and the verifier, and "is this data well formed?" for the rules.
+
+The ledger declares its own three types here; a program declares the rest (for CMPP,
+`domain.catalogue`). Standard library only: the verifier reads it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+BOARD = "board"  # holds the root key; registers and revokes every other key
+LOG_ROLE = "log"  # the log key's only role: it signs checkpoints and nothing else
+
+
+class Kind:
+    """How a data member is written (beyond what canonical JSON already guarantees)."""
+
+    def __init__(
+        self, name: str, test: Callable[[Any], bool], *, rule: str = "well-formed"
+    ) -> None:
+        self.name = name
+        self.test = test
+        self.rule = rule  # the rule a value of the wrong kind breaks
+        self.nullable = False
+
+    def or_null(self) -> Kind:
+        kind = Kind(f"{self.name} or null", self.test, rule=self.rule)
+        kind.nullable = True
+        return kind
+
+    def accepts(self, value: Any) -> bool:
+        return (value is None and self.nullable) or (value is not None and self.test(value))
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_date(value: Any) -> bool:
+    if type(value) is not str or len(value) != 10:
+        return False
+    try:
+        return date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+ID = Kind("a non-empty identifier", lambda v: type(v) is str and bool(v.strip()))
+TEXT = Kind("text", lambda v: type(v) is str)
+DATE = Kind("a date YYYY-MM-DD", _is_date)
+CENTS = Kind("integer cents", _is_int, rule="integer-cents")
+INTEGER = Kind("an integer", _is_int)
+FLAG = Kind("true or false", lambda v: type(v) is bool)
+IDS = Kind("a list of identifiers", lambda v: type(v) is list and all(ID.test(i) for i in v))
+SHA256 = Kind("64 lowercase hex digits", lambda v: type(v) is str and bool(_HEX64.fullmatch(v)))
+OBJECT = Kind("an object", lambda v: type(v) is dict)
+
+
+class EventType(str):
+    """An event type: the name itself, with its data members and its signers.
+
+    `signed_by` names the roles whose keys may sign it; `on` names the member holding
+    the date the event is about (for timelines), if it has one.
+    """
+
+    members: Mapping[str, Kind]
+    signed_by: frozenset[str]
+    on: str | None
+
+    def __new__(
+        cls, type_name: str, /, *, signed_by: Iterable[str], on: str | None = None, **members: Kind
+    ) -> EventType:
+        area, dot, short = type_name.partition(".")
+        if not (area and dot and short[:1].isupper()):
+            raise ValueError(f"an event type is named area.Name, not {type_name!r}")
+        if on is not None and on not in members:
+            raise ValueError(f"{type_name}: `on` names {on!r}, which is not a member")
+        self = super().__new__(cls, type_name)
+        self.members = dict(members)
+        self.signed_by = frozenset(signed_by)
+        self.on = on
+        return self
+
+    @property
+    def area(self) -> str:
+        return self.partition(".")[0]
+
+    @property
+    def short_name(self) -> str:
+        return self.partition(".")[2]
+
+    def problems(self, data: Any) -> list[tuple[str, str]]:
+        """What is wrong with `data` for this type, as (rule, message); empty when well formed."""
+        if type(data) is not dict:
+            return [("well-formed", f"{self} data is not an object")]
+        found = []
+        missing = sorted(set(self.members) - set(data))
+        extra = sorted(set(data) - set(self.members))
+        if missing or extra:
+            found.append(
+                (
+                    "well-formed",
+                    f"{self} data must have exactly the members {', '.join(sorted(self.members))}"
+                    + (f"; missing {', '.join(missing)}" if missing else "")
+                    + (f"; not allowed {', '.join(extra)}" if extra else ""),
+                )
+            )
+        for member, kind in self.members.items():
+            if member in data and not kind.accepts(data[member]):
+                found.append((kind.rule, f"{member} must be {kind.name}, not {data[member]!r}"))
+        return found
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return str, (str(self),)  # pickled (to a worker process) as the plain name
+
+
+LEDGER_OPENED = EventType(
+    "ledger.LedgerOpened", signed_by=(BOARD,), origin=ID, root_key=OBJECT, log_key=OBJECT
+)
+KEY_REGISTERED = EventType(
+    "ledger.KeyRegistered",
+    signed_by=(BOARD,),
+    key_id=ID,
+    public_key=ID,
+    holder=ID,
+    roles=IDS,
+)
+KEY_REVOKED = EventType("ledger.KeyRevoked", signed_by=(BOARD,), key_id=ID, reason=TEXT)
+LEDGER_TYPES = (LEDGER_OPENED, KEY_REGISTERED, KEY_REVOKED)
+
+
+class Catalogue:
+    """The event types of one ledger, and the roles its keys may hold."""
+
+    def __init__(self, types: Iterable[EventType], roles: Iterable[str] = ()) -> None:
+        self.types: dict[str, EventType] = {}
+        for event_type in (*LEDGER_TYPES, *types):
+            if self.types.setdefault(event_type, event_type) is not event_type:
+                raise ValueError(f"{event_type} is declared twice")
+        self.roles = (BOARD, *(r for r in dict.fromkeys(roles) if r != BOARD))
+        unknown = {r for t in self.types.values() for r in t.signed_by} - set(self.roles)
+        if unknown:
+            raise ValueError(f"types are signed by roles not declared: {sorted(unknown)}")
+        self.may_sign = lru_cache(maxsize=4096)(self._may_sign)
+
+    def __getitem__(self, name: str) -> EventType:
+        return self.types[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.types
+
+    def __iter__(self) -> Any:
+        return iter(self.types.values())
+
+    def _may_sign(self, roles: tuple[str, ...], event_type: str) -> bool:
+        """May a key holding `roles` sign `event_type`? Types not declared: nobody."""
+        declared = self.types.get(event_type)
+        return declared is not None and not declared.signed_by.isdisjoint(roles)
+
+    def signable_by(self, role: str) -> list[EventType]:
+        """The permission table's row for `role` (DESIGN.md section 4, Roles)."""
+        return sorted(t for t in self.types.values() if role in t.signed_by)
+
+
+LEDGER_ONLY = Catalogue(())

@@ -1,0 +1,135 @@
+"""Every CMPP_* setting as one typed object that checks each value itself.
+
+`load_settings()` reads the environment; a value that cannot work is a ConfigError
+naming the variable, never echoing a secret. Outside demo mode (CMPP_DEMO) the demo's
+well-known secrets are refused: a ledger must not be protected by a published key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.note import NoteError, check_key_name
+from ledger.persistence import ConfigError, persistence_env, without_password
+
+# The demo's secrets (`make run`): published here, so refused anywhere but the demo.
+DEMO_PASSPHRASE = "demo-only-not-secret"  # noqa: S105 (published on purpose)
+DEMO_VAULT_KEY = base64.b64encode(b"cmpp-demo-vault-key-not-secret!!").decode()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CMPP_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("var")  # the SQLite file (by default) and the key store
+    database_url: str | None = None  # sqlite:///PATH or postgresql://USER@HOST:PORT/DB
+    origin: str | None = None  # the log's name in checkpoints; default from the ledger id
+    key_passphrase: SecretStr | None = None  # encrypts each private key file
+    vault_key: SecretStr | None = None  # base64 of 32 bytes: wraps participants' data keys
+    actor: str = "user:cli"  # who the command line acts as
+    demo: bool = False  # allow the demo's published secrets (and fill them in if unset)
+    postgres_pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            persistence_env(value)  # raises ConfigError, naming what is wrong
+        return value
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_key_name(value)  # the origin is the log key's name in signed notes
+            except NoteError:
+                raise ValueError("a name with no spaces and no '+'") from None
+        return value
+
+    @field_validator("vault_key")
+    @classmethod
+    def _vault_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                raw = base64.b64decode(value.get_secret_value(), validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("32 bytes in standard base64")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _demo_secrets(cls, values: Any) -> Any:
+        if isinstance(values, dict) and str(values.get("demo", "")).lower() in ("1", "true", "yes"):
+            values = {
+                "key_passphrase": DEMO_PASSPHRASE,
+                "vault_key": DEMO_VAULT_KEY,
+                **{k: v for k, v in values.items() if v is not None},
+            }
+        return values
+
+    @model_validator(mode="after")
+    def _no_published_secret(self) -> Settings:
+        if self.demo:
+            return self
+        if self.key_passphrase and self.key_passphrase.get_secret_value() == DEMO_PASSPHRASE:
+            raise ValueError("CMPP_KEY_PASSPHRASE is the demo's published passphrase")
+        if self.vault_key and self.vault_key.get_secret_value() == DEMO_VAULT_KEY:
+            raise ValueError("CMPP_VAULT_KEY is the demo's published key")
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ledger.sqlite3'}"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def vault_key_bytes(self) -> bytes | None:
+        if self.vault_key is None:
+            return None
+        return base64.b64decode(self.vault_key.get_secret_value())
+
+    def describe_database(self) -> str:
+        return without_password(self.url)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment (and `overrides`); ConfigError if one cannot work."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = "_".join(str(part) for part in error["loc"])
+            name = f"CMPP_{field.upper()}" if field else "settings"
+            # The message only: pydantic's text would repeat the value, which may be secret.
+            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("; ".join(problems)) from None
+
+
+def throwaway_settings(url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a ledger that lives as long as a test or a benchmark run: its own
+    database and directory, a fresh random passphrase and vault key, nothing read from
+    the caller's environment."""
+    values: dict[str, Any] = {
+        "database_url": url,
+        "data_dir": data_dir,
+        "key_passphrase": secrets.token_urlsafe(16),
+        "vault_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        **overrides,
+    }
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(str(exc)) from None

@@ -1,0 +1,148 @@
+"""The composition root: the whole ledger wired once, from settings.
+
+The command line, the API, the tests and the benchmarks all build through `System`:
+the application (with the program's rules and the vault), the key store, the log's
+checkpoint signer, the projections and the reports over them. Each part is made when
+first asked for, so a command that needs no database (verifying a bundle) opens none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from domain.application import CMPPApplication
+from domain.verification import verify_log
+from ledger.bundle import BundleError, bundle_material
+from ledger.catalogue import BOARD, LOG_ROLE
+from ledger.export import live_material
+from ledger.keystore import KeyStore
+from ledger.note import VerifierKey
+from ledger.persistence import persistence_env
+from ledger.report import Report
+from ledger.signing import Signer, SigningKey
+from ledger.transparency import LogSigner
+from projections.balances import Balances, LogIndex
+from projections.case_history import CaseHistory
+from projections.db import ProjectionDB
+from projections.oversight import Oversight
+from projections.reports import Progress, Reports, no_progress
+from projections.runner import Projection, Projector
+from projections.settings import Settings
+
+
+@dataclass(frozen=True)
+class LedgerCreated:
+    origin: str
+    ledger_id: str
+    root_key_id: str
+    log_vkey: str
+    checkpoint: str
+    database: str
+
+
+class System:
+    def __init__(self, settings: Settings, progress: Progress = no_progress) -> None:
+        self.settings = settings
+        self.progress = progress  # how long work is shown (the CLI's bars; nothing elsewhere)
+
+    @cached_property
+    def app(self) -> CMPPApplication:
+        env = persistence_env(self.settings.url, pool_size=self.settings.postgres_pool_size)
+        return CMPPApplication(env=env, vault_key=self.settings.vault_key_bytes)
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        passphrase = self.settings.key_passphrase
+        return KeyStore(
+            self.settings.key_dir, passphrase.get_secret_value() if passphrase else None
+        )
+
+    @cached_property
+    def log(self) -> LogSigner:
+        opening = self.app.opening["data"]
+        log_key = self.keys.load(opening["log_key"]["key_id"])
+        return LogSigner(self.app.store, opening["origin"], log_key.private)
+
+    @cached_property
+    def projector(self) -> Projector:
+        projections: list[Projection] = [Balances(), LogIndex(), CaseHistory(), Oversight()]
+        return Projector(self.app.store, ProjectionDB(self.settings.url), projections)
+
+    @cached_property
+    def reports(self) -> Reports:
+        return Reports(self.projector, self.progress)
+
+    # -- the ledger itself ----------------------------------------------------------------
+
+    def create_ledger(self, board_org: str = "org:board") -> LedgerCreated:
+        """A new ledger: its root and log keys (kept in the key store), entry 0 and the
+        first checkpoint."""
+        ledger_id = uuid4()
+        origin = self.settings.origin or f"cmpp.example.gov/ledger/{ledger_id.hex}"
+        root = SigningKey.generate(board_org, (BOARD,))
+        log_key = SigningKey.generate(board_org, (LOG_ROLE,))
+        self.keys.save(root, "root key (board)")
+        self.keys.save(log_key, "log key (checkpoints)")
+        self.app.open_ledger(
+            origin=origin,
+            root=Signer(self.settings.actor, root),
+            log_public=log_key.public_key,
+            ledger_id=ledger_id,
+        )
+        return LedgerCreated(
+            origin=origin,
+            ledger_id=str(ledger_id),
+            root_key_id=root.key_id,
+            log_vkey=str(self.app.log_verifier_key),
+            checkpoint=self.log.checkpoint(),
+            database=self.settings.describe_database(),
+        )
+
+    def root_signer(self, actor: str | None = None) -> Signer:
+        """The board's root key, acting as `actor` (default: the configured actor)."""
+        key = self.keys.load(self.app.opening["data"]["root_key"]["key_id"])
+        return Signer(actor or self.settings.actor, key)
+
+    def signer(self, holder: str, role: str, actor: str | None = None) -> Signer:
+        """A key of `holder` with `role` from the key store, acting as `actor`."""
+        return Signer(actor or self.settings.actor, self.keys.find(holder, role))
+
+    def verify(
+        self,
+        bundle: Path | None = None,
+        *,
+        trusted_key: VerifierKey | None = None,
+        trusted_root_key: str | None = None,
+        jobs: int | None = None,
+    ) -> Report:
+        """Checks 1 to 9 over a bundle, or (without one) over the live database."""
+        if bundle is not None:
+            if not bundle.is_dir():
+                raise BundleError(f"{bundle} is not a directory")
+            material = bundle_material(bundle)
+        else:
+            material = live_material(self.app.store)
+        with self.progress("verifying", material.size_hint or None) as advance:
+            return verify_log(
+                material,
+                trusted_log_key=trusted_key,
+                trusted_root_key_id=trusted_root_key,
+                jobs=jobs,
+                progress=advance,
+            )
+
+    def close(self) -> None:
+        if "projector" in self.__dict__:
+            self.projector.db.close()
+        if "app" in self.__dict__:
+            self.app.close()
+
+    def __enter__(self) -> System:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()

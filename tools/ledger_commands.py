@@ -1,0 +1,215 @@
+"""Commands of the log itself: init, run, demo, checkpoint, proofs, export and verification."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ledger import transparency
+from ledger.application import LedgerNotOpenError
+from ledger.bundle import BundleError
+from ledger.export import export_bundle
+from ledger.note import VerifierKey
+from ledger.tlog_proof import TlogProofError, verify_tlog_proof
+from projections.system import System
+from tools.console import ActorOpt, JsonOpt, emit, err, out, progress_bar, system, user_errors
+from tools.demo import DemoSummary, run_demo
+
+commands = typer.Typer()
+prove = typer.Typer(no_args_is_help=True, help="Merkle proofs (LEDGER_FORMAT.md section 8).")
+export = typer.Typer(no_args_is_help=True, help="Exports of the ledger.")
+
+
+@commands.command()
+def init(
+    actor: ActorOpt = None,
+    board_org: Annotated[str, typer.Option(help="The National Board's org id.")] = "org:board",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the ledger: database, keys, entry 0 and its first checkpoint."""
+    with system(actor) as ledger:
+        info = ledger.create_ledger(board_org)
+    emit(
+        asdict(info),
+        as_json,
+        lambda: out.print(
+            f"origin        {info.origin}\nroot key id   {info.root_key_id}\n"
+            f"verifier key  {info.log_vkey}\ndatabase      {info.database}"
+        ),
+    )
+
+
+@commands.command()
+def checkpoint(as_json: JsonOpt = False) -> None:
+    """Print the latest signed checkpoint, issuing a new one if the log grew."""
+    with system() as ledger:
+        note = ledger.log.checkpoint()
+    emit({"checkpoint": note}, as_json, lambda: out.print(note, end=""))
+
+
+def _demo(ledger: System, participants: int, seed: int) -> DemoSummary:
+    with progress_bar("demo participants", participants) as advance:
+        summary = run_demo(
+            ledger.app,
+            ledger.keys,
+            ledger.root_signer(),
+            participants=participants,
+            seed=seed,
+            progress=advance,
+        )
+    ledger.log.checkpoint()
+    return summary
+
+
+@commands.command()
+def demo(
+    participants: Annotated[int, typer.Option(min=1, help="How many participants.")] = 2000,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same pilot.")] = 2022,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fill a new ledger with a realistic pilot (organisations, funds, cases)."""
+    with system(actor) as ledger:
+        summary = _demo(ledger, participants, seed)
+    result = {"participants": summary.participants, "events": dict(summary.events)}
+    emit(
+        result,
+        as_json,
+        lambda: out.print(
+            f"{summary.participants} participants, {sum(summary.events.values())} events"
+        ),
+    )
+
+
+@commands.command()
+def run(
+    actor: ActorOpt = None,
+    participants: Annotated[int, typer.Option(help="Demo size on first start.")] = 2000,
+) -> None:
+    """Initialise a ledger with the demo pilot if there is none; show its checkpoint and key."""
+    with system(actor) as ledger:
+        try:
+            ledger.app.opening  # noqa: B018 (reads entry 0)
+        except LedgerNotOpenError:
+            ledger.app.vault  # noqa: B018 (fails now, before anything is written, if unconfigured)
+            ledger.create_ledger()
+            err.print(f"initialised a new ledger in {ledger.settings.describe_database()}")
+            summary = _demo(ledger, participants, 2022)
+            err.print(
+                f"demo pilot: {summary.participants} participants, "
+                f"{sum(summary.events.values())} events"
+            )
+        note = ledger.log.checkpoint()
+        out.print(f"verifier key  {ledger.app.log_verifier_key}\n\n{note}", end="")
+
+
+# -- proofs ---------------------------------------------------------------------------
+
+
+@prove.command("inclusion")
+def prove_inclusion(
+    seq: int, size: Annotated[int | None, typer.Option(help="Tree size to prove against.")] = None
+) -> None:
+    """Inclusion proof of entry SEQ (JSON, LEDGER_FORMAT.md section 8)."""
+    with system() as ledger:
+        emit(transparency.inclusion(ledger.log, seq, size), True, lambda: None)
+
+
+@prove.command("consistency")
+def prove_consistency(old: int, new: int) -> None:
+    """Consistency proof from tree size OLD to NEW (JSON)."""
+    with system() as ledger:
+        emit(transparency.consistency(ledger.log, old, new), True, lambda: None)
+
+
+@prove.command("entry")
+def prove_entry(
+    seq: int,
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT")],
+    size: Annotated[int | None, typer.Option(help="Tree size to prove against.")] = None,
+) -> None:
+    """Write entry SEQ's line and its C2SP tlog-proof to OUT/<seq>.entry, OUT/<seq>.tlog-proof."""
+    with system() as ledger:
+        line, proof = transparency.entry_proof(ledger.log, seq, size)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{seq}.entry").write_bytes(line)
+        (out_dir / f"{seq}.tlog-proof").write_text(proof)
+    out.print(f"wrote {out_dir / f'{seq}.entry'} and {out_dir / f'{seq}.tlog-proof'}")
+
+
+# -- export and verify ----------------------------------------------------------------
+
+
+@export.command("bundle")
+def export_bundle_command(out_dir: Annotated[Path, typer.Argument(metavar="OUT")]) -> None:
+    """Write an audit bundle (LEDGER_FORMAT.md section 7) to the directory OUT."""
+    with system() as ledger:
+        store = ledger.app.store
+        with progress_bar("exporting", store.head().size) as advance:
+            manifest = export_bundle(
+                store,
+                ledger.log,
+                ledger.app.opening["data"]["root_key"]["key_id"],
+                out_dir,
+                advance,
+            )
+    out.print(f"wrote {manifest['size']} entries to {out_dir}")
+
+
+@commands.command()
+def verify(
+    bundle: Annotated[
+        Path | None, typer.Option(help="Verify this bundle, not the database.")
+    ] = None,
+    trusted_key: Annotated[
+        str | None, typer.Option(help="The log's verifier key you trust (origin+hash+key).")
+    ] = None,
+    trusted_root_key: Annotated[str | None, typer.Option(help="The root key id you trust.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: every core).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the log (checks 1 to 9 of LEDGER_FORMAT.md section 7); exit 0, 1 or 2."""
+    with system() as ledger:
+        key = VerifierKey.parse(trusted_key) if trusted_key else None
+        report = ledger.verify(
+            bundle, trusted_key=key, trusted_root_key=trusted_root_key, jobs=jobs
+        )
+    emit(report.to_json(), as_json, lambda: out.print("\n".join(report.lines())))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@commands.command("verify-entry")
+def verify_entry(
+    entry: Annotated[Path, typer.Argument(help="The entry's line (from `prove entry`).")],
+    proof: Annotated[Path, typer.Argument(help="Its .tlog-proof file.")],
+    trusted_key: Annotated[str, typer.Option(help="The log's verifier key you trust.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check one entry against a signed checkpoint, with nothing else of the log; exit 0/1/2."""
+    with user_errors():
+        key = VerifierKey.parse(trusted_key)
+        try:
+            line, text = entry.read_bytes(), proof.read_text()
+        except OSError as exc:
+            raise BundleError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    try:
+        checkpoint = verify_tlog_proof(text, line, key)
+    except TlogProofError as exc:
+        problem = str(exc)
+        emit(
+            {"verified": False, "problem": problem},
+            as_json,
+            lambda: out.print(f"FAILED: {problem}"),
+        )
+        raise typer.Exit(1) from None
+    result = {"verified": True, "tree_size": checkpoint.size, "origin": checkpoint.origin}
+    emit(
+        result,
+        as_json,
+        lambda: out.print(f"VERIFIED entry in {checkpoint.origin} at tree size {checkpoint.size}"),
+    )
