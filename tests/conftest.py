@@ -1,4 +1,4 @@
-"""Shared fixtures: where the shared vectors are, and PostgreSQL databases of our own."""
+"""Shared fixtures: PostgreSQL databases of our own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 PG_HOST = os.environ.get("CMPP_TEST_PGHOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("CMPP_TEST_PGPORT", "5432"))
 PG_USER = os.environ.get("CMPP_TEST_PGUSER", "postgres")

@@ -1,4 +1,7 @@
-"""Conformance: every public vector in ../shared/vectors passes (LEDGER_FORMAT.md 5 and 6)."""
+"""Conformance: every public vector in tests/vectors passes (docs/ledger-format.md).
+
+Where each vector set comes from, and its licence: tests/vectors/README.md.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,8 @@ import pytest
 
 from ledger import merkle
 from ledger.note import VerifierKey, open_note, parse_signer_key, signature_line
-from tests.conftest import SHARED
 
-VECTORS = SHARED / "vectors"
+VECTORS = Path(__file__).parent / "vectors"
 
 
 def _cases(kind: str) -> list[Path]:
