@@ -13,11 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# A demo ledger on embedded SQLite under ./var. The passphrase below protects
-# demo keys only; set CMPP_KEY_PASSPHRASE yourself for anything real.
+# A demo ledger on embedded SQLite under ./var. Demo mode (CMPP_DEMO) fills in the
+# demo's published passphrase and vault key where none is set; outside it they are refused.
 run: $(STAMP)
-	@CMPP_KEY_PASSPHRASE="$${CMPP_KEY_PASSPHRASE:-demo-only-not-secret}" \
-	 CMPP_VAULT_KEY="$${CMPP_VAULT_KEY:-Y21wcC1kZW1vLXZhdWx0LWtleS1ub3Qtc2VjcmV0ISE=}" $(BIN)/cmpp run
+	CMPP_DEMO=1 $(BIN)/cmpp run
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench import append, projections_bench, proofs, report, verify
+from bench import append, projections_bench, proofs, report, startup, verify
 from bench.databases import fresh
 from bench.fill import fill
 from ledger.export import export_bundle
@@ -16,7 +16,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument(
-        "--skip", default="", help="comma-separated: append,verify,proofs,projections,postgres"
+        "--skip",
+        default="",
+        help="comma-separated: append,verify,proofs,projections,startup,postgres",
     )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -47,6 +49,8 @@ def main() -> None:
         projections_bench.run(args.entries, "sqlite")
         if "postgres" not in skip:
             projections_bench.run(args.entries, "postgres")
+    if "startup" not in skip:
+        startup.run(args.entries)
     print("\nsummary")
     for row in report.ROWS:
         print(row)

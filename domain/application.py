@@ -28,6 +28,7 @@ from domain.streams import Stream, streams_by_type
 from domain.vault import Vault, VaultError
 from ledger.application import LedgerApplication
 from ledger.catalogue import EventType
+from ledger.guard_snapshot import snapshot_key
 from ledger.signing import Signer
 
 CONFLICT_RETRIES = 20  # another writer saved the same stream first: reload and try again
@@ -45,7 +46,10 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         self._vault: Vault | None = None
         self.rules = ProgramRules()
         self.funds, self.cases = self.rules.funds, self.rules.cases
-        self.recorder.set_guard(self.rules)  # type: ignore[attr-defined]
+        # The rules start from a snapshot only if it carries a MAC under a key derived
+        # from the vault key, which the database's operators do not hold.
+        key = None if vault_key is None else snapshot_key(vault_key)
+        self.recorder.set_guard(self.rules, snapshot_key=key)  # type: ignore[attr-defined]
 
     @property
     def vault(self) -> Vault:

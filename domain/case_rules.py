@@ -17,14 +17,8 @@ from domain.rule_set import Event, Problem, RuleSet, applies, checks
 from ledger.guard import Journal, JournaledTable
 
 
-class ParticipantState(NamedTuple):
-    grantee: str
-    enrolled_on: str
-    closed: bool = False
-    erased: bool = False
-
-
-class ConsentState(NamedTuple):
+class Consent(NamedTuple):
+    consent_id: str
     services: frozenset[str]
     share_with: frozenset[str]
     given_on: str
@@ -33,6 +27,30 @@ class ConsentState(NamedTuple):
 
     def in_force(self, on: str) -> bool:
         return consent_state(on, self.given_on, self.expires_on, self.withdrawn_on) == IN_FORCE
+
+
+class CaseFile(NamedTuple):
+    """All the rules know of one participant: whose, since when, open, consents, records."""
+
+    grantee: str
+    enrolled_on: str
+    closed: bool = False
+    erased: bool = False
+    consents: tuple[Consent, ...] = ()
+    records: frozenset[str] = frozenset()  # ids of services, referrals and screenings
+
+    def consent(self, consent_id: str) -> Consent | None:
+        return next((c for c in self.consents if c.consent_id == consent_id), None)
+
+    def plain(self) -> tuple[Any, ...]:
+        return (*self[:4], tuple(tuple(c) for c in self.consents), self.records)
+
+    @classmethod
+    def from_plain(cls, value: tuple[Any, ...]) -> CaseFile:
+        grantee, enrolled_on, closed, erased, consents, records = value
+        return cls(
+            grantee, enrolled_on, closed, erased, tuple(map(Consent._make, consents)), records
+        )
 
 
 class ComplaintState(NamedTuple):
@@ -53,21 +71,19 @@ class CaseRules(RuleSet):
     def __init__(self, journal: Journal, org_kinds: JournaledTable[str, str]) -> None:
         super().__init__(journal)
         self.org_kinds = org_kinds  # the organisation rules' table: read only here
-        self.participants = self.table("participants", ParticipantState)
-        self.consents = self.table("consents", ConsentState)  # (participant, consent id)
-        self.consent_ids = self.table("consent_ids")  # participant -> its consent ids, in order
-        self.records = self.table("records")  # (participant, record id) -> seq
+        # One case file per participant, decoded only when first needed after a snapshot.
+        self.cases = self.table("cases", CaseFile, lazy=True)
         self.complaints = self.table("complaints", ComplaintState)
 
-    def consents_of(self, participant_id: str) -> list[ConsentState]:
-        ids = self.consent_ids.get(participant_id, ())
-        return [self.consents[(participant_id, cid)] for cid in ids]
+    def case(self, participant_id: str) -> CaseFile | None:
+        found: CaseFile | None = self.row(self.cases, participant_id)
+        return found
 
     # -- enrolment, and what every later case event needs -----------------------------
 
     @checks(c.PARTICIPANT_ENROLLED)
     def _enrolment_problems(self, d: dict[str, Any], event: Event) -> Iterator[Problem]:
-        if d["participant_id"] in self.participants:
+        if d["participant_id"] in self.cases:
             yield "unique-id", f"participant {d['participant_id']} is already enrolled"
         if event["org"] != d["grantee"]:
             yield (
@@ -77,11 +93,12 @@ class CaseRules(RuleSet):
 
     @applies(c.PARTICIPANT_ENROLLED)
     def _enrol(self, seq: int, d: dict[str, Any], _: Event) -> None:
-        self.participants[d["participant_id"]] = ParticipantState(d["grantee"], d["enrolled_on"])
+        if d["participant_id"] not in self.cases:
+            self.cases[d["participant_id"]] = CaseFile(d["grantee"], d["enrolled_on"])
 
     def _case_problems(self, d: dict[str, Any], event: Event) -> list[Problem]:
         """A case event must name an enrolled participant of the signer's own, case open."""
-        who = self.participants.get(d["participant_id"])
+        who = self.case(d["participant_id"])
         if who is None:
             return [("known-participant", f"participant {d['participant_id']} is not enrolled")]
         if event["org"] != who.grantee:
@@ -105,7 +122,7 @@ class CaseRules(RuleSet):
         yield from problems
         if problems:
             return
-        if (d["participant_id"], d["consent_id"]) in self.consents:
+        if self._case(d).consent(d["consent_id"]) is not None:
             yield "unique-id", f"consent {d['consent_id']} already exists"
         if not d["services"] or not set(d["services"]) <= set(c.SERVICE_TYPES):
             yield (
@@ -117,13 +134,17 @@ class CaseRules(RuleSet):
 
     @applies(c.CONSENT_GIVEN)
     def _give(self, seq: int, d: dict[str, Any], _: Event) -> None:
-        pid, cid = d["participant_id"], d["consent_id"]
-        if pid not in self.participants or (pid, cid) in self.consents:
+        who = self.case(d["participant_id"])
+        if who is None or who.consent(d["consent_id"]) is not None:
             return
-        self.consents[(pid, cid)] = ConsentState(
-            frozenset(d["services"]), frozenset(d["share_with"]), d["given_on"], d["expires_on"]
+        consent = Consent(
+            d["consent_id"],
+            frozenset(d["services"]),
+            frozenset(d["share_with"]),
+            d["given_on"],
+            d["expires_on"],
         )
-        self.consent_ids[pid] = (*self.consent_ids.get(pid, ()), cid)
+        self.cases[d["participant_id"]] = who._replace(consents=(*who.consents, consent))
 
     @checks(c.CONSENT_WITHDRAWN)
     def _withdrawal_problems(self, d: dict[str, Any], event: Event) -> Iterator[Problem]:
@@ -131,7 +152,7 @@ class CaseRules(RuleSet):
         yield from problems
         if problems:
             return
-        consent = self.consents.get((d["participant_id"], d["consent_id"]))
+        consent = self._case(d).consent(d["consent_id"])
         if consent is None:
             yield "known-consent", f"consent {d['consent_id']} was not given"
         elif consent.withdrawn_on is not None:
@@ -141,16 +162,28 @@ class CaseRules(RuleSet):
 
     @applies(c.CONSENT_WITHDRAWN)
     def _withdraw(self, seq: int, d: dict[str, Any], _: Event) -> None:
-        key = (d["participant_id"], d["consent_id"])
-        consent = self.consents.get(key)
-        if consent is not None and consent.withdrawn_on is None:
-            self.consents[key] = consent._replace(withdrawn_on=d["withdrawn_on"])
+        who = self.case(d["participant_id"])
+        if who is None:
+            return
+        consents = tuple(
+            c._replace(withdrawn_on=d["withdrawn_on"])
+            if c.consent_id == d["consent_id"] and c.withdrawn_on is None
+            else c
+            for c in who.consents
+        )
+        self.cases[d["participant_id"]] = who._replace(consents=consents)
 
     # -- services, referrals and screenings -------------------------------------------
 
+    def _case(self, d: dict[str, Any]) -> CaseFile:
+        """The case file of an event that passed `_case_problems` (so it exists)."""
+        found = self.case(d["participant_id"])
+        assert found is not None
+        return found
+
     def _unique_record(self, d: dict[str, Any], event: Event) -> list[Problem]:
         record_id = d[RECORDS[event["type"]]]
-        if (d["participant_id"], record_id) in self.records:
+        if record_id in self._case(d).records:
             return [("unique-id", f"{record_id} is already recorded")]
         return []
 
@@ -167,7 +200,7 @@ class CaseRules(RuleSet):
         on = d["delivered_on"]
         if not any(
             d["service_type"] in consent.services and consent.in_force(on)
-            for consent in self.consents_of(d["participant_id"])
+            for consent in self._case(d).consents
         ):
             yield (
                 "service-with-consent",
@@ -184,7 +217,7 @@ class CaseRules(RuleSet):
             yield from case
             return
         yield from self._unique_record(d, event)
-        consent = self.consents.get((d["participant_id"], d["consent_id"]))
+        consent = self._case(d).consent(d["consent_id"])
         on = d["made_on"]
         if consent is None or not consent.in_force(on) or d["to_kind"] not in consent.share_with:
             yield (
@@ -202,8 +235,10 @@ class CaseRules(RuleSet):
     @applies(c.REFERRAL_MADE)
     @applies(c.SCREENING_COMPLETED)
     def _add_record(self, seq: int, d: dict[str, Any], event: Event) -> None:
-        if d["participant_id"] in self.participants:
-            self.records[(d["participant_id"], d[RECORDS[event["type"]]])] = seq
+        who = self.case(d["participant_id"])
+        if who is not None:
+            records = who.records | {d[RECORDS[event["type"]]]}
+            self.cases[d["participant_id"]] = who._replace(records=records)
 
     # -- closing and erasing a case -------------------------------------------------------
 
@@ -213,9 +248,9 @@ class CaseRules(RuleSet):
 
     @applies(c.CASE_CLOSED)
     def _close(self, seq: int, d: dict[str, Any], _: Event) -> None:
-        who = self.participants.get(d["participant_id"])
+        who = self.case(d["participant_id"])
         if who is not None:
-            self.participants[d["participant_id"]] = who._replace(closed=True)
+            self.cases[d["participant_id"]] = who._replace(closed=True)
 
     @checks(c.PARTICIPANT_DATA_ERASED)
     def _erasure_problems(self, d: dict[str, Any], event: Event) -> Iterator[Problem]:
@@ -225,9 +260,9 @@ class CaseRules(RuleSet):
 
     @applies(c.PARTICIPANT_DATA_ERASED)
     def _erase(self, seq: int, d: dict[str, Any], _: Event) -> None:
-        who = self.participants.get(d["participant_id"])
+        who = self.case(d["participant_id"])
         if who is not None:
-            self.participants[d["participant_id"]] = who._replace(erased=True)
+            self.cases[d["participant_id"]] = who._replace(erased=True)
 
     # -- complaints ---------------------------------------------------------------------------
 
@@ -237,7 +272,7 @@ class CaseRules(RuleSet):
             yield "unique-id", f"complaint {d['complaint_id']} exists"
         pid = d["participant_id"]
         if pid is not None:
-            who = self.participants.get(pid)
+            who = self.case(pid)
             if who is None:
                 yield "known-participant", f"participant {pid} is not enrolled"
             elif who.grantee != event["org"]:

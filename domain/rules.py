@@ -9,9 +9,19 @@ finding reported with its seq.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import domain.case_rules
+import domain.catalogue
+import domain.consents
+import domain.funds_rules
+import domain.organisation_rules
+import domain.rule_set
 from domain.case_rules import CaseRules
 from domain.catalogue import CATALOGUE
 from domain.errors import DomainError
@@ -22,9 +32,27 @@ from ledger.catalogue import LEDGER_TYPES
 from ledger.guard import Journal
 
 
+def _source_fingerprint(*modules: ModuleType) -> str:
+    """A hash of the rules' own source: a snapshot made by other code is never trusted."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()
+
+
 class ProgramRules:
+    name = "program-rules"
     # The event types whose data the verifier hands to check 9: all but the ledger's own.
     types = tuple(sorted({f"{t.area}." for t in CATALOGUE if t not in LEDGER_TYPES}))
+    fingerprint = _source_fingerprint(
+        sys.modules[__name__],
+        domain.catalogue,
+        domain.consents,
+        domain.rule_set,
+        domain.organisation_rules,
+        domain.funds_rules,
+        domain.case_rules,
+    )
 
     def __init__(self) -> None:
         self.journal = Journal()  # one journal, so a refused batch is undone everywhere
@@ -72,6 +100,19 @@ class ProgramRules:
                 rules.apply(seq, event)
         self._cursor["position"] = seq + 1
         return [str(f) for f in found]
+
+    def state(self) -> dict[str, Any]:
+        """What the rules know, in builtins only: for a snapshot (ledger.guard_snapshot)."""
+        return {
+            "position": self.position,
+            **{type(rules).__name__: rules.state() for rules in self.rule_sets},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Know what `state` says (outside any batch), as if its entries had been admitted."""
+        for rules in self.rule_sets:
+            rules.restore(state[type(rules).__name__])
+        dict.__setitem__(self._cursor, "position", state["position"])
 
     def begin(self) -> int:
         return self.journal.mark()

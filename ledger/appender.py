@@ -225,9 +225,15 @@ class LogWriter:
     catalogue: Catalogue = LEDGER_ONLY  # which roles may sign which types; set by the application
     guarded: GuardedWrites | None = None
 
-    def set_guard(self, guard: Guard) -> None:
-        """Have `guard` admit every event this recorder writes (see ledger.guard)."""
-        self.guarded = GuardedWrites(guard, self.read_rows)  # type: ignore[attr-defined]
+    def set_guard(self, guard: Guard, snapshot_key: bytes | None = None) -> None:
+        """Have `guard` admit every event this recorder writes (see ledger.guard); with a
+        `snapshot_key`, keep its snapshots in this database (see ledger.guard_snapshot)."""
+        self.guarded = GuardedWrites(
+            guard,
+            self.read_rows,  # type: ignore[attr-defined]
+            snapshots=self,  # type: ignore[arg-type]
+            snapshot_key=snapshot_key,
+        )
 
     def _admit_to_guard(self, read: RowReader, head: Head, prepared: Prepared) -> None:
         if self.guarded is not None:

@@ -17,9 +17,11 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
+from ledger import guard_snapshot
 from ledger.errors import UserError
+from ledger.guard_snapshot import SnapshotGuard, SnapshotStore
 
 
 class GuardError(UserError, ValueError):
@@ -121,17 +123,38 @@ RowReader = Callable[[int, int], list[tuple[int, str, bytes | None]]]
 
 
 class GuardedWrites:
-    """Runs a guard for one recorder: catch-up, admission, and settling its journal.
+    """Runs a guard for one recorder: catch-up, admission, settling its journal, snapshots.
 
     The database lock orders writers across processes; this process lock also covers
     the moments after the database commits and before the guard's journal is settled.
+    Given a snapshot store and key, the guard starts from the latest trustworthy snapshot
+    (ledger.guard_snapshot) instead of entry 0, and saves a new one every SNAPSHOT_EVERY
+    entries it moves past the last.
     """
 
-    def __init__(self, guard: Guard, read_committed: RowReader) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        read_committed: RowReader,
+        snapshots: SnapshotStore | None = None,
+        snapshot_key: bytes | None = None,
+    ) -> None:
         self.guard = guard
         self._read_committed = read_committed
         self._lock = threading.RLock()
         self._pending: int | None = None  # journal mark of a batch not yet settled
+        self._snapshots = snapshots if snapshot_key is not None else None
+        self._snapshot_key = snapshot_key or b""
+        self._started = False
+        self._snapshot_at = 0  # the size of the last snapshot this process loaded or saved
+        self.snapshot_status = "no snapshot"  # what happened to the stored one, for people
+
+    def ready(self) -> None:
+        """Bring the guard up to the committed log, from a snapshot where one can be trusted:
+        what a writer does before its first write, done now."""
+        with self._lock:
+            self._start()
+            self._catch_up(self._read_committed, None)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -139,7 +162,7 @@ class GuardedWrites:
         with self._lock:
             # Catch up on other processes' entries before taking the database lock,
             # so that only the last few are read while holding it.
-            self._catch_up(self._read_committed, None)
+            self.ready()
             try:
                 yield
             except BaseException:
@@ -148,6 +171,7 @@ class GuardedWrites:
             if self._pending is not None:
                 self.guard.commit()
                 self._pending = None
+            self._save_snapshot_if_due()
 
     def admit_batch(
         self, read_in_transaction: RowReader, head_size: int, events: list[tuple[int, Any]]
@@ -177,3 +201,37 @@ class GuardedWrites:
                 if seq != self.guard.position or state is None:
                     raise GuardError(f"entry {self.guard.position} is missing: verify the log")
                 self.guard.admit(seq, json.loads(state)["event"], strict=False)
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Once per process, before the first catch-up: start from a stored snapshot."""
+        if self._started:
+            return
+        self._started = True
+        store, guard = self._snapshots, cast(SnapshotGuard, self.guard)
+        if store is None or guard.position != 0:
+            return
+        stored = store.read_guard_snapshot(guard.name)
+        if stored is None:
+            return
+        rows = self._read_committed(stored.size - 1, 1) if stored.size > 0 else []
+        try:
+            guard_snapshot.restore(self._snapshot_key, guard, stored, rows[0] if rows else None)
+        except guard_snapshot.SnapshotRejectedError as exc:
+            store.delete_guard_snapshot(guard.name)
+            self.snapshot_status = f"discarded the snapshot of {stored.size} entries: {exc}"
+            return
+        self._snapshot_at = stored.size
+        self.snapshot_status = f"started from the snapshot of {stored.size} entries"
+
+    def _save_snapshot_if_due(self) -> None:
+        store, guard = self._snapshots, cast(SnapshotGuard, self.guard)
+        if store is None or guard.position - self._snapshot_at < guard_snapshot.SNAPSHOT_EVERY:
+            return
+        rows = self._read_committed(guard.position - 1, 1)
+        if not rows or rows[0][0] != guard.position - 1:
+            return  # the entry is not readable: never snapshot what cannot be checked
+        last = guard_snapshot.leaf_hash_of(rows[0])
+        store.write_guard_snapshot(guard.name, guard_snapshot.take(self._snapshot_key, guard, last))
+        self._snapshot_at = guard.position

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import astuple
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -41,6 +42,7 @@ from ledger.appender import (
     nodes_from_rows,
     prepare,
 )
+from ledger.guard_snapshot import Snapshot
 from ledger.merkle import Node
 from ledger.trust import KeyRecord, TrustState
 
@@ -57,9 +59,18 @@ LOG_TABLES = [
     " roles text NOT NULL, registered_seq bigint NOT NULL, revoked_seq bigint)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_checkpoints ("
     " size bigint PRIMARY KEY, note text NOT NULL, issued_at text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.ledger_guard_snapshots ("
+    " name text PRIMARY KEY, fingerprint text NOT NULL, size bigint NOT NULL,"
+    " last_leaf_hash bytea NOT NULL, state bytea NOT NULL, mac bytea NOT NULL)",
 ]
 SCHEMA_LOCK_ID = 0x434D5050  # "CMPP": serialises schema creation across processes
-LOG_TABLE_NAMES = ("ledger_log", "ledger_head", "ledger_keys", "ledger_checkpoints")
+LOG_TABLE_NAMES = (
+    "ledger_log",
+    "ledger_head",
+    "ledger_keys",
+    "ledger_checkpoints",
+    "ledger_guard_snapshots",
+)
 
 
 def _bytes(value: Any) -> bytes | None:
@@ -214,6 +225,30 @@ class PostgresLog(LogWriter):
         with self.datastore.transaction(commit=True) as c:
             c.execute(self._q["add_checkpoint"], (size, note, issued_at))
 
+    # -- the guard's snapshots (ledger.guard_snapshot) ----------------------------------
+
+    def read_guard_snapshot(self, name: str) -> Snapshot | None:
+        with self._read() as c:
+            c.execute(self._q["read_snapshot"], (name,))
+            row = c.fetchone()
+        if row is None:
+            return None
+        return Snapshot(
+            row["fingerprint"],
+            row["size"],
+            bytes(row["last_leaf_hash"]),
+            bytes(row["state"]),
+            bytes(row["mac"]),
+        )
+
+    def write_guard_snapshot(self, name: str, snapshot: Snapshot) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self._q["write_snapshot"], (name, *astuple(snapshot)))
+
+    def delete_guard_snapshot(self, name: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self._q["delete_snapshot"], (name,))
+
 
 _QUERIES = {
     "head": "SELECT * FROM {schema}.ledger_head WHERE id = 1",
@@ -236,6 +271,13 @@ _QUERIES = {
     " WHERE size >= %s ORDER BY size LIMIT 2)",
     "add_checkpoint": "INSERT INTO {schema}.ledger_checkpoints VALUES (%s, %s, %s)"
     " ON CONFLICT (size) DO NOTHING",
+    "read_snapshot": "SELECT * FROM {schema}.ledger_guard_snapshots WHERE name = %s",
+    "write_snapshot": "INSERT INTO {schema}.ledger_guard_snapshots AS s"
+    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET"
+    " fingerprint = excluded.fingerprint, size = excluded.size,"
+    " last_leaf_hash = excluded.last_leaf_hash, state = excluded.state, mac = excluded.mac"
+    " WHERE excluded.size > s.size OR excluded.fingerprint != s.fingerprint",
+    "delete_snapshot": "DELETE FROM {schema}.ledger_guard_snapshots WHERE name = %s",
 }
 
 

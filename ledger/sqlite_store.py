@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import astuple
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +35,7 @@ from ledger.appender import (
     nodes_from_rows,
     prepare,
 )
+from ledger.guard_snapshot import Snapshot
 from ledger.merkle import Node
 from ledger.trust import KeyRecord, TrustState
 
@@ -52,6 +54,9 @@ LOG_TABLES = [
     " roles TEXT NOT NULL, registered_seq INTEGER NOT NULL, revoked_seq INTEGER)",
     "CREATE TABLE IF NOT EXISTS ledger_checkpoints ("
     " size INTEGER PRIMARY KEY, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_guard_snapshots ("
+    " name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, size INTEGER NOT NULL,"
+    " last_leaf_hash BLOB NOT NULL, state BLOB NOT NULL, mac BLOB NOT NULL)",
 ]
 
 
@@ -219,6 +224,34 @@ class SQLiteLog(LogWriter):
                 "INSERT INTO ledger_checkpoints VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING",
                 (size, note, issued_at),
             )
+
+    # -- the guard's snapshots (ledger.guard_snapshot) ----------------------------------
+
+    def read_guard_snapshot(self, name: str) -> Snapshot | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT fingerprint, size, last_leaf_hash, state, mac"
+                " FROM ledger_guard_snapshots WHERE name = ?",
+                (name,),
+            )
+            row = c.fetchone()
+        return None if row is None else Snapshot(row[0], row[1], *map(bytes, row[2:]))
+
+    def write_guard_snapshot(self, name: str, snapshot: Snapshot) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "INSERT INTO ledger_guard_snapshots VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                " size = excluded.size, last_leaf_hash = excluded.last_leaf_hash,"
+                " state = excluded.state, mac = excluded.mac"
+                " WHERE excluded.size > ledger_guard_snapshots.size"
+                " OR excluded.fingerprint != ledger_guard_snapshots.fingerprint",
+                (name, *astuple(snapshot)),
+            )
+
+    def delete_guard_snapshot(self, name: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("DELETE FROM ledger_guard_snapshots WHERE name = ?", (name,))
 
 
 class LedgerSQLiteApplicationRecorder(SQLiteLog, SQLiteApplicationRecorder):

@@ -112,9 +112,9 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for error in exc.errors():
             field = "_".join(str(part) for part in error["loc"])
-            name = f"CMPP_{field.upper()}" if field else "settings"
             # The message only: pydantic's text would repeat the value, which may be secret.
-            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"CMPP_{field.upper()}: {message}" if field else message)
         raise ConfigError("; ".join(problems)) from None
 
 

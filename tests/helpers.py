@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain import catalogue as c
 from domain.application import STREAMS
+from domain.rules import ProgramRules
 from domain.streams import Stream
 from ledger.application import LedgerApplication
 from ledger.catalogue import EventType
@@ -100,6 +102,14 @@ class BareLedger:
         if breaks:
             self.broken[seq] = breaks
         return seq
+
+
+def known(rules: ProgramRules) -> dict[str, Any]:
+    """Everything the program's rules know, decoded (lazy rows too), comparable by value."""
+    state = rules.state()
+    cases = state["CaseRules"]["cases"]
+    state["CaseRules"]["cases"] = {k: marshal.loads(v) for k, v in cases.items()}
+    return state
 
 
 class RawDatabase:
