@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 from domain.verification import verify_log
-from ledger.bundle import bundle_material
+from ledger.bundle import BundleSource
 
 if __name__ == "__main__":
     start = time.perf_counter()
-    report = verify_log(bundle_material(Path(sys.argv[1])))  # as `cmpp verify --bundle`
+    report = verify_log(BundleSource(Path(sys.argv[1])))  # as `cmpp verify --bundle`
     seconds = time.perf_counter() - start
     print(
         json.dumps(

@@ -7,9 +7,9 @@ from typing import Any
 from domain.catalogue import CATALOGUE
 from domain.rules import ProgramRules
 from ledger.report import Report
-from ledger.verify import Material, verify
+from ledger.verify import Source, verify
 
 
-def verify_log(material: Material, **options: Any) -> Report:
-    """Checks 1 to 9 of LEDGER_FORMAT.md section 7 over `material` (see ledger.verify)."""
-    return verify(material, catalogue=CATALOGUE, invariants=[ProgramRules()], **options)
+def verify_log(source: Source, **options: Any) -> Report:
+    """Checks 1 to 9 of LEDGER_FORMAT.md section 7 over `source` (see ledger.verify)."""
+    return verify(source, catalogue=CATALOGUE, invariants=[ProgramRules()], **options)

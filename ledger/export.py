@@ -1,4 +1,4 @@
-"""Writing an audit bundle from a live ledger, and the live ledger as verifier material."""
+"""Writing an audit bundle (LEDGER_FORMAT.md section 7) from a live ledger."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, FORMAT, MANIFEST, Bu
 from ledger.entry import format_instant
 from ledger.store import LogStore, iter_leaves
 from ledger.transparency import LogSigner
-from ledger.verify import Material
 
 
 def _write_text(path: Path, text: str) -> str:
@@ -76,26 +75,3 @@ def export_bundle(
     if progress is not None:
         progress(size)
     return manifest
-
-
-def live_material(store: LogStore) -> Material:
-    """The database itself: every log row in seq order, and the checkpoints it issued."""
-    head = store.head()
-    issued = store.checkpoints()
-    notes = []
-    if not issued:
-        notes.append("no checkpoint has been issued yet: run `cmpp checkpoint`")
-    elif issued[-1][0] < head.size:
-        notes.append(
-            f"entries {issued[-1][0]} to {head.size - 1} are not yet covered by a "
-            "checkpoint (they are still chain- and signature-checked)"
-        )
-
-    return Material(
-        lines=(leaf for _seq, leaf in iter_leaves(store)),
-        latest_checkpoint=issued[-1][1] if issued else None,
-        earlier_checkpoints=dict(issued[:-1]),
-        size_hint=head.size,
-        stored_head=(head.size, head.frontier.root()),
-        finish_notes=notes,
-    )

@@ -4,27 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
 
 from ledger.hashing import b64encode
 
-CHECKS = {
-    1: "manifest hashes",
-    2: "canonical entries, seq = line number",
-    3: "prev chain",
-    4: "entry 0 and the trusted keys",
-    5: "signatures, keys and permissions",
-    6: "Merkle root = checkpoint root",
-    7: "checkpoint signature (log key)",
-    8: "earlier checkpoints",
-    9: "domain invariants",
+
+class Check(IntEnum):
+    """The checks of LEDGER_FORMAT.md section 7, numbered as it numbers them."""
+
+    MANIFEST = 1
+    CANONICAL = 2
+    CHAIN = 3
+    OPENING = 4
+    SIGNATURES = 5
+    ROOT = 6
+    CHECKPOINT = 7
+    EARLIER_CHECKPOINTS = 8
+    INVARIANTS = 9
+
+    @property
+    def title(self) -> str:
+        return _TITLES[self]
+
+
+_TITLES = {
+    Check.MANIFEST: "manifest hashes",
+    Check.CANONICAL: "canonical entries, seq = line number",
+    Check.CHAIN: "prev chain",
+    Check.OPENING: "entry 0 and the trusted keys",
+    Check.SIGNATURES: "signatures, keys and permissions",
+    Check.ROOT: "Merkle root = checkpoint root",
+    Check.CHECKPOINT: "checkpoint signature (log key)",
+    Check.EARLIER_CHECKPOINTS: "earlier checkpoints",
+    Check.INVARIANTS: "domain invariants",
 }
 KEPT_FINDINGS = 1000  # per check; beyond this they are counted, not kept
 
 
 @dataclass(frozen=True)
 class Finding:
-    check: int
+    check: Check
     seq: int | None
     message: str
 
@@ -37,16 +57,20 @@ class Finding:
 class Report:
     size: int = 0
     root: bytes | None = None
-    counts: dict[int, int] = field(default_factory=lambda: dict.fromkeys(CHECKS, 0))
-    findings: dict[int, list[Finding]] = field(default_factory=lambda: {c: [] for c in CHECKS})
-    checked: dict[int, str] = field(default_factory=dict)  # what each check covered
-    skipped: set[int] = field(default_factory=set)
+    counts: dict[Check, int] = field(default_factory=lambda: dict.fromkeys(Check, 0))
+    findings: dict[Check, list[Finding]] = field(default_factory=lambda: {c: [] for c in Check})
+    checked: dict[Check, str] = field(default_factory=dict)  # what each check covered
+    skipped: set[Check] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, check: int, seq: int | None, message: str) -> None:
+    def add(self, check: Check, seq: int | None, message: str) -> None:
         self.counts[check] += 1
         if len(self.findings[check]) < KEPT_FINDINGS:
             self.findings[check].append(Finding(check, seq, message))
+
+    def skip(self, check: Check, why: str) -> None:
+        self.skipped.add(check)
+        self.checked[check] = why
 
     @property
     def problems(self) -> int:
@@ -61,16 +85,24 @@ class Report:
             return f"VERIFIED {self.size} entries, root {b64encode(self.root)}"
         return f"FAILED: {self.problems} problems"
 
+    def status(self, check: Check) -> str:
+        if check in self.skipped:
+            return "SKIP"
+        return "PASS" if self.counts[check] == 0 else "FAIL"
+
     def lines(self) -> Iterator[str]:
-        for number, name in CHECKS.items():
-            if number in self.skipped:
-                yield f"{number}. {name}: SKIP ({self.checked.get(number, 'not applicable')})"
+        for check in Check:
+            status = self.status(check)
+            covered = self.checked.get(check, "")
+            if status == "SKIP":
+                yield f"{check.value}. {check.title}: SKIP ({covered or 'not applicable'})"
                 continue
-            status = "PASS" if self.counts[number] == 0 else f"FAIL ({self.counts[number]})"
-            yield f"{number}. {name}: {status} — {self.checked.get(number, '')}".rstrip(" —")
-            for finding in self.findings[number]:
+            if status == "FAIL":
+                status = f"FAIL ({self.counts[check]})"
+            yield f"{check.value}. {check.title}: {status} — {covered}".rstrip(" —")
+            for finding in self.findings[check]:
                 yield f"   {finding}"
-            hidden = self.counts[number] - len(self.findings[number])
+            hidden = self.counts[check] - len(self.findings[check])
             if hidden > 0:
                 yield f"   … and {hidden} more"
         for note in self.notes:
@@ -85,18 +117,16 @@ class Report:
             "problems": self.problems,
             "checks": [
                 {
-                    "number": number,
-                    "name": name,
-                    "status": "SKIP"
-                    if number in self.skipped
-                    else ("PASS" if self.counts[number] == 0 else "FAIL"),
-                    "problems": self.counts[number],
-                    "covered": self.checked.get(number, ""),
+                    "number": check.value,
+                    "name": check.title,
+                    "status": self.status(check),
+                    "problems": self.counts[check],
+                    "covered": self.checked.get(check, ""),
                     "findings": [
-                        {"seq": f.seq, "message": f.message} for f in self.findings[number]
+                        {"seq": f.seq, "message": f.message} for f in self.findings[check]
                     ],
                 }
-                for number, name in CHECKS.items()
+                for check in Check
             ],
             "notes": self.notes,
             "verdict": self.verdict(),

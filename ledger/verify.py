@@ -1,10 +1,21 @@
 """The verifier: LEDGER_FORMAT.md section 7, checks 1 to 9, written as its steps.
 
-Depends only on `ledger/`, the standard library, `cryptography` and `rfc8785`,
-so an auditor can lift it out alone. It reads the entries as a stream: memory
-stays flat however long the log. Signature checks, the costly part, run in
-worker processes on batches of lines; the sequential checks (seq, chain, trust,
-Merkle tree, invariants) run in order in this process on what the workers return.
+  1. manifest hashes ........................ the source itself (BundleSource.report_on)
+  2. canonical lines, seq = line number ..... check_lines (in workers), _Run.take
+  3. the prev chain ......................... _Run.take
+  4. entry 0 and the trusted keys ........... _Run._check_trust, _Run._check_opening
+  5. signatures, keys and permissions ....... check_lines (signatures), _Run._check_trust
+  6. Merkle root = checkpoint root .......... _Run._check_latest, and the source's claims
+  7. the checkpoint's signature (log key) ... _Run._check_latest
+  8. earlier checkpoints .................... _Run._check_earlier
+  9. domain invariants ...................... _Run.take, replaying the rules given
+
+What it reads is a `Source`: a bundle (ledger.bundle) or the live database
+(ledger.live). Depends only on `ledger/`, the standard library, `cryptography` and
+`rfc8785`, so an auditor can lift it out alone with the bundle reader. It reads the
+entries as a stream: memory stays flat however long the log. Signature checks, the
+costly part, run in worker processes on batches of lines; the ordered checks run in
+this process on what the workers return.
 """
 
 from __future__ import annotations
@@ -14,9 +25,9 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from sys import intern
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -28,24 +39,36 @@ from ledger.guard import Guard
 from ledger.hashing import ZERO_PREV, b64decode, key_id
 from ledger.merkle import EMPTY_ROOT, Frontier
 from ledger.note import Checkpoint, NoteError, VerifierKey
-from ledger.report import CHECKS, Report
+from ledger.report import Check, Report
 from ledger.trust import TrustError, TrustState
 
-__all__ = ["CHECKS", "Material", "Report", "check_lines", "verify"]
+__all__ = ["Check", "Report", "Source", "Verified", "check_lines", "verify"]
 
 
-@dataclass
-class Material:
-    """What is verified: entry lines in order, and the checkpoints that claim them."""
+class Source(Protocol):
+    """What the verifier reads: a log's entry lines in order, the checkpoints that claim
+    them, and whatever else the source itself vouches for (a bundle's manifest, a live
+    database's stored head), which it checks itself once every line was read."""
 
-    lines: Iterable[bytes]
+    size_hint: int  # the number of entries it expects to hold (0 if unknown)
     latest_checkpoint: str | None
     earlier_checkpoints: dict[int, str]  # claimed size -> note
-    size_hint: int = 0
-    file_findings: Callable[[], list[str]] | None = None  # check 1, after streaming
-    manifest: dict[str, Any] | None = None
-    stored_head: tuple[int, bytes] | None = None  # a live store's own (size, root)
-    finish_notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> Iterable[bytes]: ...
+
+    def report_on(self, log: Verified, report: Report) -> None:
+        """Add this source's own findings, given what the ordered checks established."""
+        ...
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What the ordered checks established about the log a source holds."""
+
+    size: int
+    root: bytes
+    opening: dict[str, Any] | None  # entry 0's data, if entry 0 was admitted
+    latest: Checkpoint | None  # the latest checkpoint's text, if it parses
 
 
 # -- Per-entry work, done in worker processes -----------------------------------------
@@ -165,13 +188,13 @@ def _keys_announced(line: bytes, into: dict[str, bytes]) -> None:
 class _Run:
     def __init__(
         self,
-        material: Material,
+        source: Source,
         trusted_log_key: VerifierKey | None,
         trusted_root_key_id: str | None,
         invariants: list[Guard],
         catalogue: Catalogue,
     ) -> None:
-        self.m = material
+        self.source = source
         self.trusted_log_key = trusted_log_key
         self.trusted_root_key_id = trusted_root_key_id
         self.invariants = invariants
@@ -181,45 +204,48 @@ class _Run:
         self.prev = ZERO_PREV
         self.opening: dict[str, Any] | None = None
         self.prefix_roots: dict[int, bytes] = {}
-        self.wanted_sizes = set(material.earlier_checkpoints)
+        self.wanted_sizes = set(source.earlier_checkpoints)
         self.latest: Checkpoint | None = None
-        if material.latest_checkpoint is not None:
+        if source.latest_checkpoint is not None:
             try:
                 self.latest = Checkpoint.parse_text(
-                    material.latest_checkpoint.split("\n\n")[0] + "\n"
+                    source.latest_checkpoint.split("\n\n")[0] + "\n"
                 )
                 self.wanted_sizes.add(self.latest.size)
             except NoteError as exc:
-                self.report.add(7, None, f"checkpoint.txt: {exc}")
+                self.report.add(Check.CHECKPOINT, None, f"checkpoint.txt: {exc}")
         if 0 in self.wanted_sizes:
             self.prefix_roots[0] = EMPTY_ROOT
 
     def take(self, results: list[Checked]) -> None:
+        """Steps 2, 3, 5 and 9 for each entry, in order; the tree grows for 6 and 8."""
         report = self.report
         for leaf_hash, seq, prev, event, sig_ok, problems in results:
             n = self.frontier.size
             for problem in problems:
-                report.add(2, n, problem)
+                report.add(Check.CANONICAL, n, problem)
             if seq is not None and seq != n:
-                report.add(2, n, f"the entry says seq {seq}, but it is line {n}")
+                report.add(Check.CANONICAL, n, f"the entry says seq {seq}, but it is line {n}")
             if prev is not None and prev != self.prev:
                 what = "64 zeros" if n == 0 else f"the leaf hash of entry {n - 1}"
-                report.add(3, n, f"prev is not {what}")
+                report.add(Check.CHAIN, n, f"prev is not {what}")
             if event is None:
                 if n == 0:
-                    report.add(4, 0, "entry 0 cannot be read, so there is no trust anchor")
+                    report.add(
+                        Check.OPENING, 0, "entry 0 cannot be read, so there is no trust anchor"
+                    )
             else:
                 self._check_trust(n, event, sig_ok)
                 for rules in self.invariants:
                     for message in rules.admit(n, event, strict=False):
-                        report.add(9, n, message)
+                        report.add(Check.INVARIANTS, n, message)
             self.frontier.append(leaf_hash)
             self.prev = leaf_hash.hex()
             if self.frontier.size in self.wanted_sizes:
                 self.prefix_roots[self.frontier.size] = self.frontier.root()
 
     def _check_trust(self, n: int, event: dict[str, Any], sig_ok: bool | None) -> None:
-        check = 4 if n == 0 else 5
+        check = Check.OPENING if n == 0 else Check.SIGNATURES
         if sig_ok is False:
             self.report.add(check, n, f"the signature does not verify with key {event['key']}")
             return
@@ -234,130 +260,82 @@ class _Run:
             self.opening = event
 
     def finish(self) -> Report:
-        report, m = self.report, self.m
+        report = self.report
         report.size = self.frontier.size
         report.root = self.frontier.root()
         covered = f"{report.size} entries"
-        for number in (2, 3, 5):
-            report.checked[number] = covered
-        self._check_manifest()
-        log_key = self._check_opening()
-        self._check_latest(log_key)
-        self._check_earlier(log_key)
+        for check in (Check.CANONICAL, Check.CHAIN, Check.SIGNATURES):
+            report.checked[check] = covered
+        log_key = self._check_opening()  # step 4
+        self._check_latest(log_key)  # steps 6 and 7
+        self._check_earlier(log_key)  # step 8
         if self.invariants:
             names = ", ".join(type(rules).__name__ for rules in self.invariants)
-            report.checked[9] = f"{names} over {report.size} entries"
+            report.checked[Check.INVARIANTS] = f"{names} over {report.size} entries"
         else:
-            report.skipped.add(9)
-            report.checked[9] = "no domain rules are defined for this ledger yet"
-        report.notes.extend(m.finish_notes)
+            report.skip(Check.INVARIANTS, "no domain rules are defined for this ledger yet")
+        # Step 1, and whatever else the source vouches for, checked by the source itself.
+        opening = None if self.opening is None else self.opening["data"]
+        self.source.report_on(Verified(report.size, report.root, opening, self.latest), report)
         return report
-
-    def _check_manifest(self) -> None:
-        m, report = self.m, self.report
-        if m.file_findings is None:
-            report.skipped.add(1)
-            report.checked[1] = "live database: no manifest"
-            return
-        problems = m.file_findings()
-        for problem in problems:
-            report.add(1, None, problem)
-        report.checked[1] = f"{len((m.manifest or {}).get('files', {}))} files"
 
     def _check_opening(self) -> VerifierKey | None:
         report, opening = self.report, self.opening
         if opening is None:
             if report.size == 0:
-                report.add(4, None, "the log is empty")
+                report.add(Check.OPENING, None, "the log is empty")
             return self.trusted_log_key
         data = opening["data"]
         log_key = VerifierKey(data["origin"], b64decode(data["log_key"]["public_key"]))
         if self.trusted_root_key_id and data["root_key"]["key_id"] != self.trusted_root_key_id:
             report.add(
-                4,
+                Check.OPENING,
                 0,
                 f"the root key is {data['root_key']['key_id']}, not the trusted "
                 f"{self.trusted_root_key_id}",
             )
         if self.trusted_log_key is not None and self.trusted_log_key != log_key:
             report.add(
-                4, 0, f"entry 0 names the log key {log_key}, not the trusted {self.trusted_log_key}"
+                Check.OPENING,
+                0,
+                f"entry 0 names the log key {log_key}, not the trusted {self.trusted_log_key}",
             )
-        manifest = self.m.manifest
-        if manifest is not None:
-            for member, expected in (
-                ("origin", data["origin"]),
-                ("log_vkey", str(log_key)),
-                ("root_key_id", data["root_key"]["key_id"]),
-            ):
-                if manifest.get(member) != expected:
-                    report.add(4, None, f"manifest {member} does not match entry 0")
         if self.trusted_log_key is None:
-            report.checked[4] = "log key taken from entry 0 (pass --trusted-key to pin it)"
+            report.checked[Check.OPENING] = (
+                "log key taken from entry 0 (pass --trusted-key to pin it)"
+            )
         else:
-            report.checked[4] = "entry 0 matches the trusted log key"
+            report.checked[Check.OPENING] = "entry 0 matches the trusted log key"
         return self.trusted_log_key or log_key
 
     def _check_latest(self, log_key: VerifierKey | None) -> None:
-        report, m = self.report, self.m
-        if m.latest_checkpoint is None:
-            report.add(7, None, "there is no checkpoint to verify against")
-            report.add(6, None, "there is no checkpoint root to compare")
+        report, note = self.report, self.source.latest_checkpoint
+        if note is None:
+            report.add(Check.CHECKPOINT, None, "there is no checkpoint to verify against")
+            report.add(Check.ROOT, None, "there is no checkpoint root to compare")
             return
         if log_key is not None:
             try:
-                Checkpoint.open(m.latest_checkpoint, log_key)
-                report.checked[7] = f"signed by {log_key.name}+{log_key.hash.hex()}"
+                Checkpoint.open(note, log_key)
+                report.checked[Check.CHECKPOINT] = f"signed by {log_key.name}+{log_key.hash.hex()}"
             except NoteError as exc:
-                report.add(7, None, f"checkpoint: {exc}")
+                report.add(Check.CHECKPOINT, None, f"checkpoint: {exc}")
         latest = self.latest
         if latest is None:
             return
-        report.checked[6] = f"checkpoint of {latest.size} entries"
-        if m.manifest is not None:
-            if latest.size != report.size:
-                report.add(
-                    6,
-                    None,
-                    f"the checkpoint is for {latest.size} entries, the bundle holds {report.size}",
-                )
-            if m.manifest.get("size") != report.size:
-                report.add(
-                    6,
-                    None,
-                    f"manifest size {m.manifest.get('size')} is not the "
-                    f"{report.size} entries present",
-                )
-        elif latest.size > report.size:
-            report.add(
-                6,
-                None,
-                f"the latest checkpoint covers {latest.size} entries but the "
-                f"log holds only {report.size}: entries are missing",
-            )
+        report.checked[Check.ROOT] = f"checkpoint of {latest.size} entries"
         root = self.prefix_roots.get(latest.size)
         if root is not None and root != latest.root:
             report.add(
-                6,
+                Check.ROOT,
                 None,
                 f"the root over the first {latest.size} entries is not the checkpoint's root",
             )
-        if m.stored_head is not None:
-            stored_size, stored_root = m.stored_head
-            if stored_size != report.size:
-                report.add(
-                    6,
-                    None,
-                    f"the database's stored head says {stored_size} entries, "
-                    f"but it holds {report.size}",
-                )
-            elif stored_root != report.root:
-                report.add(6, None, "the database's stored Merkle tree does not match its entries")
 
     def _check_earlier(self, log_key: VerifierKey | None) -> None:
         report, latest = self.report, self.latest
-        earlier = self.m.earlier_checkpoints
-        report.checked[8] = f"{len(earlier)} checkpoints"
+        earlier = self.source.earlier_checkpoints
+        report.checked[Check.EARLIER_CHECKPOINTS] = f"{len(earlier)} checkpoints"
         for claimed, note in sorted(earlier.items()):
             try:
                 checkpoint = (
@@ -366,21 +344,33 @@ class _Run:
                     else Checkpoint.parse_text(note.split("\n\n")[0] + "\n")
                 )
             except NoteError as exc:
-                report.add(8, None, f"checkpoint {claimed}: {exc}")
+                report.add(Check.EARLIER_CHECKPOINTS, None, f"checkpoint {claimed}: {exc}")
                 continue
             if checkpoint.size != claimed:
-                report.add(8, None, f"checkpoints/{claimed}.txt is for size {checkpoint.size}")
+                report.add(
+                    Check.EARLIER_CHECKPOINTS,
+                    None,
+                    f"checkpoints/{claimed}.txt is for size {checkpoint.size}",
+                )
             if latest is not None and checkpoint.size > latest.size:
-                report.add(8, None, f"checkpoint {claimed} is larger than the latest")
+                report.add(
+                    Check.EARLIER_CHECKPOINTS,
+                    None,
+                    f"checkpoint {claimed} is larger than the latest",
+                )
                 continue
             root = self.prefix_roots.get(checkpoint.size)
             if root is None:
-                report.add(8, None, f"checkpoint {claimed}: the log is shorter than it")
+                report.add(
+                    Check.EARLIER_CHECKPOINTS,
+                    None,
+                    f"checkpoint {claimed}: the log is shorter than it",
+                )
             elif root != checkpoint.root:
                 # Both roots come from the same leaves, so a match is consistency
                 # with the latest; a mismatch means a forked or rewritten history.
                 report.add(
-                    8,
+                    Check.EARLIER_CHECKPOINTS,
                     None,
                     f"checkpoint {claimed} is not consistent with the log "
                     f"(its root is not the root of the first {claimed} entries)",
@@ -388,7 +378,7 @@ class _Run:
 
 
 def verify(
-    material: Material,
+    source: Source,
     *,
     trusted_log_key: VerifierKey | None = None,
     trusted_root_key_id: str | None = None,
@@ -397,7 +387,7 @@ def verify(
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Run checks 1 to 9 over `material` and return every finding.
+    """Run checks 1 to 9 over `source` and return every finding.
 
     Check 5 asks `catalogue` which roles may sign which event types (the ledger's own
     types only, unless the program's catalogue is given). Check 9 replays `invariants`:
@@ -405,13 +395,13 @@ def verify(
     `types` attribute naming the event types whose data it reads. Without them, check 9
     is reported as skipped.
     """
-    run = _Run(material, trusted_log_key, trusted_root_key_id, list(invariants or []), catalogue)
+    run = _Run(source, trusted_log_key, trusted_root_key_id, list(invariants or []), catalogue)
     jobs = jobs or os.cpu_count() or 1
     public_keys: dict[str, bytes] = {}
     # Invariants say which event types they read (an attribute `types`); by default, all.
     needs_data = ("ledger.", *(t for i in run.invariants for t in getattr(i, "types", ("",))))
-    batches = _batches(material.lines, public_keys)
-    if jobs == 1 or material.size_hint < 4 * BATCH:
+    batches = _batches(source.lines(), public_keys)
+    if jobs == 1 or source.size_hint < 4 * BATCH:
         for lines in batches:
             run.take(check_lines(lines, public_keys, needs_data))
             if progress is not None:

@@ -16,15 +16,16 @@ from uuid import uuid4
 
 from domain.application import CMPPApplication
 from domain.verification import verify_log
-from ledger.bundle import BundleError, bundle_material
+from ledger.bundle import BundleError, BundleSource
 from ledger.catalogue import BOARD, LOG_ROLE
-from ledger.export import live_material
 from ledger.keystore import KeyStore
+from ledger.live import LiveSource
 from ledger.note import VerifierKey
 from ledger.persistence import persistence_env
 from ledger.report import Report
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import LogSigner
+from ledger.verify import Source
 from projections.balances import Balances, LogIndex
 from projections.case_history import CaseHistory
 from projections.db import ProjectionDB
@@ -120,15 +121,16 @@ class System:
         jobs: int | None = None,
     ) -> Report:
         """Checks 1 to 9 over a bundle, or (without one) over the live database."""
+        source: Source
         if bundle is not None:
             if not bundle.is_dir():
                 raise BundleError(f"{bundle} is not a directory")
-            material = bundle_material(bundle)
+            source = BundleSource(bundle)
         else:
-            material = live_material(self.app.store)
-        with self.progress("verifying", material.size_hint or None) as advance:
+            source = LiveSource(self.app.store)
+        with self.progress("verifying", source.size_hint or None) as advance:
             return verify_log(
-                material,
+                source,
                 trusted_log_key=trusted_key,
                 trusted_root_key_id=trusted_root_key,
                 jobs=jobs,

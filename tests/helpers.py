@@ -17,7 +17,7 @@ from domain.rules import ProgramRules
 from domain.streams import Stream
 from ledger.application import LedgerApplication
 from ledger.catalogue import EventType
-from ledger.export import live_material
+from ledger.live import LiveSource
 from ledger.persistence import persistence_env
 from ledger.report import Report
 from ledger.signing import Signer, SigningKey
@@ -46,7 +46,7 @@ class LedgerUnderTest:
         return payment
 
     def verify(self) -> Report:
-        return verify(live_material(self.app.store), catalogue=SAMPLE_CATALOGUE)
+        return verify(LiveSource(self.app.store), catalogue=SAMPLE_CATALOGUE)
 
 
 def open_ledger(url: str) -> LedgerUnderTest:

@@ -9,7 +9,7 @@ import pytest
 from domain.errors import DomainError
 from domain.vault import ErasedError
 from domain.verification import verify_log
-from ledger.export import live_material
+from ledger.live import LiveSource
 from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
 from tests.helpers import RawDatabase
@@ -157,7 +157,7 @@ def test_services_and_referrals_need_a_consent_in_force(database_url: str) -> No
             given_on="2023-03-02",
         )
     pilot.log.checkpoint()
-    assert verify_log(live_material(app.store)).ok
+    assert verify_log(LiveSource(app.store)).ok
 
 
 def test_personal_data_stays_out_of_the_log_and_is_proven_from_the_vault(database_url: str) -> None:
@@ -262,7 +262,7 @@ def test_erasure_shreds_the_data_and_keeps_the_ledger_whole(database_url: str) -
     counts_after = {kind: len(events(pilot, kind)) for kind in counts_before}
     assert counts_after == counts_before
     pilot.log.checkpoint()
-    assert verify_log(live_material(app.store)).ok
+    assert verify_log(LiveSource(app.store)).ok
 
 
 def test_complaints_are_filed_by_grantees_and_resolved_by_oversight(database_url: str) -> None:

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.application import CMPPApplication
 from domain.verification import verify_log
-from ledger.export import live_material
 from ledger.keystore import KeyStore
+from ledger.live import LiveSource
 from ledger.persistence import persistence_env
 from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
@@ -54,7 +54,7 @@ def demo_ledger(url: str, tmp: Path, participants: int, seed: int) -> list[dict[
     )
     run_demo(app, KeyStore(tmp / "keys", "pass"), board, participants=participants, seed=seed)
     LogSigner(app.store, app.origin, log_key).checkpoint()
-    report = verify_log(live_material(app.store))
+    report = verify_log(LiveSource(app.store))
     assert report.ok, list(report.lines())
     events = [json.loads(leaf)["event"] for _, leaf in iter_leaves(app.store)]
     app.close()

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from domain.application import CMPPApplication
 from domain.errors import DomainError
 from domain.verification import verify_log
-from ledger.export import live_material
+from ledger.live import LiveSource
 from ledger.persistence import persistence_env
 from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
@@ -73,4 +73,4 @@ def test_racing_disbursements_never_overdraw_an_award(pg_database: Any) -> None:
     assert accepted <= AWARD  # never overdrawn
     assert accepted == AWARD // AMOUNT * AMOUNT  # and every dollar that fits was paid
     pilot.log.checkpoint()
-    assert verify_log(live_material(pilot.app.store)).ok
+    assert verify_log(LiveSource(pilot.app.store)).ok

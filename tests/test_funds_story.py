@@ -7,7 +7,7 @@ import pytest
 from domain.commands import NotPermittedError
 from domain.errors import DomainError
 from domain.verification import verify_log
-from ledger.export import live_material
+from ledger.live import LiveSource
 from tests.helpers import RawDatabase
 from tests.pilot import fund, open_pilot
 
@@ -95,7 +95,7 @@ def test_an_award_is_paid_spent_refunded_and_closed(database_url: str) -> None:
         )
 
     pilot.log.checkpoint()
-    assert verify_log(live_material(app.store)).ok
+    assert verify_log(LiveSource(app.store)).ok
 
 
 def test_each_funds_rule_refuses_and_writes_nothing(database_url: str) -> None:
