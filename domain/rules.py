@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -76,8 +77,9 @@ class ProgramRules:
             ], False
         if declared in LEDGER_TYPES:
             return [], False  # the ledger's trust rules judge these
-        found = [Finding(rule, message, seq) for rule, message in declared.problems(event["data"])]
-        text = _control_character(event["data"])
+        data = event["data"]
+        found = [Finding(rule, message, seq) for rule, message in declared.problems(data)]
+        text = _control_character(data) if type(data) is dict else None
         if text is not None:
             found.append(
                 Finding(
@@ -129,15 +131,31 @@ class ProgramRules:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _control_character(value: Any) -> str | None:
-    """The first string in `value` holding a control character, if any."""
-    if isinstance(value, str):
-        return value if _CONTROL.search(value) else None
-    if isinstance(value, dict):
-        value = [*value.keys(), *value.values()]
-    if isinstance(value, list):
+def _control_character(data: dict[str, Any]) -> str | None:
+    """The first string in an event's data holding a control character, if any."""
+    # One search over the data's strings at once: this runs for every entry replayed.
+    # Only text members can hold one (the catalogue has checked every other member's
+    # kind), bar the members that are objects, which are walked.
+    flat: list[str] = []
+    for value in data.values():
+        if type(value) is str:
+            flat.append(value)
+        elif type(value) is list:
+            flat.extend(item for item in value if type(item) is str)
+        elif type(value) is dict:
+            flat.extend(_strings(value))
+    if not _CONTROL.search("".join(flat)):
+        return None
+    return next(text for text in flat if _CONTROL.search(text))
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if type(value) is str:
+        yield value
+    elif type(value) is dict:
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif type(value) is list:
         for item in value:
-            found = _control_character(item)
-            if found is not None:
-                return found
-    return None
+            yield from _strings(item)
