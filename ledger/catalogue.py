@@ -33,10 +33,11 @@ class Kind:
         self.test = test
         self.rule = rule  # the rule a value of the wrong kind breaks
         self.nullable = False
+        self.base = self  # the kind without `or null`
 
     def or_null(self) -> Kind:
         kind = Kind(f"{self.name} or null", self.test, rule=self.rule)
-        kind.nullable = True
+        kind.nullable, kind.base = True, self
         return kind
 
     def accepts(self, value: Any) -> bool:
@@ -127,8 +128,10 @@ class EventType(str):
         return str, (str(self),)  # pickled (to a worker process) as the plain name
 
 
+# Entry 0 is signed by the root key it names, and is entry 0 only (ledger.trust): no
+# role may sign it anywhere else.
 LEDGER_OPENED = EventType(
-    "ledger.LedgerOpened", signed_by=(BOARD,), origin=ID, root_key=OBJECT, log_key=OBJECT
+    "ledger.LedgerOpened", signed_by=(), origin=ID, root_key=OBJECT, log_key=OBJECT
 )
 KEY_REGISTERED = EventType(
     "ledger.KeyRegistered",

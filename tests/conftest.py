@@ -1,4 +1,9 @@
-"""Shared fixtures: PostgreSQL databases of our own."""
+"""Shared fixtures: PostgreSQL databases of our own, and an environment of our own.
+
+The tests set every CMPP_* setting they use themselves: whatever the caller exported
+(a vault key, a database URL, demo mode…) is removed before any test runs, so it can
+neither break a test nor be written to by one. CMPP_TEST_* say where PostgreSQL is.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import pytest
 PG_HOST = os.environ.get("CMPP_TEST_PGHOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("CMPP_TEST_PGPORT", "5432"))
 PG_USER = os.environ.get("CMPP_TEST_PGUSER", "postgres")
+for _name in [n for n in os.environ if n.startswith("CMPP_")]:
+    del os.environ[_name]
 
 
 def _admin_connect():  # type: ignore[no-untyped-def]

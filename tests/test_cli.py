@@ -20,16 +20,20 @@ PASSPHRASE = "correct horse battery staple"
 
 
 def cmpp(
-    *args: str, cwd: Path, url: str | None = None, passphrase: str | None = PASSPHRASE
+    *args: str,
+    cwd: Path,
+    url: str | None = None,
+    passphrase: str | None = PASSPHRASE,
+    **settings: str,
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("CMPP_") or k == "CMPP_VAULT_KEY"
-    }
+    """Run `cmpp` with exactly these settings (CMPP_<NAME> for each of `settings`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMPP_")}
     env["CMPP_DATA_DIR"] = str(cwd / "var")
     if url:
         env["CMPP_DATABASE_URL"] = url
     if passphrase is not None:
         env["CMPP_KEY_PASSPHRASE"] = passphrase
+    env.update({f"CMPP_{name.upper()}": value for name, value in settings.items()})
     return subprocess.run(
         [CMPP, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=300
     )
@@ -156,12 +160,9 @@ def test_run_initialises_once_with_the_demo_and_shows_the_checkpoint(tmp_path: P
     assert not (tmp_path / "var" / "keys").exists()  # nothing was started
     _no_traceback(unconfigured)
 
-    os.environ["CMPP_VAULT_KEY"] = base64.b64encode(b"k" * 32).decode()
-    try:
-        first = cmpp("run", "--participants", "5", cwd=tmp_path)
-        second = cmpp("run", cwd=tmp_path)
-    finally:
-        del os.environ["CMPP_VAULT_KEY"]
+    vault_key = base64.b64encode(b"k" * 32).decode()
+    first = cmpp("run", "--participants", "5", cwd=tmp_path, vault_key=vault_key)
+    second = cmpp("run", cwd=tmp_path, vault_key=vault_key)
     assert first.returncode == 0, first.stderr
     assert (
         "initialised a new ledger" in first.stderr and "demo pilot: 5 participants" in first.stderr

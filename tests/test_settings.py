@@ -1,0 +1,65 @@
+"""Settings: each CMPP_* value checked by the one typed object, secrets never shown, the
+demo's published secrets refused outside demo mode, and the caller's own settings kept
+out of the tests."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.persistence import ConfigError
+from projections.settings import DEMO_PASSPHRASE, DEMO_VAULT_KEY, load_settings
+from tools.cli import app as cli
+
+KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("vault_key", "not base64!", "CMPP_VAULT_KEY: 32 bytes in standard base64"),
+        ("vault_key", base64.b64encode(b"x" * 31).decode(), "CMPP_VAULT_KEY"),
+        ("vault_key", base64.urlsafe_b64encode(b"\xff" * 32).decode(), "CMPP_VAULT_KEY"),
+        ("database_url", "mysql://db", "CMPP_DATABASE_URL must be sqlite"),
+        ("database_url", "postgresql://host:5432/", "needs a database name"),
+        ("origin", "two words", "CMPP_ORIGIN"),
+        ("origin", "a+b", "CMPP_ORIGIN"),
+        ("postgres_pool_size", "0", "CMPP_POSTGRES_POOL_SIZE"),
+        ("demo", "maybe", "CMPP_DEMO"),
+    ],
+)
+def test_a_value_that_cannot_work_is_refused_by_name(name: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(**{name: value})
+    assert says in str(refused.value)
+    if name == "vault_key":
+        assert value not in str(refused.value)  # a secret is never repeated
+
+
+def test_the_demos_published_secrets_work_only_in_demo_mode(tmp_path: Path) -> None:
+    for secrets in ({"key_passphrase": DEMO_PASSPHRASE}, {"vault_key": DEMO_VAULT_KEY}):
+        with pytest.raises(ConfigError, match="published"):
+            load_settings(data_dir=tmp_path, **secrets)
+    demo = load_settings(data_dir=tmp_path, demo="1")
+    assert demo.key_passphrase is not None and demo.vault_key_bytes is not None
+    own = load_settings(data_dir=tmp_path, demo="1", key_passphrase="mine", vault_key=KEY)
+    assert own.key_passphrase is not None and own.key_passphrase.get_secret_value() == "mine"
+    assert own.vault_key_bytes == bytes(range(32))
+
+
+def test_the_command_line_names_the_setting_and_hides_its_value(tmp_path: Path) -> None:
+    secret = base64.b64encode(b"s" * 31).decode()
+    result = CliRunner().invoke(
+        cli, ["checkpoint"], env={"CMPP_DATA_DIR": str(tmp_path), "CMPP_VAULT_KEY": secret}
+    )
+    assert result.exit_code == 2
+    assert "CMPP_VAULT_KEY" in result.output and secret not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_callers_own_settings_do_not_reach_the_tests() -> None:
+    assert [name for name in os.environ if name.startswith("CMPP_")] == []
