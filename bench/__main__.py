@@ -1,4 +1,4 @@
-"""`make bench`: python -m bench [--entries N] [--skip append,verify,proofs]."""
+"""`make bench`: python -m bench [--entries N] [--skip append,verify,…]; writes BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ def main() -> None:
     print("\nsummary")
     for row in report.ROWS:
         print(row)
+    skipped = f" --skip {args.skip}" if args.skip else ""
+    report.write_markdown(f"make bench BENCH_ARGS='--entries {args.entries}{skipped}'")
+    print(f"written to {report.BENCHMARKS.name}")
 
 
 if __name__ == "__main__":
