@@ -7,6 +7,7 @@ the caller's CMPP_* environment.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from domain.application import CMPPApplication
 from ledger.signing import Signer, SigningKey
+from ledger.store import iter_leaves
 from ledger.transparency import LogSigner
 from projections.settings import throwaway_settings
 from projections.system import System
@@ -44,6 +46,122 @@ class Pilot:
     @property
     def log(self) -> LogSigner:
         return self.system.log
+
+    def events(self, event_type: str) -> list[dict[str, Any]]:
+        """The events of one type in the log, in seq order."""
+        found = (json.loads(leaf)["event"] for _, leaf in iter_leaves(self.app.store))
+        return [event for event in found if event["type"] == event_type]
+
+    # -- the clerks' usual commands, with what a test does not care about filled in ----
+
+    def enrol(
+        self,
+        pii: dict[str, str] | None = None,
+        on: str = "2023-01-09",
+        signer: Signer | None = None,
+        language: str = "es",
+    ) -> str:
+        return self.app.enrol_participant(
+            signer or self.irc,
+            enrolled_on=on,
+            referral_source="ICE ERO",
+            language=language,
+            age_band="35-44",
+            gender="female",
+            nationality="PE",
+            pii=pii or {"name": "Ana María Quispe Huamán"},
+        )
+
+    def consent(
+        self,
+        who: str,
+        services: list[str],
+        *,
+        share_with: tuple[str, ...] = (),
+        given_on: str = "2023-01-10",
+        expires_on: str | None = None,
+        signer: Signer | None = None,
+    ) -> str:
+        return self.app.give_consent(
+            signer or self.irc,
+            participant_id=who,
+            services=services,
+            share_with=list(share_with),
+            method="written",
+            language="es",
+            interpreter=True,
+            form_version="2023-01",
+            given_on=given_on,
+            expires_on=expires_on,
+        )
+
+    def serve(
+        self,
+        who: str,
+        service_type: str,
+        on: str,
+        *,
+        signer: Signer | None = None,
+        notes: str | None = None,
+    ) -> str:
+        return self.app.deliver_service(
+            signer or self.irc,
+            participant_id=who,
+            service_type=service_type,
+            delivered_on=on,
+            minutes=30,
+            language="es",
+            interpreter=True,
+            notes=notes,
+        )
+
+    def pay(
+        self,
+        award: str,
+        disbursement: str,
+        cents: int,
+        on: str,
+        *,
+        ref: str | None = None,
+        signer: Signer | None = None,
+    ) -> None:
+        self.app.record_disbursement(
+            signer or self.cws,
+            award_id=award,
+            disbursement_id=disbursement,
+            amount_cents=cents,
+            payment_ref=ref or f"PAY-{disbursement}",
+            paid_on=on,
+        )
+
+    def spend(
+        self,
+        award: str,
+        expenditure: str,
+        cents: int,
+        on: str,
+        *,
+        signer: Signer | None = None,
+        category: str = "personnel",
+    ) -> None:
+        self.app.report_expenditure(
+            signer or self.irc,
+            award_id=award,
+            expenditure_id=expenditure,
+            category=category,
+            amount_cents=cents,
+            incurred_on=on,
+        )
+
+    def refund(self, award: str, refund: str, cents: int, on: str, *, ref: str) -> None:
+        self.app.record_refund(
+            self.cws,
+            award_id=award,
+            refund_id=refund,
+            amount_cents=cents,
+            received_on=on,
+            payment_ref=ref,
+        )
 
 
 def open_pilot(url: str) -> Pilot:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from domain import catalogue as c
 from projections.balances import Balances, LogIndex
 from projections.case_history import CaseHistory, CaseHistoryNotFoundError, history
 from projections.db import ProjectionDB
@@ -14,36 +15,9 @@ from tests.pilot import open_pilot
 def test_a_timeline_shows_the_consents_in_force_at_each_moment(database_url: str) -> None:
     pilot = open_pilot(database_url)
     app = pilot.app
-    who = app.enrol_participant(
-        pilot.irc,
-        enrolled_on="2023-01-09",
-        referral_source="self",
-        language="ht",
-        age_band="25-34",
-        gender="female",
-        nationality="HT",
-        pii={"name": "Rose Joseph"},
-    )
-    consent = app.give_consent(
-        pilot.irc,
-        participant_id=who,
-        services=["case_management"],
-        share_with=["shelter"],
-        method="oral",
-        language="ht",
-        interpreter=True,
-        form_version="1",
-        given_on="2023-01-10",
-    )
-    app.deliver_service(
-        pilot.irc,
-        participant_id=who,
-        service_type="case_management",
-        delivered_on="2023-01-12",
-        minutes=30,
-        language="ht",
-        interpreter=True,
-    )
+    who = pilot.enrol({"name": "Rose Joseph"}, language="ht")
+    consent = pilot.consent(who, ["case_management"], share_with=("shelter",))
+    pilot.serve(who, "case_management", "2023-01-12")
     service_seq = app.store.head().size - 1
     app.withdraw_consent(
         pilot.irc, participant_id=who, consent_id=consent, withdrawn_on="2023-02-01"
@@ -63,29 +37,29 @@ def test_a_timeline_shows_the_consents_in_force_at_each_moment(database_url: str
     result = history(projector.db, who, grantee="org:irc")
     kinds = [row["type"] for row in result["timeline"]]
     assert kinds == [
-        "case.ParticipantEnrolled",
-        "case.ConsentGiven",
-        "case.ServiceDelivered",
-        "case.ConsentWithdrawn",
-        "case.ComplaintFiled",
-        "case.ComplaintResolved",
-        "case.CaseClosed",
+        c.PARTICIPANT_ENROLLED,
+        c.CONSENT_GIVEN,
+        c.SERVICE_DELIVERED,
+        c.CONSENT_WITHDRAWN,
+        c.COMPLAINT_FILED,
+        c.COMPLAINT_RESOLVED,
+        c.CASE_CLOSED,
     ]
     in_force = {
         row["type"]: [c["consent_id"] for c in row["consents_in_force"]]
         for row in result["timeline"]
     }
-    assert in_force["case.ServiceDelivered"] == [consent]
-    assert in_force["case.ConsentWithdrawn"] == []  # withdrawn from that day on
-    assert in_force["case.CaseClosed"] == []
+    assert in_force[c.SERVICE_DELIVERED] == [consent]
+    assert in_force[c.CONSENT_WITHDRAWN] == []  # withdrawn from that day on
+    assert in_force[c.CASE_CLOSED] == []
     states = {row["type"]: row["consent_states"] for row in result["timeline"]}
-    assert states["case.ParticipantEnrolled"] == {}  # none given yet
-    assert states["case.ServiceDelivered"] == {consent: "in force"}
-    assert states["case.ComplaintFiled"] == {consent: "withdrawn"}
+    assert states[c.PARTICIPANT_ENROLLED] == {}  # none given yet
+    assert states[c.SERVICE_DELIVERED] == {consent: "in force"}
+    assert states[c.COMPLAINT_FILED] == {consent: "withdrawn"}
     assert "Rose" not in repr(result)  # personal data is not in projections
 
     earlier = history(projector.db, who, grantee="org:irc", at_seq=service_seq)
-    assert [row["type"] for row in earlier["timeline"]][-1] == "case.ServiceDelivered"
+    assert [row["type"] for row in earlier["timeline"]][-1] == c.SERVICE_DELIVERED
     assert history(projector.db, who, grantee=None)["grantee"] == "org:irc"  # oversight
     with pytest.raises(CaseHistoryNotFoundError):
         history(projector.db, who, grantee="org:bakerripley")

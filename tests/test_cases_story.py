@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from domain import catalogue as c
 from domain.errors import DomainError
 from domain.vault import ErasedError
 from domain.verification import verify_log
 from ledger.live import LiveSource
 from ledger.signing import Signer, SigningKey
-from ledger.store import iter_leaves
 from tests.helpers import RawDatabase
-from tests.pilot import Pilot, open_pilot
+from tests.pilot import open_pilot
 
 PEOPLE = [
     {
@@ -31,131 +29,47 @@ PEOPLE = [
 ]
 
 
-def enrol(
-    pilot: Pilot, person: dict[str, str], on: str = "2023-01-09", signer: Signer | None = None
-) -> str:
-    return pilot.app.enrol_participant(
-        signer or pilot.irc,
-        enrolled_on=on,
-        referral_source="ICE ERO",
-        language="es",
-        age_band="35-44",
-        gender="female",
-        nationality="PE",
-        pii=person,
-    )
-
-
-def events(pilot: Pilot, kind: str) -> list[dict[str, object]]:
-    found = [json.loads(leaf)["event"] for _, leaf in iter_leaves(pilot.app.store)]
-    return [e for e in found if e["type"] == kind]
-
-
 def test_services_and_referrals_need_a_consent_in_force(database_url: str) -> None:
     pilot = open_pilot(database_url)
     app = pilot.app
-    who = enrol(pilot, PEOPLE[0])
-    consent = app.give_consent(
-        pilot.irc,
-        participant_id=who,
-        services=["case_management", "legal_orientation"],
-        share_with=["legal_service_provider"],
-        method="written",
-        language="es",
-        interpreter=True,
-        form_version="2023-01",
-        given_on="2023-01-10",
+    who = pilot.enrol(PEOPLE[0])
+    consent = pilot.consent(
+        who,
+        ["case_management", "legal_orientation"],
+        share_with=("legal_service_provider",),
         expires_on="2023-12-31",
     )
 
-    app.deliver_service(
-        pilot.irc,
-        participant_id=who,
-        service_type="legal_orientation",
-        delivered_on="2023-01-12",
-        minutes=45,
-        language="es",
-        interpreter=True,
-        notes="Explained the hearing notice.",
-    )
+    pilot.serve(who, "legal_orientation", "2023-01-12", notes="Explained the hearing notice.")
     with pytest.raises(DomainError, match="no consent in force on 2023-01-09 covers"):
-        app.deliver_service(
-            pilot.irc,
-            participant_id=who,
-            service_type="case_management",
-            delivered_on="2023-01-09",
-            minutes=30,
-            language="es",
-            interpreter=False,
-        )
+        pilot.serve(who, "case_management", "2023-01-09")
     with pytest.raises(DomainError) as not_covered:
-        app.deliver_service(
-            pilot.irc,
-            participant_id=who,
-            service_type="mental_health",
-            delivered_on="2023-01-12",
-            minutes=50,
-            language="es",
-            interpreter=True,
-        )
+        pilot.serve(who, "mental_health", "2023-01-12")
     assert not_covered.value.rule == "service-with-consent"
 
-    app.make_referral(
-        pilot.irc,
-        participant_id=who,
-        to_kind="legal_service_provider",
-        consent_id=consent,
-        made_on="2023-01-13",
-    )
-    with pytest.raises(DomainError) as no_release:
-        app.make_referral(
-            pilot.irc,
-            participant_id=who,
-            to_kind="housing",
-            consent_id=consent,
-            made_on="2023-01-13",
+    def refer(to_kind: str) -> str:
+        return app.make_referral(
+            pilot.irc, participant_id=who, to_kind=to_kind, consent_id=consent, made_on="2023-01-13"
         )
+
+    refer("legal_service_provider")
+    with pytest.raises(DomainError) as no_release:
+        refer("housing")
     assert no_release.value.rule == "referral-with-release"
 
     with pytest.raises(DomainError) as not_theirs:
-        app.deliver_service(
-            pilot.baker,
-            participant_id=who,
-            service_type="case_management",
-            delivered_on="2023-01-15",
-            minutes=30,
-            language="es",
-            interpreter=False,
-        )
+        pilot.serve(who, "case_management", "2023-01-15", signer=pilot.baker)
     assert not_theirs.value.rule == "own-participant"
 
     app.withdraw_consent(
         pilot.irc, participant_id=who, consent_id=consent, withdrawn_on="2023-02-01"
     )
     with pytest.raises(DomainError, match="no consent in force on 2023-02-01"):
-        app.deliver_service(
-            pilot.irc,
-            participant_id=who,
-            service_type="case_management",
-            delivered_on="2023-02-01",
-            minutes=30,
-            language="es",
-            interpreter=False,
-        )
+        pilot.serve(who, "case_management", "2023-02-01")
 
     app.close_case(pilot.irc, participant_id=who, closed_on="2023-03-01", reason="completed")
     with pytest.raises(DomainError, match="case is closed"):
-        app.give_consent(
-            pilot.irc,
-            participant_id=who,
-            services=["case_management"],
-            share_with=[],
-            method="oral",
-            language="es",
-            interpreter=True,
-            form_version="2023-01",
-            given_on="2023-03-02",
-        )
+        pilot.consent(who, ["case_management"], given_on="2023-03-02")
     pilot.log.checkpoint()
     assert verify_log(LiveSource(app.store)).ok
 
@@ -163,19 +77,8 @@ def test_services_and_referrals_need_a_consent_in_force(database_url: str) -> No
 def test_personal_data_stays_out_of_the_log_and_is_proven_from_the_vault(database_url: str) -> None:
     pilot = open_pilot(database_url)
     app = pilot.app
-    ids = [enrol(pilot, person) for person in PEOPLE]
-    consent = app.give_consent(
-        pilot.irc,
-        participant_id=ids[0],
-        services=["trafficking_screening"],
-        share_with=[],
-        method="written",
-        language="es",
-        interpreter=True,
-        form_version="2023-01",
-        given_on="2023-01-10",
-    )
-    assert consent
+    ids = [pilot.enrol(person) for person in PEOPLE]
+    assert pilot.consent(ids[0], ["trafficking_screening"])
     app.complete_screening(
         pilot.irc,
         participant_id=ids[0],
@@ -203,8 +106,7 @@ def test_personal_data_stays_out_of_the_log_and_is_proven_from_the_vault(databas
             assert secret.encode() not in dump, secret
 
     # An entitled reader proves the vault record is the one the signed event committed to.
-    enrolled = events(pilot, "case.ParticipantEnrolled")[0]
-    committed = enrolled["data"]["pii_sha256"]  # type: ignore[index]
+    committed = pilot.events(c.PARTICIPANT_ENROLLED)[0]["data"]["pii_sha256"]
     opened = app.read_protected(committed)
     assert opened.value == PEOPLE[0] and opened.participant_id == ids[0]
 
@@ -212,33 +114,14 @@ def test_personal_data_stays_out_of_the_log_and_is_proven_from_the_vault(databas
 def test_erasure_shreds_the_data_and_keeps_the_ledger_whole(database_url: str) -> None:
     pilot = open_pilot(database_url)
     app = pilot.app
-    who = enrol(pilot, PEOPLE[1])
-    app.give_consent(
-        pilot.irc,
-        participant_id=who,
-        services=["case_management"],
-        share_with=[],
-        method="oral",
-        language="ar",
-        interpreter=True,
-        form_version="2023-01",
-        given_on="2023-01-10",
-    )
-    app.deliver_service(
-        pilot.irc,
-        participant_id=who,
-        service_type="case_management",
-        delivered_on="2023-01-11",
-        minutes=30,
-        language="ar",
-        interpreter=True,
-        notes="Discussed housing.",
-    )
-    committed = events(pilot, "case.ParticipantEnrolled")[0]["data"]["pii_sha256"]  # type: ignore[index]
+    who = pilot.enrol(PEOPLE[1])
+    pilot.consent(who, ["case_management"])
+    pilot.serve(who, "case_management", "2023-01-11", notes="Discussed housing.")
+    committed = pilot.events(c.PARTICIPANT_ENROLLED)[0]["data"]["pii_sha256"]
     assert app.read_protected(committed).value == PEOPLE[1]
     counts_before = {
-        kind: len(events(pilot, kind))
-        for kind in ("case.ParticipantEnrolled", "case.ConsentGiven", "case.ServiceDelivered")
+        kind: len(pilot.events(kind))
+        for kind in (c.PARTICIPANT_ENROLLED, c.CONSENT_GIVEN, c.SERVICE_DELIVERED)
     }
 
     app.erase_participant(
@@ -250,16 +133,8 @@ def test_erasure_shreds_the_data_and_keeps_the_ledger_whole(database_url: str) -
     with pytest.raises(ErasedError):
         app.read_protected(committed)
     with pytest.raises(DomainError, match="erased"):
-        app.deliver_service(
-            pilot.irc,
-            participant_id=who,
-            service_type="case_management",
-            delivered_on="2023-06-02",
-            minutes=30,
-            language="ar",
-            interpreter=True,
-        )
-    counts_after = {kind: len(events(pilot, kind)) for kind in counts_before}
+        pilot.serve(who, "case_management", "2023-06-02")
+    counts_after = {kind: len(pilot.events(kind)) for kind in counts_before}
     assert counts_after == counts_before
     pilot.log.checkpoint()
     assert verify_log(LiveSource(app.store)).ok
@@ -271,7 +146,7 @@ def test_complaints_are_filed_by_grantees_and_resolved_by_oversight(database_url
     app.register_organisation(pilot.board, org_id="org:crcl", name="DHS CRCL", kind="oversight")
     crcl = Signer("user:crcl-analyst", SigningKey.generate("org:crcl", ("oversight",)))
     app.register_key(pilot.board, crcl.key.public_key, "org:crcl", ["oversight"])
-    who = enrol(pilot, PEOPLE[0])
+    who = pilot.enrol(PEOPLE[0])
     complaint = app.file_complaint(
         pilot.irc, participant_id=who, category="language_access", filed_on="2023-02-01"
     )
@@ -296,15 +171,15 @@ def test_a_refused_event_leaves_nothing_in_the_vault(database_url: str) -> None:
     raw = RawDatabase(database_url)
     stranger = Signer("user:x", SigningKey.generate("org:irc", ("grantee",)))  # not registered
     with pytest.raises(LogWriteError):
-        enrol(pilot, PEOPLE[0], signer=stranger)
+        pilot.enrol(PEOPLE[0], signer=stranger)
     assert raw.count("vault_records") == 0
-    enrol(pilot, PEOPLE[0])
+    pilot.enrol(PEOPLE[0])
     assert raw.count("vault_records") == 1
 
 
 def test_text_with_a_control_character_is_refused(database_url: str) -> None:
     pilot = open_pilot(database_url)
-    who = enrol(pilot, PEOPLE[0])
+    who = pilot.enrol(PEOPLE[0])
     size = pilot.app.store.head().size
     for bad in ("moved\x00away", "moved\x1baway"):
         with pytest.raises(DomainError) as refused:
@@ -314,4 +189,4 @@ def test_text_with_a_control_character_is_refused(database_url: str) -> None:
     pilot.app.close_case(
         pilot.irc, participant_id=who, closed_on="2023-03-01", reason="moved away;\n\tno forwarding"
     )
-    assert events(pilot, "case.CaseClosed")[0]["data"]["reason"] == "moved away;\n\tno forwarding"  # type: ignore[index]
+    assert pilot.events(c.CASE_CLOSED)[0]["data"]["reason"] == "moved away;\n\tno forwarding"

@@ -16,53 +16,18 @@ def test_an_award_is_paid_spent_refunded_and_closed(database_url: str) -> None:
     pilot = open_pilot(database_url)
     app, award = pilot.app, fund(pilot)
 
-    app.record_disbursement(
-        pilot.cws,
-        award_id=award,
-        disbursement_id="D-1",
-        amount_cents=1_500_00,
-        payment_ref="PAY-0001",
-        paid_on="2022-10-05",
-    )
+    pilot.pay(award, "D-1", 1_500_00, "2022-10-05")
     with pytest.raises(
         DomainError,
         match=r"^disbursement of \$12,000\.00 exceeds the "
         r"\$8,500\.00 remaining on award A-2022-007$",
     ):
-        app.record_disbursement(
-            pilot.cws,
-            award_id=award,
-            disbursement_id="D-2",
-            amount_cents=12_000_00,
-            payment_ref="PAY-0002",
-            paid_on="2022-11-01",
-        )
+        pilot.pay(award, "D-2", 12_000_00, "2022-11-01")
 
-    app.report_expenditure(
-        pilot.irc,
-        award_id=award,
-        expenditure_id="E-1",
-        category="personnel",
-        amount_cents=900_00,
-        incurred_on="2022-10-20",
-    )
-    app.record_refund(
-        pilot.cws,
-        award_id=award,
-        refund_id="R-1",
-        amount_cents=100_00,
-        received_on="2023-01-10",
-        payment_ref="REF-0001",
-    )
+    pilot.spend(award, "E-1", 900_00, "2022-10-20")
+    pilot.refund(award, "R-1", 100_00, "2023-01-10", ref="REF-0001")
     app.amend_award(pilot.board, award_id=award, delta_cents=2_000_00, reason="scope")
-    app.record_disbursement(
-        pilot.cws,
-        award_id=award,
-        disbursement_id="D-3",
-        amount_cents=500_00,
-        payment_ref="PAY-0003",
-        paid_on="2023-02-01",
-    )
+    pilot.pay(award, "D-3", 500_00, "2023-02-01")
     app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-3", reason="wrong payee")
     app.close_award(pilot.board, award_id=award, closed_on="2023-12-31")
 
@@ -76,23 +41,9 @@ def test_an_award_is_paid_spent_refunded_and_closed(database_url: str) -> None:
         figures.closed,
     ) == (12_000_00, 2_000_00, 500_00, 100_00, 900_00, True)
     with pytest.raises(DomainError, match="award A-2022-007 is closed"):
-        app.record_refund(
-            pilot.cws,
-            award_id=award,
-            refund_id="R-2",
-            amount_cents=1_00,
-            received_on="2024-01-10",
-            payment_ref="REF-0002",
-        )
+        pilot.refund(award, "R-2", 1_00, "2024-01-10", ref="REF-0002")
     with pytest.raises(DomainError, match="award A-2022-007 is closed"):
-        app.report_expenditure(
-            pilot.irc,
-            award_id=award,
-            expenditure_id="E-2",
-            category="travel",
-            amount_cents=1_00,
-            incurred_on="2022-12-01",
-        )
+        pilot.spend(award, "E-2", 1_00, "2022-12-01")
 
     pilot.log.checkpoint()
     assert verify_log(LiveSource(app.store)).ok
@@ -101,22 +52,8 @@ def test_an_award_is_paid_spent_refunded_and_closed(database_url: str) -> None:
 def test_each_funds_rule_refuses_and_writes_nothing(database_url: str) -> None:
     pilot = open_pilot(database_url)
     app, award = pilot.app, fund(pilot, method="reimbursement")
-    app.report_expenditure(
-        pilot.irc,
-        award_id=award,
-        expenditure_id="E-1",
-        category="personnel",
-        amount_cents=2_000_00,
-        incurred_on="2022-10-20",
-    )
-    app.record_disbursement(
-        pilot.cws,
-        award_id=award,
-        disbursement_id="D-1",
-        amount_cents=1_000_00,
-        payment_ref="PAY-1",
-        paid_on="2022-11-01",
-    )
+    pilot.spend(award, "E-1", 2_000_00, "2022-10-20")
+    pilot.pay(award, "D-1", 1_000_00, "2022-11-01", ref="PAY-1")
     raw = RawDatabase(database_url)
     before = raw.count("ledger_log")
 
@@ -131,95 +68,25 @@ def test_each_funds_rule_refuses_and_writes_nothing(database_url: str) -> None:
             period_end="2023-09-30",
             method="advance",
         ),
-        "reimbursement-after-expenditure": lambda: app.record_disbursement(
-            pilot.cws,
-            award_id=award,
-            disbursement_id="D-2",
-            amount_cents=1_500_00,
-            payment_ref="PAY-2",
-            paid_on="2022-11-02",
-        ),
-        "payment-ref-once": lambda: app.record_disbursement(
-            pilot.cws,
-            award_id=award,
-            disbursement_id="D-3",
-            amount_cents=10_00,
-            payment_ref="PAY-1",
-            paid_on="2022-11-02",
-        ),
-        "paid-within-period": lambda: app.record_disbursement(
-            pilot.cws,
-            award_id=award,
-            disbursement_id="D-4",
-            amount_cents=10_00,
-            payment_ref="PAY-4",
-            paid_on="2024-01-15",
-        ),
-        "spent-within-period": lambda: app.report_expenditure(
-            pilot.irc,
-            award_id=award,
-            expenditure_id="E-2",
-            category="travel",
-            amount_cents=10_00,
-            incurred_on="2023-10-01",
-        ),
-        "expenditure-within-award": lambda: app.report_expenditure(
-            pilot.irc,
-            award_id=award,
-            expenditure_id="E-3",
-            category="travel",
-            amount_cents=8_000_01,
-            incurred_on="2023-01-01",
-        ),
-        "own-award": lambda: app.report_expenditure(
-            pilot.baker,
-            award_id=award,
-            expenditure_id="E-4",
-            category="travel",
-            amount_cents=10_00,
-            incurred_on="2023-01-01",
-        ),
-        "refund-within-cash": lambda: app.record_refund(
-            pilot.cws,
-            award_id=award,
-            refund_id="R-1",
-            amount_cents=1_000_01,
-            received_on="2023-01-01",
-            payment_ref="REF-1",
-        ),
+        "reimbursement-after-expenditure": lambda: pilot.pay(award, "D-2", 1_500_00, "2022-11-02"),
+        "payment-ref-once": lambda: pilot.pay(award, "D-3", 10_00, "2022-11-02", ref="PAY-1"),
+        "paid-within-period": lambda: pilot.pay(award, "D-4", 10_00, "2024-01-15"),
+        "spent-within-period": lambda: pilot.spend(award, "E-2", 10_00, "2023-10-01"),
+        "expenditure-within-award": lambda: pilot.spend(award, "E-3", 8_000_01, "2023-01-01"),
+        "own-award": lambda: pilot.spend(award, "E-4", 10_00, "2023-01-01", signer=pilot.baker),
+        "refund-within-cash": lambda: pilot.refund(award, "R-1", 1_000_01, "2023-01-01", ref="R1"),
         "reversal-within-cash": lambda: (
-            app.record_refund(
-                pilot.cws,
-                award_id=award,
-                refund_id="R-9",
-                amount_cents=600_00,
-                received_on="2023-01-01",
-                payment_ref="REF-9",
-            ),
+            pilot.refund(award, "R-9", 600_00, "2023-01-01", ref="REF-9"),
             app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-1", reason="?"),
         ),
         "known-disbursement": lambda: app.reverse_disbursement(
             pilot.cws, award_id=award, disbursement_id="D-404", reason="?"
         ),
-        "known-award": lambda: app.record_disbursement(
-            pilot.cws,
-            award_id="A-404",
-            disbursement_id="D-5",
-            amount_cents=1,
-            payment_ref="PAY-5",
-            paid_on="2022-11-02",
-        ),
+        "known-award": lambda: pilot.pay("A-404", "D-5", 1, "2022-11-02"),
         "unique-id": lambda: app.register_organisation(
             pilot.board, org_id="org:cws", name="Again", kind="grantee"
         ),
-        "integer-cents": lambda: app.record_refund(
-            pilot.cws,
-            award_id=award,
-            refund_id="R-2",
-            amount_cents=10.5,  # type: ignore[arg-type]
-            received_on="2023-01-01",
-            payment_ref="REF-2",
-        ),
+        "integer-cents": lambda: pilot.refund(award, "R-2", 10.5, "2023-01-01", ref="REF-2"),  # type: ignore[arg-type]
     }
     for rule, command in refused.items():
         with pytest.raises(DomainError) as caught:
@@ -243,14 +110,7 @@ def test_keys_sign_only_what_their_role_allows(database_url: str) -> None:
             method="advance",
         )
     with pytest.raises(NotPermittedError, match=r"may not sign funds\.DisbursementRecorded"):
-        app.record_disbursement(
-            pilot.board,
-            award_id=award,
-            disbursement_id="D-1",
-            amount_cents=1_00,
-            payment_ref="P",
-            paid_on="2022-11-01",
-        )
+        pilot.pay(award, "D-1", 1_00, "2022-11-01", signer=pilot.board)
 
 
 def test_keys_are_rotated_and_revoked_by_the_board(database_url: str) -> None:
@@ -262,22 +122,8 @@ def test_keys_are_rotated_and_revoked_by_the_board(database_url: str) -> None:
     successor = Signer("user:cws-officer", SigningKey.generate("org:cws", ("fiscal_agent",)))
     app.rotate_key(pilot.board, pilot.cws.key.key_id, successor.key.public_key, "annual rotation")
     with pytest.raises(LogWriteError, match="revoked"):
-        app.record_disbursement(
-            pilot.cws,
-            award_id=award,
-            disbursement_id="D-1",
-            amount_cents=1_00,
-            payment_ref="P-1",
-            paid_on="2022-11-01",
-        )
-    app.record_disbursement(
-        successor,
-        award_id=award,
-        disbursement_id="D-1",
-        amount_cents=1_00,
-        payment_ref="P-1",
-        paid_on="2022-11-01",
-    )
+        pilot.pay(award, "D-1", 1_00, "2022-11-01")
+    pilot.pay(award, "D-1", 1_00, "2022-11-01", signer=successor)
     with pytest.raises(LogWriteError, match=r"may not sign ledger\.KeyRegistered"):
         app.rotate_key(
             successor,
@@ -289,25 +135,6 @@ def test_keys_are_rotated_and_revoked_by_the_board(database_url: str) -> None:
 
 def test_a_fiscal_agent_key_cannot_sign_a_consent(database_url: str) -> None:
     pilot = open_pilot(database_url)
-    who = pilot.app.enrol_participant(
-        pilot.irc,
-        enrolled_on="2023-01-09",
-        referral_source="self",
-        language="es",
-        age_band="25-34",
-        gender="male",
-        nationality="HN",
-        pii={"name": "Test Person"},
-    )
+    who = pilot.enrol()
     with pytest.raises(NotPermittedError, match=r"may not sign case\.ConsentGiven"):
-        pilot.app.give_consent(
-            pilot.cws,
-            participant_id=who,
-            services=["case_management"],
-            share_with=[],
-            method="oral",
-            language="es",
-            interpreter=True,
-            form_version="1",
-            given_on="2023-01-10",
-        )
+        pilot.consent(who, ["case_management"], signer=pilot.cws)
