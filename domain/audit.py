@@ -7,20 +7,16 @@ from __future__ import annotations
 
 from domain import catalogue as c
 from domain.streams import Stream
-from ledger.events import DeclaredCreated
+from ledger.events import opening
 
 
 class RecordsAccess(Stream):
     TOPIC = "domain.RecordsAccess"
     KEY, PREFIX = None, "access"
-
-    class Created(DeclaredCreated):
-        TOPIC = c.RECORDS_ACCESSED
+    Created = opening(c.RECORDS_ACCESSED)
 
 
 class Export(Stream):
     TOPIC = "domain.Export"
     KEY, PREFIX = None, "export"
-
-    class Created(DeclaredCreated):
-        TOPIC = c.EXPORT_GENERATED
+    Created = opening(c.EXPORT_GENERATED)

@@ -9,44 +9,24 @@ from __future__ import annotations
 
 from domain import catalogue as c
 from domain.streams import Stream
-from ledger.events import DeclaredCreated, DeclaredEvent
+from ledger.events import opening, recording
 
 
 class Participant(Stream):
     TOPIC = "domain.Participant"
     KEY, PREFIX = "participant_id", "participant"
-
-    class Created(DeclaredCreated):
-        TOPIC = c.PARTICIPANT_ENROLLED
-
-    class ConsentGiven(DeclaredEvent):
-        TOPIC = c.CONSENT_GIVEN
-
-    class ConsentWithdrawn(DeclaredEvent):
-        TOPIC = c.CONSENT_WITHDRAWN
-
-    class ServiceDelivered(DeclaredEvent):
-        TOPIC = c.SERVICE_DELIVERED
-
-    class ReferralMade(DeclaredEvent):
-        TOPIC = c.REFERRAL_MADE
-
-    class ScreeningCompleted(DeclaredEvent):
-        TOPIC = c.SCREENING_COMPLETED
-
-    class CaseClosed(DeclaredEvent):
-        TOPIC = c.CASE_CLOSED
-
-    class DataErased(DeclaredEvent):
-        TOPIC = c.PARTICIPANT_DATA_ERASED
+    Created = opening(c.PARTICIPANT_ENROLLED)
+    ConsentGiven = recording(c.CONSENT_GIVEN)
+    ConsentWithdrawn = recording(c.CONSENT_WITHDRAWN)
+    ServiceDelivered = recording(c.SERVICE_DELIVERED)
+    ReferralMade = recording(c.REFERRAL_MADE)
+    ScreeningCompleted = recording(c.SCREENING_COMPLETED)
+    CaseClosed = recording(c.CASE_CLOSED)
+    DataErased = recording(c.PARTICIPANT_DATA_ERASED)
 
 
 class Complaint(Stream):
     TOPIC = "domain.Complaint"
     KEY, PREFIX = "complaint_id", "complaint"
-
-    class Created(DeclaredCreated):
-        TOPIC = c.COMPLAINT_FILED
-
-    class Resolved(DeclaredEvent):
-        TOPIC = c.COMPLAINT_RESOLVED
+    Created = opening(c.COMPLAINT_FILED)
+    Resolved = recording(c.COMPLAINT_RESOLVED)

@@ -4,38 +4,22 @@ from __future__ import annotations
 
 from domain import catalogue as c
 from domain.streams import Stream
-from ledger.events import DeclaredCreated, DeclaredEvent
+from ledger.events import opening, recording
 
 
 class Appropriation(Stream):
     TOPIC = "domain.Appropriation"
     KEY, PREFIX = "appropriation_id", "appropriation"
-
-    class Created(DeclaredCreated):
-        TOPIC = c.APPROPRIATION_RECORDED
+    Created = opening(c.APPROPRIATION_RECORDED)
 
 
 class Award(Stream):
     TOPIC = "domain.Award"
     KEY, PREFIX = "award_id", "award"
-
-    class Created(DeclaredCreated):
-        TOPIC = c.AWARD_MADE
-
-    class Amended(DeclaredEvent):
-        TOPIC = c.AWARD_AMENDED
-
-    class DisbursementRecorded(DeclaredEvent):
-        TOPIC = c.DISBURSEMENT_RECORDED
-
-    class DisbursementReversed(DeclaredEvent):
-        TOPIC = c.DISBURSEMENT_REVERSED
-
-    class ExpenditureReported(DeclaredEvent):
-        TOPIC = c.EXPENDITURE_REPORTED
-
-    class RefundReceived(DeclaredEvent):
-        TOPIC = c.REFUND_RECEIVED
-
-    class Closed(DeclaredEvent):
-        TOPIC = c.AWARD_CLOSED
+    Created = opening(c.AWARD_MADE)
+    Amended = recording(c.AWARD_AMENDED)
+    DisbursementRecorded = recording(c.DISBURSEMENT_RECORDED)
+    DisbursementReversed = recording(c.DISBURSEMENT_REVERSED)
+    ExpenditureReported = recording(c.EXPENDITURE_REPORTED)
+    RefundReceived = recording(c.REFUND_RECEIVED)
+    Closed = recording(c.AWARD_CLOSED)

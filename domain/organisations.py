@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from domain.catalogue import ORGANISATION_REGISTERED
 from domain.streams import Stream
-from ledger.events import DeclaredCreated
+from ledger.events import opening
 
 
 class Organisation(Stream):
     TOPIC = "domain.Organisation"
     KEY, PREFIX = "org_id", "org"
-
-    class Created(DeclaredCreated):
-        TOPIC = ORGANISATION_REGISTERED
+    Created = opening(ORGANISATION_REGISTERED)

@@ -3,8 +3,8 @@
 An aggregate declares an event by naming its type, and nothing else:
 
     class Award(Aggregate):
-        class Amended(DeclaredEvent):
-            TOPIC = AWARD_AMENDED   # an EventType: the name, its members, its signers
+        Created = opening(AWARD_MADE)       # an EventType: the name, members, signers
+        Amended = recording(AWARD_AMENDED)
 
 The members become the event's dataclass fields here (before eventsourcing makes it a
 frozen dataclass), so they are written once, in the catalogue, and the signed event's
@@ -43,3 +43,13 @@ class DeclaredCreated(Aggregate.Created):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         _declare_members(cls)
         super().__init_subclass__(**kwargs)
+
+
+def opening(event_type: EventType) -> type[DeclaredCreated]:
+    """The creation event of a stream, of `event_type` (name it `Created` in the aggregate)."""
+    return type(event_type.short_name, (DeclaredCreated,), {"TOPIC": event_type})
+
+
+def recording(event_type: EventType) -> type[DeclaredEvent]:
+    """An event recorded on an existing stream, of `event_type`."""
+    return type(event_type.short_name, (DeclaredEvent,), {"TOPIC": event_type})

@@ -11,7 +11,7 @@ from uuid import uuid4
 from eventsourcing.domain import Aggregate
 
 from ledger.catalogue import CENTS, DATE, ID, Catalogue, EventType
-from ledger.events import DeclaredCreated
+from ledger.events import opening
 
 SAMPLE_RECORDED = EventType(
     "test.SampleRecorded",
@@ -28,8 +28,7 @@ SAMPLE_CATALOGUE = Catalogue([SAMPLE_RECORDED], roles=["grantee", "fiscal_agent"
 class SamplePayment(Aggregate):
     TOPIC = "test.SamplePayment"
 
-    class Created(DeclaredCreated):
-        TOPIC = SAMPLE_RECORDED
+    Created = opening(SAMPLE_RECORDED)
 
     def __init__(self, amount_cents: int) -> None:  # given the Created event's amount_cents
         self.amount_cents = amount_cents
