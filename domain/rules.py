@@ -61,6 +61,8 @@ class ProgramRules:
         self.funds = FundsRules(self.journal)
         self.cases = CaseRules(self.journal, self.organisations.kinds)
         self.rule_sets = (self.organisations, self.funds, self.cases)
+        # For each type, the rule sets that judge it (most types have one, audit.* none).
+        self._judges = {t: [r for r in self.rule_sets if t in r.types] for t in CATALOGUE.types}
         self._cursor = self.journal.table([("position", 0)])
 
     @property
@@ -91,14 +93,14 @@ class ProgramRules:
             )
         if found:
             return found, False
-        return [f for rules in self.rule_sets for f in rules.check(seq, event)], True
+        return [f for rules in self._judges[kind] for f in rules.check(seq, event)], True
 
     def admit(self, seq: int, event: Event, *, strict: bool) -> list[str]:
         found, well_formed = self.findings(seq, event)
         if found and strict:
             raise DomainError(found[0].rule, found[0].message)
         if well_formed:
-            for rules in self.rule_sets:
+            for rules in self._judges[event["type"]]:
                 rules.apply(seq, event)
         self._cursor["position"] = seq + 1
         return [str(f) for f in found]

@@ -101,7 +101,10 @@ class Vault:
         key = self._data_key(participant_id, create=True)
         salt = os.urandom(16)
         record_id = uuid.uuid4().hex
-        plaintext = canonical.dumps({"salt": b64encode(salt), "value": value})
+        try:
+            plaintext = canonical.dumps({"salt": b64encode(salt), "value": value})
+        except canonical.CanonicalError as exc:
+            raise VaultError(f"a vault record holds JSON values only: {exc}") from None
         nonce = os.urandom(12)
         aad = f"{record_id}|{participant_id}|{kind}".encode()
         ciphertext = AESGCM(key).encrypt(nonce, plaintext, aad)

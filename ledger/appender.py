@@ -235,10 +235,14 @@ class LogWriter:
             snapshot_key=snapshot_key,
         )
 
-    def _admit_to_guard(self, read: RowReader, head: Head, prepared: Prepared) -> None:
+    def _admit_to_guard(
+        self, read: RowReader, head: Head, prepared: Prepared, appended: Appended
+    ) -> None:
         if self.guarded is not None:
             events = [(head.size + i, e) for i, e in enumerate(prepared.events) if e is not None]
-            self.guarded.admit_batch(read, head.size, events)
+            self.guarded.admit_batch(
+                read, (head.size, head.last_leaf_hash), events, appended.head.last_leaf_hash
+            )
 
     @property
     def key_cache(self) -> KeyCache:

@@ -44,8 +44,33 @@ class Kind:
         return (value is None and self.nullable) or (value is not None and self.test(value))
 
 
+MAX_SAFE_INTEGER = 2**53 - 1  # LEDGER_FORMAT.md section 1: |n| < 2^53
+
+
 def _is_int(value: Any) -> bool:
-    return type(value) is int
+    return type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+
+
+def is_identifier(value: Any) -> bool:
+    """A name for a thing: printable (no control, format or separator characters but the
+    space), no space at either end, at most 256 characters. Two ids that look alike to
+    a person ("PAY-1" and "PAY-1 ") cannot then both be used."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= 256
+        and value.isprintable()
+        and value == value.strip()
+    )
+
+
+def _is_text(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        value.encode("utf-8")  # a lone surrogate is not text (and cannot be stored)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_date(value: Any) -> bool:
@@ -59,13 +84,13 @@ def _is_date(value: Any) -> bool:
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
-ID = Kind("a non-empty identifier", lambda v: type(v) is str and bool(v.strip()))
-TEXT = Kind("text", lambda v: type(v) is str)
+ID = Kind("an identifier (printable, no space at either end)", is_identifier)
+TEXT = Kind("text", _is_text)
 DATE = Kind("a date YYYY-MM-DD", _is_date)
 CENTS = Kind("integer cents", _is_int, rule="integer-cents")
 INTEGER = Kind("an integer", _is_int)
 FLAG = Kind("true or false", lambda v: type(v) is bool)
-IDS = Kind("a list of identifiers", lambda v: type(v) is list and all(ID.test(i) for i in v))
+IDS = Kind("a list of identifiers", lambda v: type(v) is list and all(map(is_identifier, v)))
 SHA256 = Kind("64 lowercase hex digits", lambda v: type(v) is str and bool(_HEX64.fullmatch(v)))
 OBJECT = Kind("an object", lambda v: type(v) is dict)
 

@@ -20,8 +20,11 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
 from ledger import guard_snapshot
+from ledger.entry import EntryError, seal
 from ledger.errors import UserError
 from ledger.guard_snapshot import SnapshotGuard, SnapshotStore
+from ledger.hashing import ZERO_PREV
+from ledger.merkle import leaf_hash
 
 
 class GuardError(UserError, ValueError):
@@ -148,6 +151,11 @@ class GuardedWrites:
         self._started = False
         self._snapshot_at = 0  # the size of the last snapshot this process loaded or saved
         self.snapshot_status = "no snapshot"  # what happened to the stored one, for people
+        # The leaf hash of the last entry the guard has applied, recomputed from the entry
+        # itself, so that every entry it applies must chain to the one before (and a
+        # snapshot's last leaf commits to every byte of the history it was made from).
+        self._last_leaf: bytes | None = None
+        self._pending_leaf: bytes | None = None
 
     def ready(self) -> None:
         """Bring the guard up to the committed log, from a snapshot where one can be trusted:
@@ -160,9 +168,11 @@ class GuardedWrites:
     def writing(self) -> Iterator[None]:
         """Around one `insert_events` call: settles the guard as the database did."""
         with self._lock:
-            # Catch up on other processes' entries before taking the database lock,
-            # so that only the last few are read while holding it.
-            self.ready()
+            if not self._started:
+                # The first write may find the guard far behind: catch up before taking
+                # the database lock. Later writes catch up on other processes' few
+                # entries under it (admit_batch), sparing a query on every write.
+                self.ready()
             try:
                 yield
             except BaseException:
@@ -171,17 +181,34 @@ class GuardedWrites:
             if self._pending is not None:
                 self.guard.commit()
                 self._pending = None
+                self._last_leaf = self._pending_leaf
             self._save_snapshot_if_due()
 
     def admit_batch(
-        self, read_in_transaction: RowReader, head_size: int, events: list[tuple[int, Any]]
+        self,
+        read_in_transaction: RowReader,
+        head: tuple[int, bytes | None],
+        events: list[tuple[int, Any]],
+        last_leaf_after: bytes | None,
     ) -> None:
-        """Under the database lock: catch up to the head, then admit each new event."""
+        """Under the database lock: catch up to the head, then admit each new event.
+
+        `head` is the stored head (size, last leaf hash) the batch extends: it must be the
+        log the guard has read. `last_leaf_after` is the batch's last leaf hash, kept if
+        the database commits.
+        """
         self._undo_pending()  # a retried attempt starts from committed state
+        head_size, head_leaf = head
         self._catch_up(read_in_transaction, head_size)
         if self.guard.position != head_size:
             raise GuardError(f"the guard is at entry {self.guard.position}, the log at {head_size}")
+        if head_leaf != self._last_leaf:
+            raise GuardError(
+                "the stored head does not match the last entry: the log was changed behind "
+                "the writers' backs; run cmpp verify"
+            )
         self._pending = self.guard.begin()
+        self._pending_leaf = last_leaf_after
         for seq, event in events:
             self.guard.admit(seq, event, strict=True)
 
@@ -195,11 +222,21 @@ class GuardedWrites:
             rows = read(self.guard.position, 1000)
             if not rows:
                 return
-            for seq, _prev, state in rows:
+            for seq, prev, state in rows:
                 if stop is not None and seq >= stop:
                     return
                 if seq != self.guard.position or state is None:
                     raise GuardError(f"entry {self.guard.position} is missing: verify the log")
+                expected = ZERO_PREV if self._last_leaf is None else self._last_leaf.hex()
+                if prev != expected:
+                    raise GuardError(
+                        f"entry {seq} does not chain to entry {seq - 1}: the log was changed "
+                        "behind the writers' backs; run cmpp verify"
+                    )
+                try:
+                    self._last_leaf = leaf_hash(seal(state, seq, prev))
+                except EntryError:
+                    raise GuardError(f"entry {seq} is not a signed event: verify the log") from None
                 self.guard.admit(seq, json.loads(state)["event"], strict=False)
 
     # -- snapshots ------------------------------------------------------------------------
@@ -212,26 +249,25 @@ class GuardedWrites:
         store, guard = self._snapshots, cast(SnapshotGuard, self.guard)
         if store is None or guard.position != 0:
             return
-        stored = store.read_guard_snapshot(guard.name)
-        if stored is None:
-            return
-        rows = self._read_committed(stored.size - 1, 1) if stored.size > 0 else []
         try:
+            stored = store.read_guard_snapshot(guard.name)
+            if stored is None:
+                return
+            rows = self._read_committed(stored.size - 1, 1) if stored.size > 0 else []
             guard_snapshot.restore(self._snapshot_key, guard, stored, rows[0] if rows else None)
         except guard_snapshot.SnapshotRejectedError as exc:
             store.delete_guard_snapshot(guard.name)
-            self.snapshot_status = f"discarded the snapshot of {stored.size} entries: {exc}"
+            self.snapshot_status = f"discarded the stored snapshot: {exc}"
             return
-        self._snapshot_at = stored.size
+        self._snapshot_at, self._last_leaf = stored.size, stored.last_leaf_hash
         self.snapshot_status = f"started from the snapshot of {stored.size} entries"
 
     def _save_snapshot_if_due(self) -> None:
         store, guard = self._snapshots, cast(SnapshotGuard, self.guard)
         if store is None or guard.position - self._snapshot_at < guard_snapshot.SNAPSHOT_EVERY:
             return
-        rows = self._read_committed(guard.position - 1, 1)
-        if not rows or rows[0][0] != guard.position - 1:
-            return  # the entry is not readable: never snapshot what cannot be checked
-        last = guard_snapshot.leaf_hash_of(rows[0])
-        store.write_guard_snapshot(guard.name, guard_snapshot.take(self._snapshot_key, guard, last))
+        if self._last_leaf is None:
+            return
+        snapshot = guard_snapshot.take(self._snapshot_key, guard, self._last_leaf)
+        store.write_guard_snapshot(guard.name, snapshot)
         self._snapshot_at = guard.position

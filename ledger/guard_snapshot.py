@@ -39,6 +39,18 @@ class Snapshot:
     state: bytes  # marshal of the guard's state (builtins only)
     mac: bytes
 
+    @classmethod
+    def from_row(cls, fingerprint: Any, size: Any, last: Any, state: Any, mac: Any) -> Snapshot:
+        """From a stored row, which anyone with the database may have written anything into."""
+        blobs = (last, state, mac)
+        if (
+            type(fingerprint) is not str
+            or type(size) is not int
+            or not all(isinstance(b, bytes | memoryview) for b in blobs)
+        ):
+            raise SnapshotRejectedError("its row does not hold a snapshot's types")
+        return cls(fingerprint, size, *(bytes(b) for b in blobs))
+
 
 class SnapshotGuard(Protocol):
     """A guard (ledger.guard.Guard) whose state can be saved and restored."""

@@ -33,8 +33,8 @@ def key_hash(name: str, public_key: bytes) -> bytes:
 
 
 def check_key_name(name: str) -> None:
-    if not name or "+" in name or any(ch.isspace() for ch in name):
-        raise NoteError(f"key name {name!r} must be non-empty, with no '+' or spaces")
+    if not name or "+" in name or any(ch.isspace() for ch in name) or not name.isprintable():
+        raise NoteError(f"key name {name!r} must be non-empty and printable, with no '+' or spaces")
 
 
 @dataclass(frozen=True)

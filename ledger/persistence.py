@@ -22,7 +22,13 @@ def persistence_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
         if not path:
             raise ConfigError("CMPP_DATABASE_URL: sqlite:/// needs a file path")
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"CMPP_DATABASE_URL: cannot make the directory {Path(path).parent}: "
+                    f"{exc.strerror}"
+                ) from None
         return {
             **base,
             "PERSISTENCE_MODULE": "ledger.sqlite_store:LedgerSQLiteFactory",
@@ -33,18 +39,25 @@ def persistence_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
         dbname = parts.path.lstrip("/")
         if not dbname:
             raise ConfigError("CMPP_DATABASE_URL: a postgresql:// URL needs a database name")
+        try:
+            port = parts.port or 5432
+        except ValueError:  # its message would repeat part of the URL, a password perhaps
+            raise ConfigError(
+                "CMPP_DATABASE_URL: the port is not a number (percent-encode any / # ? or @ "
+                "in the user name or password)"
+            ) from None
         return {
             **base,
             "PERSISTENCE_MODULE": "ledger.postgres_store:LedgerPostgresFactory",
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_PORT": str(port),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": "10",
         }
-    raise ConfigError("CMPP_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    raise ConfigError("CMPP_DATABASE_URL: must be sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
 
 
 def without_password(url: str) -> str:

@@ -146,7 +146,7 @@ class PostgresLog(LogWriter):
 
             keys = self.key_cache.resolve(head.keys_version, prepared.key_ids, read_keys)
             appended = append_batch(head, TrustState(keys, self.catalogue), prepared)
-            self._admit_to_guard(read_rows, head, prepared)
+            self._admit_to_guard(read_rows, head, prepared, appended)
         with conn.cursor() as write_curs:
             self._write(write_curs, appended)
         # Notifies and inserts the events; their ids are left on `curs` for the library.
@@ -233,12 +233,8 @@ class PostgresLog(LogWriter):
             row = c.fetchone()
         if row is None:
             return None
-        return Snapshot(
-            row["fingerprint"],
-            row["size"],
-            bytes(row["last_leaf_hash"]),
-            bytes(row["state"]),
-            bytes(row["mac"]),
+        return Snapshot.from_row(
+            row["fingerprint"], row["size"], row["last_leaf_hash"], row["state"], row["mac"]
         )
 
     def write_guard_snapshot(self, name: str, snapshot: Snapshot) -> None:

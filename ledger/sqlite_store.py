@@ -111,7 +111,7 @@ class SQLiteLog(LogWriter):
         )
         appended = append_batch(head, TrustState(keys, self.catalogue), prepared)
         self._admit_to_guard(
-            lambda start, limit: self._select_rows(c, start, limit), head, prepared
+            lambda start, limit: self._select_rows(c, start, limit), head, prepared, appended
         )
         self._write(c, appended)
         return returning  # type: ignore[no-any-return]
@@ -235,7 +235,7 @@ class SQLiteLog(LogWriter):
                 (name,),
             )
             row = c.fetchone()
-        return None if row is None else Snapshot(row[0], row[1], *map(bytes, row[2:]))
+        return None if row is None else Snapshot.from_row(*row)
 
     def write_guard_snapshot(self, name: str, snapshot: Snapshot) -> None:
         with self.datastore.transaction(commit=True) as c:

@@ -13,9 +13,17 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.catalogue import is_identifier
 from ledger.note import NoteError, check_key_name
 from ledger.persistence import ConfigError, persistence_env, without_password
 
@@ -35,6 +43,23 @@ class Settings(BaseSettings):
     actor: str = "user:cli"  # who the command line acts as
     demo: bool = False  # allow the demo's published secrets (and fill them in if unset)
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _utf8(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("is not UTF-8 text") from None
+        return value
+
+    @field_validator("actor")
+    @classmethod
+    def _actor(cls, value: str) -> str:
+        if not is_identifier(value) or " " in value:
+            raise ValueError("an id such as user:jdoe (printable, no spaces, 256 at most)")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -68,7 +93,7 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _demo_secrets(cls, values: Any) -> Any:
-        if isinstance(values, dict) and str(values.get("demo", "")).lower() in ("1", "true", "yes"):
+        if isinstance(values, dict) and _is_true(values.get("demo")):
             values = {
                 "key_passphrase": DEMO_PASSPHRASE,
                 "vault_key": DEMO_VAULT_KEY,
@@ -82,7 +107,7 @@ class Settings(BaseSettings):
             return self
         if self.key_passphrase and self.key_passphrase.get_secret_value() == DEMO_PASSPHRASE:
             raise ValueError("CMPP_KEY_PASSPHRASE is the demo's published passphrase")
-        if self.vault_key and self.vault_key.get_secret_value() == DEMO_VAULT_KEY:
+        if self.vault_key_bytes == base64.b64decode(DEMO_VAULT_KEY):  # however it is written
             raise ValueError("CMPP_VAULT_KEY is the demo's published key")
         return self
 
@@ -104,6 +129,14 @@ class Settings(BaseSettings):
         return without_password(self.url)
 
 
+def _is_true(value: Any) -> bool:
+    """Demo mode as pydantic reads a bool (1, true, yes, on…); anything else is not."""
+    try:
+        return value is not None and TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        return False
+
+
 def load_settings(**overrides: Any) -> Settings:
     """The settings from the environment (and `overrides`); ConfigError if one cannot work."""
     try:
@@ -114,7 +147,10 @@ def load_settings(**overrides: Any) -> Settings:
             field = "_".join(str(part) for part in error["loc"])
             # The message only: pydantic's text would repeat the value, which may be secret.
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"CMPP_{field.upper()}: {message}" if field else message)
+            name = f"CMPP_{field.upper()}"
+            problems.append(
+                message if not field or message.startswith(name) else f"{name}: {message}"
+            )
         raise ConfigError("; ".join(problems)) from None
 
 

@@ -17,11 +17,12 @@ from uuid import uuid4
 from domain.application import CMPPApplication
 from domain.verification import verify_log
 from ledger.bundle import BundleError, BundleSource
-from ledger.catalogue import BOARD, LOG_ROLE
+from ledger.catalogue import BOARD, LOG_ROLE, is_identifier
 from ledger.keystore import KeyStore
 from ledger.live import LiveSource
 from ledger.note import VerifierKey
 from ledger.persistence import persistence_env
+from ledger.registry import KeyRuleError
 from ledger.report import Report
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import LogSigner
@@ -82,6 +83,10 @@ class System:
     def create_ledger(self, board_org: str = "org:board") -> LedgerCreated:
         """A new ledger: its root and log keys (kept in the key store), entry 0 and the
         first checkpoint."""
+        if not (board_org.startswith("org:") and len(board_org) > 4 and is_identifier(board_org)):
+            raise KeyRuleError(
+                f"the board's organisation id looks like org:name, not {board_org!r}"
+            )
         ledger_id = uuid4()
         origin = self.settings.origin or f"cmpp.example.gov/ledger/{ledger_id.hex}"
         root = SigningKey.generate(board_org, (BOARD,))

@@ -109,3 +109,17 @@ def test_data_of_the_wrong_kind_is_never_well_formed(data: st.DataObject) -> Non
     assert event_type.problems(bad), (event_type, member, bad[member])
     assert event_type.problems({**good, "extra": 1})
     assert event_type.problems({k: v for k, v in good.items() if k != member})
+
+
+@pytest.mark.parametrize(
+    "lookalike", [" PR1", "PR1 ", "PR1\t", "PR1\n", "PR1\u200b", "PR\u20281", "P" * 257]
+)
+def test_an_identifier_cannot_look_like_another(lookalike: str) -> None:
+    assert ID.accepts("PR1") and ID.accepts("ICE ERO")
+    assert not ID.accepts(lookalike)
+
+
+def test_amounts_stay_within_what_the_format_can_hold() -> None:
+    assert CENTS.accepts(2**53 - 1) and CENTS.accepts(-(2**53 - 1))
+    assert not CENTS.accepts(2**53) and not CENTS.accepts(10**30)
+    assert not TEXT.accepts("a\ud800")

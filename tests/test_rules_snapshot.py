@@ -13,7 +13,11 @@ from domain.application import CMPPApplication
 from domain.errors import DomainError
 from domain.rules import ProgramRules
 from ledger import guard_snapshot
-from ledger.guard import GuardedWrites
+from ledger.entry import seal
+from ledger.guard import GuardedWrites, GuardError
+from ledger.merkle import leaf_hash
+from ledger.report import Check
+from ledger.store import iter_leaves
 from projections.system import System
 from tests.helpers import RawDatabase, known
 from tests.pilot import demo_system
@@ -109,7 +113,6 @@ def _rewrite_the_entry_it_was_made_after(system: System) -> None:
         ("edited", "MAC does not verify"),
         ("longer", "MAC does not verify"),
         ("other rules", "other rules"),
-        ("rewritten log", "is not the one it was made after"),
     ],
 )
 def test_a_snapshot_that_does_not_match_is_discarded_and_the_log_replayed(
@@ -119,17 +122,24 @@ def test_a_snapshot_that_does_not_match_is_discarded_and_the_log_replayed(
         _tamper_state(system)
     elif tamper == "longer":
         _claim_a_longer_log(system)
-    elif tamper == "other rules":
-        monkeypatch.setattr(ProgramRules, "fingerprint", "0" * 64)
     else:
-        _rewrite_the_entry_it_was_made_after(system)
+        monkeypatch.setattr(ProgramRules, "fingerprint", "0" * 64)
 
     app = restarted(system)
     status = guarded(app).snapshot_status
-    assert status.startswith("discarded the snapshot") and reason in status, status
+    assert status.startswith("discarded the stored snapshot") and reason in status, status
     assert known(app.rules) == known(replayed(system.app))
     # Discarded for good: the next writer finds none, until one is saved anew.
     assert app.store.read_guard_snapshot(ProgramRules.name) is None  # type: ignore[attr-defined]
+    app.close()
+
+
+def test_after_a_rewrite_the_snapshot_is_discarded_and_the_writer_refuses(system: System) -> None:
+    _rewrite_the_entry_it_was_made_after(system)
+    app = CMPPApplication(env=system.app.env, vault_key=system.settings.vault_key_bytes)
+    with pytest.raises(GuardError, match="does not chain"):
+        guarded(app).ready()  # replaying from entry 0 meets the rewritten entry
+    assert "is not the one it was made after" in guarded(app).snapshot_status
     app.close()
 
 
@@ -139,3 +149,74 @@ def test_without_the_vault_key_no_snapshot_is_read_or_written(system: System) ->
     assert guarded(app).snapshot_status == "no snapshot"
     assert known(app.rules) == known(replayed(system.app))
     app.close()
+
+
+def _edit_entry(system: System, seq: int) -> bytes:
+    """Change entry `seq`'s amount behind the writers' backs; return its original bytes."""
+    raw = RawDatabase(system.settings.url)
+    state = raw.state(seq)
+    raw.set_state(seq, state.replace(b'"amount_cents":', b'"amount_cents":1', 1))
+    return state
+
+
+def _last_disbursement(system: System) -> int:
+    disbursements = [
+        seq for seq, leaf in iter_leaves(system.app.store) if b"DisbursementRecorded" in leaf
+    ]
+    return disbursements[-1]
+
+
+def test_a_writer_refuses_to_extend_a_log_edited_behind_its_back(system: System) -> None:
+    raw = RawDatabase(system.settings.url)
+    system.app.store.delete_guard_snapshot(ProgramRules.name)  # type: ignore[attr-defined]
+    size = system.app.store.head().size
+    for seq, says in ((_last_disbursement(system), "does not chain"), (size - 1, "stored head")):
+        original = _edit_entry(system, seq)
+        app = CMPPApplication(env=system.app.env, vault_key=system.settings.vault_key_bytes)
+        with pytest.raises(GuardError, match=says):
+            app.register_organisation(
+                system.root_signer(), org_id="org:x", name="X", kind="grantee"
+            )
+        assert app.store.head().size == size  # nothing was written
+        app.close()
+        raw.set_state(seq, original)
+
+
+def test_a_state_laundered_through_a_snapshot_leaves_a_log_that_fails_verification(
+    system: System,
+) -> None:
+    """Edit the last entry and the stored head to match, let a writer extend the log and
+    snapshot it, then put the entry back: the writer was fooled, the auditor is not."""
+    raw = RawDatabase(system.settings.url)
+    last = system.app.store.head().size - 1
+    original = _edit_entry(system, last)
+    edited_leaf = leaf_hash(
+        seal(
+            raw.state(last),
+            last,
+            raw.execute("SELECT prev FROM ledger_log WHERE seq = ?", (last,))[0][0],
+        )
+    )
+    raw.execute("UPDATE ledger_head SET last_leaf_hash = ?", (edited_leaf,))
+    app = restarted(system)
+    board = system.root_signer()
+    for n in range(120):  # past SNAPSHOT_EVERY (100): a snapshot is saved
+        app.register_organisation(board, org_id=f"org:n{n}", name="N", kind="grantee")
+    app.close()
+    raw.set_state(last, original)
+
+    report = system.verify()
+    assert not report.ok
+    assert [f.seq for f in report.findings[Check.CHAIN]] == [last + 1]
+
+
+@pytest.mark.parametrize("column", ["mac", "last_leaf_hash", "size", "state"])
+def test_a_row_that_is_not_a_snapshot_is_discarded(system: System, column: str) -> None:
+    value = "text, not bytes" if column != "size" else 10**12
+    raw = RawDatabase(system.settings.url)
+    if column == "size" or not raw.postgres:  # PostgreSQL's types refuse the rest already
+        raw.execute(f"UPDATE ledger_guard_snapshots SET {column} = ?", (value,))
+        app = restarted(system)
+        assert guarded(app).snapshot_status.startswith("discarded the stored snapshot")
+        assert known(app.rules) == known(replayed(system.app))
+        app.close()

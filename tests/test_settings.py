@@ -24,7 +24,7 @@ KEY = base64.b64encode(bytes(range(32))).decode()
         ("vault_key", "not base64!", "CMPP_VAULT_KEY: 32 bytes in standard base64"),
         ("vault_key", base64.b64encode(b"x" * 31).decode(), "CMPP_VAULT_KEY"),
         ("vault_key", base64.urlsafe_b64encode(b"\xff" * 32).decode(), "CMPP_VAULT_KEY"),
-        ("database_url", "mysql://db", "CMPP_DATABASE_URL must be sqlite"),
+        ("database_url", "mysql://db", "CMPP_DATABASE_URL: must be sqlite"),
         ("database_url", "postgresql://host:5432/", "needs a database name"),
         ("origin", "two words", "CMPP_ORIGIN"),
         ("origin", "a+b", "CMPP_ORIGIN"),
@@ -63,3 +63,36 @@ def test_the_command_line_names_the_setting_and_hides_its_value(tmp_path: Path) 
 
 def test_the_callers_own_settings_do_not_reach_the_tests() -> None:
     assert [name for name in os.environ if name.startswith("CMPP_")] == []
+
+
+def test_the_demo_key_is_refused_however_it_is_written() -> None:
+    # The same 32 bytes: the last base64 character carries two bits that decoding drops.
+    same_bytes = DEMO_VAULT_KEY[:-2] + "F="
+    assert base64.b64decode(same_bytes) == base64.b64decode(DEMO_VAULT_KEY)
+    with pytest.raises(ConfigError, match="published"):
+        load_settings(vault_key=same_bytes)
+
+
+@pytest.mark.parametrize("on", ["on", "TRUE", "y", "1"])
+def test_demo_mode_is_read_as_any_yes(on: str) -> None:
+    assert load_settings(demo=on).vault_key_bytes is not None
+
+
+@pytest.mark.parametrize("actor", ["", "  ", "user:j doe", "user:x\n", "x" * 300, "a\u200bb"])
+def test_an_actor_is_an_id(actor: str) -> None:
+    with pytest.raises(ConfigError, match="CMPP_ACTOR"):
+        load_settings(actor=actor)
+
+
+def test_a_value_that_is_not_text_is_refused() -> None:
+    with pytest.raises(ConfigError, match="CMPP_ORIGIN: is not UTF-8"):
+        load_settings(origin="ledger\udcff")
+
+
+def test_a_database_url_error_never_shows_a_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(database_url="postgresql://u:top/secret@h/db")
+    assert "top" not in str(refused.value) and "secret" not in str(refused.value)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="cannot make the directory"):
+        load_settings(database_url=f"sqlite:///{tmp_path / 'file' / 'x.db'}")

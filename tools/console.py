@@ -19,7 +19,7 @@ from ledger.errors import UserError
 from projections.settings import load_settings
 from projections.system import System
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 # Piped output is read by programs and people with wide screens: don't fold it at 80.
 # What it prints holds users' text, so nothing in it is read as console markup.
 out = Console(

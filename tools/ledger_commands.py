@@ -87,7 +87,7 @@ def demo(
 @commands.command()
 def run(
     actor: ActorOpt = None,
-    participants: Annotated[int, typer.Option(help="Demo size on first start.")] = 2000,
+    participants: Annotated[int, typer.Option(min=1, help="Demo size on first start.")] = 2000,
 ) -> None:
     """Initialise a ledger with the demo pilot if there is none; show its checkpoint and key."""
     with system(actor) as ledger:
@@ -96,7 +96,9 @@ def run(
         except LedgerNotOpenError:
             ledger.app.vault  # noqa: B018 (fails now, before anything is written, if unconfigured)
             ledger.create_ledger()
-            err.print(f"initialised a new ledger in {ledger.settings.describe_database()}")
+            err.print(
+                f"initialised a new ledger in {ledger.settings.describe_database()}", markup=False
+            )
             summary = _demo(ledger, participants, 2022)
             err.print(
                 f"demo pilot: {summary.participants} participants, "
@@ -175,7 +177,9 @@ def verify(
 ) -> None:
     """Check the log (checks 1 to 9 of LEDGER_FORMAT.md section 7); exit 0, 1 or 2."""
     with system() as ledger:
-        key = VerifierKey.parse(trusted_key) if trusted_key else None
+        if trusted_root_key is not None and not trusted_root_key.strip():
+            raise BundleError("--trusted-root-key is empty: give the root key id you trust")
+        key = None if trusted_key is None else VerifierKey.parse(trusted_key)
         report = ledger.verify(
             bundle, trusted_key=key, trusted_root_key=trusted_root_key, jobs=jobs
         )
