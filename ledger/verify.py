@@ -33,7 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger import canonical
-from ledger.catalogue import LEDGER_ONLY, Catalogue
+from ledger.catalogue import KEY_REGISTERED, LEDGER_ONLY, LEDGER_OPENED, Catalogue
 from ledger.entry import ENTRY_MEMBERS, EVENT_MEMBERS, EntryError, event_bytes_of, parse_instant
 from ledger.guard import Guard
 from ledger.hashing import ZERO_PREV, b64decode, key_id
@@ -158,13 +158,16 @@ def _shape_problems(entry: Any) -> list[str]:
     return problems
 
 
+_ANNOUNCING = tuple(f'"{t}"'.encode() for t in (KEY_REGISTERED, LEDGER_OPENED))
+
+
 def _keys_announced(line: bytes, into: dict[str, bytes]) -> None:
     """Public keys a line registers, so workers can check signatures made with them.
 
     A key id is the hash of its public key, so learning a key here grants nothing:
     whether it was registered, in time, by whom, is for the ordered trust check.
     """
-    if b'"ledger.KeyRegistered"' not in line and b'"ledger.LedgerOpened"' not in line:
+    if not any(marker in line for marker in _ANNOUNCING):
         return
     try:
         data = canonical.loads(line)["event"]["data"]

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import catalogue as c
 from projections.db import ProjectionDB
 
 FIELDS = ("authorised", "disbursed", "reversed", "refunded", "expended")
 FUNDS_MOVEMENTS = {
-    "funds.AwardMade": "authorised",
-    "funds.AwardAmended": "authorised",
-    "funds.DisbursementRecorded": "disbursed",
-    "funds.DisbursementReversed": "reversed",
-    "funds.RefundReceived": "refunded",
-    "funds.ExpenditureReported": "expended",
+    c.AWARD_MADE: "authorised",
+    c.AWARD_AMENDED: "authorised",
+    c.DISBURSEMENT_RECORDED: "disbursed",
+    c.DISBURSEMENT_REVERSED: "reversed",
+    c.REFUND_RECEIVED: "refunded",
+    c.EXPENDITURE_REPORTED: "expended",
 }
 
 
 class Balances:
     name = "balances"
     version = 2
-    types = frozenset({"funds.AppropriationRecorded", "funds.AwardClosed", *FUNDS_MOVEMENTS})
+    types = frozenset({c.APPROPRIATION_RECORDED, c.AWARD_CLOSED, *FUNDS_MOVEMENTS})
     tables: tuple[str, ...] = (
         "bal_appropriations",
         "bal_awards",
@@ -60,13 +61,13 @@ class Balances:
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
         kind, d = event["type"], event["data"]
-        if kind == "funds.AppropriationRecorded":
+        if kind == c.APPROPRIATION_RECORDED:
             db.insert(
                 "bal_appropriations",
                 (d["appropriation_id"], d["fiscal_year"], d["public_law"], d["amount_cents"], seq),
             )
             return
-        if kind == "funds.AwardMade":
+        if kind == c.AWARD_MADE:
             db.insert(
                 "bal_awards",
                 (
@@ -80,12 +81,12 @@ class Balances:
                     None,  # closed_seq
                 ),
             )
-        elif kind == "funds.AwardClosed":
+        elif kind == c.AWARD_CLOSED:
             db.execute(
                 "UPDATE bal_awards SET closed_seq = ? WHERE award_id = ?", (seq, d["award_id"])
             )
             return
-        elif kind == "funds.DisbursementRecorded":
+        elif kind == c.DISBURSEMENT_RECORDED:
             db.insert(
                 "bal_disbursements",
                 (
@@ -104,7 +105,7 @@ class Balances:
             "bal_movements",
             (seq, d["award_id"], kind, field, amount),
         )
-        if kind == "funds.DisbursementReversed":
+        if kind == c.DISBURSEMENT_REVERSED:
             db.execute(
                 "UPDATE bal_disbursements SET reversed_seq = ?"
                 " WHERE award_id = ? AND disbursement_id = ?",
@@ -113,11 +114,11 @@ class Balances:
 
     @staticmethod
     def _amount(db: ProjectionDB, kind: str, d: dict[str, Any]) -> int:
-        if kind == "funds.AwardMade":
+        if kind == c.AWARD_MADE:
             return int(d["amount_cents"])
-        if kind == "funds.AwardAmended":
+        if kind == c.AWARD_AMENDED:
             return int(d["delta_cents"])
-        if kind == "funds.DisbursementReversed":
+        if kind == c.DISBURSEMENT_REVERSED:
             rows = db.query(
                 "SELECT amount_cents FROM bal_disbursements"
                 " WHERE award_id = ? AND disbursement_id = ?",

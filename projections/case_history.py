@@ -8,10 +8,11 @@ signed events carry.
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
+from domain import catalogue as c
 from domain.catalogue import CASE_TYPES
+from domain.consents import IN_FORCE
 from ledger.errors import NotFoundError
 from projections import consents
 from projections.db import ProjectionDB
@@ -53,24 +54,24 @@ class CaseHistory:
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
         kind, d = event["type"], event["data"]
         if d.get("participant_id") is None:
-            if kind == "case.ComplaintResolved":
+            if kind == c.COMPLAINT_RESOLVED:
                 self._complaint_resolution(db, seq, d)
             return
         pid = d["participant_id"]
-        if kind == "case.ParticipantEnrolled":
+        if kind == c.PARTICIPANT_ENROLLED:
             db.insert(
                 "case_participants",
                 (pid, d["grantee"], d["enrolled_on"], d["language"], seq),
             )
-        elif kind in ("case.ConsentGiven", "case.ConsentWithdrawn"):
+        elif kind in (c.CONSENT_GIVEN, c.CONSENT_WITHDRAWN):
             consents.record(db, "case_consents", seq, event)
-        elif kind == "case.ComplaintFiled":
+        elif kind == c.COMPLAINT_FILED:
             db.insert("case_complaints", (d["complaint_id"], pid))
         # The data came from canonical (JCS) bytes, so its keys are already in a fixed
         # order: plain json.dumps is deterministic, and much faster than sort_keys.
         db.insert(
             "case_timeline",
-            (seq, pid, kind, _business_date(d), json.dumps(d)),
+            (seq, pid, kind, _day(kind, d), json.dumps(d)),
         )
 
     @staticmethod
@@ -86,7 +87,7 @@ class CaseHistory:
                 (
                     seq,
                     rows[0]["participant_id"],
-                    "case.ComplaintResolved",
+                    str(c.COMPLAINT_RESOLVED),
                     d["resolved_on"],
                     json.dumps(d),
                 ),
@@ -101,21 +102,10 @@ class CaseHistory:
         ]
 
 
-def _business_date(d: dict[str, Any]) -> str | None:
-    for key in (
-        "enrolled_on",
-        "given_on",
-        "withdrawn_on",
-        "delivered_on",
-        "made_on",
-        "completed_on",
-        "filed_on",
-        "closed_on",
-        "erased_on",
-    ):
-        if key in d:
-            return str(d[key])
-    return None
+def _day(kind: str, d: dict[str, Any]) -> str | None:
+    """The date the event is about, as the catalogue names it."""
+    member = c.CATALOGUE[kind].on
+    return None if member is None else str(d[member])
 
 
 def history(
@@ -144,7 +134,7 @@ def history(
         on = row["on_date"]
         # Every consent recorded by this entry, and its state on the entry's own date.
         states = {
-            c.consent_id: c.state(date.fromisoformat(on), known_at=row["seq"])
+            c.consent_id: c.state(on, known_at=row["seq"])
             for c in given
             if c.seq <= row["seq"] and on is not None
         }
@@ -155,7 +145,7 @@ def history(
                 "share_with": sorted(c.share_with),
             }
             for c in given
-            if states.get(c.consent_id) == "in force"
+            if states.get(c.consent_id) == IN_FORCE
         ]
         timeline.append(
             {

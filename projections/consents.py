@@ -1,4 +1,4 @@
-"""Consents as projections keep them: one table shape, and one answer to "in force on a day?".
+"""Consents as projections keep them: one table shape; "in force on a day?" is domain.consents.
 
 Each projection keeps its own copy (so each can be dropped and rebuilt alone), written
 by the same statements.
@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
+from domain import catalogue as c
+from domain.consents import consent_state
 from projections.db import ProjectionDB
 
 
@@ -27,7 +28,7 @@ def create_table(db: ProjectionDB, table: str) -> None:
 def record(db: ProjectionDB, table: str, seq: int, event: dict[str, Any]) -> None:
     """Apply case.ConsentGiven or case.ConsentWithdrawn; ignore anything else."""
     d = event["data"]
-    if event["type"] == "case.ConsentGiven":
+    if event["type"] == c.CONSENT_GIVEN:
         db.insert(
             table,
             (
@@ -42,7 +43,7 @@ def record(db: ProjectionDB, table: str, seq: int, event: dict[str, Any]) -> Non
                 None,  # withdrawn_seq
             ),
         )
-    elif event["type"] == "case.ConsentWithdrawn":
+    elif event["type"] == c.CONSENT_WITHDRAWN:
         db.execute(
             f"UPDATE {table} SET withdrawn_on = ?, withdrawn_seq = ?"  # noqa: S608
             " WHERE participant_id = ? AND consent_id = ?",
@@ -52,15 +53,16 @@ def record(db: ProjectionDB, table: str, seq: int, event: dict[str, Any]) -> Non
 
 @dataclass(slots=True)
 class Consent:
-    """One consent with its dates parsed, for the checks made against many services."""
+    """One consent as a projection knows it, for the checks made against many services.
+    Dates are ISO strings, as the events hold them (they order as the days do)."""
 
     consent_id: str
     services: frozenset[str]
     share_with: frozenset[str]
-    given_on: date
-    expires_on: date | None
+    given_on: str
+    expires_on: str | None
     seq: int
-    withdrawn_on: date | None = None
+    withdrawn_on: str | None = None
     withdrawn_seq: int | None = None
 
     @classmethod
@@ -69,10 +71,10 @@ class Consent:
             row["consent_id"],
             frozenset(json.loads(row["services"])),
             frozenset(json.loads(row["share_with"])),
-            date.fromisoformat(row["given_on"]),
-            _day(row["expires_on"]),
+            row["given_on"],
+            row["expires_on"],
             row["seq"],
-            _day(row["withdrawn_on"]),
+            row["withdrawn_on"],
             row["withdrawn_seq"],
         )
 
@@ -83,29 +85,23 @@ class Consent:
             d["consent_id"],
             frozenset(d["services"]),
             frozenset(d["share_with"]),
-            date.fromisoformat(d["given_on"]),
-            _day(d["expires_on"]),
+            d["given_on"],
+            d["expires_on"],
             seq,
         )
 
     def withdraw(self, seq: int, withdrawn_on: str) -> None:
-        self.withdrawn_on, self.withdrawn_seq = date.fromisoformat(withdrawn_on), seq
+        self.withdrawn_on, self.withdrawn_seq = withdrawn_on, seq
 
-    def state(self, on: date, *, known_at: int | None = None) -> str:
-        """'in force', 'not yet given', 'withdrawn' or 'expired' on day `on`, counting a
-        withdrawal only if it was recorded by entry `known_at` (default: whenever)."""
-        if self.given_on > on:
-            return "not yet given"
-        if (
-            self.withdrawn_on is not None
-            and self.withdrawn_seq is not None
-            and (known_at is None or self.withdrawn_seq <= known_at)
-            and on >= self.withdrawn_on
-        ):
-            return "withdrawn"
-        if self.expires_on is not None and on > self.expires_on:
-            return "expired"
-        return "in force"
+    def state(self, on: str, *, known_at: int | None = None) -> str:
+        """Its state on day `on` (domain.consents), counting a withdrawal only if it was
+        recorded by entry `known_at` (default: whenever)."""
+        known = self.withdrawn_seq is not None and (
+            known_at is None or self.withdrawn_seq <= known_at
+        )
+        return consent_state(
+            on, self.given_on, self.expires_on, self.withdrawn_on if known else None
+        )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -113,7 +109,3 @@ def _json_list(values: tuple[str, ...]) -> str:
     # Consents name services and partners from short fixed lists, so the same few
     # combinations come again and again: encode each once.
     return json.dumps(sorted(values))
-
-
-def _day(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)

@@ -14,6 +14,8 @@ from collections import Counter, defaultdict
 from datetime import date
 from typing import Any
 
+from domain import catalogue as c
+from domain.consents import EXPIRED, IN_FORCE, WITHDRAWN
 from projections import consents
 from projections.db import ProjectionDB
 
@@ -27,14 +29,14 @@ class Oversight:
     version = 2
     types = frozenset(
         {
-            "case.ParticipantEnrolled",
-            "case.ConsentGiven",
-            "case.ConsentWithdrawn",
-            "case.ServiceDelivered",
-            "case.ReferralMade",
-            "case.ComplaintFiled",
-            "case.ComplaintResolved",
-            "audit.RecordsAccessed",
+            c.PARTICIPANT_ENROLLED,
+            c.CONSENT_GIVEN,
+            c.CONSENT_WITHDRAWN,
+            c.SERVICE_DELIVERED,
+            c.REFERRAL_MADE,
+            c.COMPLAINT_FILED,
+            c.COMPLAINT_RESOLVED,
+            c.RECORDS_ACCESSED,
         }
     )
     tables: tuple[str, ...] = (
@@ -85,7 +87,7 @@ class Oversight:
         known = self._consents.get(d["participant_id"])
         if known is None:
             return  # not cached: it will be read from the table when needed
-        if event["type"] == "case.ConsentGiven":
+        if event["type"] == c.CONSENT_GIVEN:
             known.append(consents.Consent.from_given(seq, d))
         else:
             for consent in known:
@@ -121,7 +123,7 @@ class Oversight:
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
         kind, d = event["type"], event["data"]
-        if kind == "case.ParticipantEnrolled":
+        if kind == c.PARTICIPANT_ENROLLED:
             db.insert(
                 "ov_participants",
                 (
@@ -138,15 +140,15 @@ class Oversight:
             self._make_room()
             self._language[d["participant_id"]] = d["language"]
             self._consents[d["participant_id"]] = []
-        elif kind in ("case.ConsentGiven", "case.ConsentWithdrawn"):
+        elif kind in (c.CONSENT_GIVEN, c.CONSENT_WITHDRAWN):
             consents.record(db, "ov_consents", seq, event)
             self._remember_consent(seq, event)
-        elif kind == "case.ServiceDelivered":
+        elif kind == c.SERVICE_DELIVERED:
             own = self._language_of(db, d["participant_id"]) == d["language"]
             finding = _service_finding(
                 self._known_consents(db, d["participant_id"]),
                 d["service_type"],
-                date.fromisoformat(d["delivered_on"]),
+                d["delivered_on"],
             )
             db.insert(
                 "ov_services",
@@ -160,18 +162,18 @@ class Oversight:
                     finding,
                 ),
             )
-        elif kind == "case.ReferralMade":
+        elif kind == c.REFERRAL_MADE:
             released = _released(
                 self._known_consents(db, d["participant_id"]),
                 d["consent_id"],
                 d["to_kind"],
-                date.fromisoformat(d["made_on"]),
+                d["made_on"],
             )
             db.insert(
                 "ov_referrals",
                 (seq, d["participant_id"], d["to_kind"], d["made_on"], int(released)),
             )
-        elif kind == "case.ComplaintFiled":
+        elif kind == c.COMPLAINT_FILED:
             db.insert(
                 "ov_complaints",
                 (
@@ -184,12 +186,12 @@ class Oversight:
                     None,  # resolved_seq
                 ),
             )
-        elif kind == "case.ComplaintResolved":
+        elif kind == c.COMPLAINT_RESOLVED:
             db.execute(
                 "UPDATE ov_complaints SET resolved_on = ?, resolved_seq = ? WHERE complaint_id = ?",
                 (d["resolved_on"], seq, d["complaint_id"]),
             )
-        elif kind == "audit.RecordsAccessed":
+        elif kind == c.RECORDS_ACCESSED:
             db.insert(
                 "ov_accesses",
                 (
@@ -206,23 +208,25 @@ class Oversight:
         return [f"SELECT * FROM {t} ORDER BY 1, 2" for t in self.tables]  # noqa: S608
 
 
-def _service_finding(known: list[consents.Consent], service_type: str, on: date) -> str | None:
-    states = {c.state(on) for c in known if service_type in c.services}
-    if "in force" in states:
+def _service_finding(known: list[consents.Consent], service_type: str, on: str) -> str | None:
+    states = {consent.state(on) for consent in known if service_type in consent.services}
+    if IN_FORCE in states:
         return None
-    if not any(c.given_on <= on for c in known):
+    if not any(consent.given_on <= on for consent in known):
         return "before consent"
-    if "withdrawn" in states:
+    if WITHDRAWN in states:
         return "after withdrawal"
-    if "expired" in states:
+    if EXPIRED in states:
         return "after expiry"
     return "outside scope"
 
 
-def _released(known: list[consents.Consent], consent_id: str, to_kind: str, on: date) -> bool:
+def _released(known: list[consents.Consent], consent_id: str, to_kind: str, on: str) -> bool:
     return any(
-        c.consent_id == consent_id and to_kind in c.share_with and c.state(on) == "in force"
-        for c in known
+        consent.consent_id == consent_id
+        and to_kind in consent.share_with
+        and consent.state(on) == IN_FORCE
+        for consent in known
     )
 
 
@@ -250,18 +254,18 @@ def report(
     complaints = db.query("SELECT * FROM ov_complaints WHERE seq < ?", (limit,))
     accesses = db.query("SELECT * FROM ov_accesses WHERE seq < ?", (limit,))
 
-    consented = {c["participant_id"] for c in given}
+    consented = {consent["participant_id"] for consent in given}
     withdrew = {
-        c["participant_id"]
-        for c in given
-        if c["withdrawn_seq"] is not None and c["withdrawn_seq"] < limit
+        consent["participant_id"]
+        for consent in given
+        if consent["withdrawn_seq"] is not None and consent["withdrawn_seq"] < limit
     }
     first_service: dict[str, str] = {}
     for s in services:
         first_service.setdefault(s["participant_id"], s["delivered_on"])
     first_consent: dict[str, str] = {}
-    for c in sorted(given, key=lambda c: c["given_on"]):
-        first_consent.setdefault(c["participant_id"], c["given_on"])
+    for consent in sorted(given, key=lambda consent: consent["given_on"]):
+        first_consent.setdefault(consent["participant_id"], consent["given_on"])
     first_referral: dict[str, str] = {}
     for r in referrals:
         first_referral.setdefault(r["participant_id"], r["made_on"])
@@ -269,8 +273,8 @@ def report(
     findings = [s for s in services if s["finding"] is not None]
     unreleased = [r for r in referrals if not r["released"]]
     by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for c in complaints:
-        by_category[c["category"]].append(c)
+    for complaint in complaints:
+        by_category[complaint["category"]].append(complaint)
 
     def enrolled_to(dates: dict[str, str], among: set[str]) -> float | None:
         return _median_days(
