@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import marshal
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +15,7 @@ from domain.application import STREAMS
 from domain.rules import ProgramRules
 from domain.streams import Stream
 from ledger.application import LedgerApplication
-from ledger.catalogue import EventType
+from ledger.catalogue import Catalogue, EventType
 from ledger.live import LiveSource
 from ledger.persistence import persistence_env
 from ledger.report import Report
@@ -26,66 +25,36 @@ from ledger.verify import verify
 from tests.sample import SAMPLE_CATALOGUE, SamplePayment, sample_payment
 
 
-@dataclass
-class LedgerUnderTest:
-    """A bare ledger (no program rules) whose clerk records sample payments."""
-
-    url: str
-    app: LedgerApplication
-    root: Signer
-    log_key: Ed25519PrivateKey
-    clerk: Signer
-
-    @property
-    def log(self) -> LogSigner:
-        return LogSigner(self.app.store, self.app.origin, self.log_key)
-
-    def pay(self, amount_cents: int = 120_000, signer: Signer | None = None) -> SamplePayment:
-        payment = sample_payment(amount_cents)
-        self.app.save(payment, signer=signer or self.clerk)
-        return payment
-
-    def verify(self) -> Report:
-        return verify(LiveSource(self.app.store), catalogue=SAMPLE_CATALOGUE)
-
-
-def open_ledger(url: str) -> LedgerUnderTest:
-    app = LedgerApplication(env=persistence_env(url), catalogue=SAMPLE_CATALOGUE)
-    root = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
-    log_key = Ed25519PrivateKey.generate()
-    app.open_ledger(
-        origin="cmpp.example.gov/ledger/test",
-        root=root,
-        log_public=log_key.public_key().public_bytes_raw(),
-    )
-    clerk = Signer("user:clerk", SigningKey.generate("org:cws", ("grantee",)))
-    app.register_key(root, clerk.key.public_key, "org:cws", ["grantee"])
-    ledger = LedgerUnderTest(url, app, root, log_key, clerk)
-    ledger.log.checkpoint()
-    return ledger
-
-
 class BareLedger:
     """A ledger application with real signatures and keys, but none of the program's rules:
-    a way around the domain, to write what it would refuse."""
+    a way around the domain, to write what it would refuse. Its catalogue says who may
+    sign what (the program's, unless a test brings its own)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, catalogue: Catalogue = c.CATALOGUE) -> None:
         self.url = url
-        self.app = LedgerApplication(env=persistence_env(url), catalogue=c.CATALOGUE)
+        self.catalogue = catalogue
+        self.app = LedgerApplication(env=persistence_env(url), catalogue=catalogue)
         self.board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
         self.log_key = Ed25519PrivateKey.generate()
         self.app.open_ledger(
-            origin="cmpp.example.gov/ledger/bad",
+            origin="cmpp.example.gov/ledger/test",
             root=self.board,
             log_public=self.log_key.public_key().public_bytes_raw(),
         )
         self.streams: dict[UUID, Stream] = {}
         self.broken: dict[int, str] = {}
 
-    def signer(self, org: str, role: str) -> Signer:
-        signer = Signer(f"user:{org[4:]}", SigningKey.generate(org, (role,)))
+    @property
+    def log(self) -> LogSigner:
+        return LogSigner(self.app.store, self.app.origin, self.log_key)
+
+    def signer(self, org: str, role: str, actor: str | None = None) -> Signer:
+        signer = Signer(actor or f"user:{org[4:]}", SigningKey.generate(org, (role,)))
         self.app.register_key(self.board, signer.key.public_key, org, [role])
         return signer
+
+    def verify(self) -> Report:
+        return verify(LiveSource(self.app.store), catalogue=self.catalogue)
 
     def record(
         self, signer: Signer, event_type: EventType, breaks: str | None = None, **data: Any
@@ -102,6 +71,29 @@ class BareLedger:
         if breaks:
             self.broken[seq] = breaks
         return seq
+
+
+class LedgerUnderTest(BareLedger):
+    """A bare ledger of the sample catalogue, whose clerk records sample payments."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, SAMPLE_CATALOGUE)
+        self.clerk = self.signer("org:cws", "grantee", "user:clerk")
+
+    @property
+    def root(self) -> Signer:
+        return self.board
+
+    def pay(self, amount_cents: int = 120_000, signer: Signer | None = None) -> SamplePayment:
+        payment = sample_payment(amount_cents)
+        self.app.save(payment, signer=signer or self.clerk)
+        return payment
+
+
+def open_ledger(url: str) -> LedgerUnderTest:
+    ledger = LedgerUnderTest(url)
+    ledger.log.checkpoint()
+    return ledger
 
 
 def known(rules: ProgramRules) -> dict[str, Any]:

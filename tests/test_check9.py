@@ -9,14 +9,13 @@ from typer.testing import CliRunner
 
 from domain import catalogue as c
 from ledger.signing import Signer
-from ledger.transparency import LogSigner
 from tests.helpers import BareLedger
 from tools.cli import app as cli
 
 
 class BrokenLedger(BareLedger):
     def assert_verify_reports_exactly_what_was_broken(self, tmp_path: Path) -> None:
-        LogSigner(self.app.store, self.app.origin, self.log_key).checkpoint()
+        self.log.checkpoint()
         self.app.close()
         result = CliRunner().invoke(
             cli,
