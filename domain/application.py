@@ -69,7 +69,7 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         permitted(signer, event_type)
         well_formed(event_type, data)
         stream = STREAMS[event_type]
-        if event_type == stream.Created.TOPIC:  # type: ignore[attr-defined]
+        if stream.opens(event_type):
             aggregate = stream.open(data)
             try:
                 self.save(aggregate, signer=signer)

@@ -30,7 +30,7 @@ from domain.funds_rules import FundsRules
 from domain.organisation_rules import OrganisationRules
 from domain.rule_set import Event, Finding
 from ledger.catalogue import LEDGER_TYPES
-from ledger.guard import Journal
+from ledger.guard import Journal, JournaledGuard
 
 
 def _source_fingerprint(*modules: ModuleType) -> str:
@@ -41,7 +41,7 @@ def _source_fingerprint(*modules: ModuleType) -> str:
     return digest.hexdigest()
 
 
-class ProgramRules:
+class ProgramRules(JournaledGuard):
     name = "program-rules"
     # The event types whose data the verifier hands to check 9: all but the ledger's own.
     types = tuple(sorted({f"{t.area}." for t in CATALOGUE if t not in LEDGER_TYPES}))
@@ -117,15 +117,6 @@ class ProgramRules:
         for rules in self.rule_sets:
             rules.restore(state[type(rules).__name__])
         dict.__setitem__(self._cursor, "position", state["position"])
-
-    def begin(self) -> int:
-        return self.journal.mark()
-
-    def undo(self, mark: int) -> None:
-        self.journal.undo(mark)
-
-    def commit(self) -> None:
-        self.journal.commit()
 
 
 # C0 controls but tab, line feed and carriage return. NUL cannot be stored in a

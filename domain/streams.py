@@ -31,6 +31,11 @@ class Stream(Aggregate):
         return cls.create_id(None if cls.KEY is None else data[cls.KEY])
 
     @classmethod
+    def opens(cls, event_type: EventType) -> bool:
+        """Is `event_type` the event that opens a stream of this kind?"""
+        return bool(event_type == getattr(cls.Created, "TOPIC", None))
+
+    @classmethod
     def open(cls, data: dict[str, Any]) -> Self:
         """A new stream, opened by its Created event with `data`."""
         return cls._create(cls.Created, id=cls.id_for(data), **data)

@@ -97,6 +97,21 @@ class Journal:
         self.active = False
 
 
+class JournaledGuard:
+    """A guard whose whole state is in one journal's tables: a batch is the journal's."""
+
+    journal: Journal
+
+    def begin(self) -> int:
+        return self.journal.mark()
+
+    def undo(self, mark: int) -> None:
+        self.journal.undo(mark)
+
+    def commit(self) -> None:
+        self.journal.commit()
+
+
 K = TypeVar("K")
 V = TypeVar("V")
 

@@ -61,7 +61,7 @@ class BareLedger:
     ) -> int:
         """Record one event, unjudged; if it `breaks` a rule, check 9 must say so at its seq."""
         stream = STREAMS[event_type]
-        if event_type == stream.Created.TOPIC:  # type: ignore[attr-defined]
+        if stream.opens(event_type):
             aggregate = self.streams[stream.id_for(data)] = stream.open(data)
         else:
             aggregate = self.streams[stream.id_for(data)]

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import LedgerApplication
-from ledger.guard import GuardError, Journal
+from ledger.guard import GuardError, Journal, JournaledGuard
 from ledger.persistence import persistence_env
 from ledger.signing import Signer, SigningKey
 from ledger.store import iter_leaves
@@ -29,7 +29,7 @@ from tests.sample import SAMPLE_CATALOGUE, SAMPLE_RECORDED, SamplePayment, sampl
 LIMIT = 1_000_000
 
 
-class SpendingLimit:
+class SpendingLimit(JournaledGuard):
     def __init__(self) -> None:
         self.journal = Journal()
         self.spent = self.journal.table()
@@ -58,15 +58,6 @@ class SpendingLimit:
             self.refs[data["payment_ref"]] = seq
         self.cursor["position"] = seq + 1
         return problems
-
-    def begin(self) -> int:
-        return self.journal.mark()
-
-    def undo(self, mark: int) -> None:
-        self.journal.undo(mark)
-
-    def commit(self) -> None:
-        self.journal.commit()
 
 
 def payment(amount: int, ref: str) -> SamplePayment:
