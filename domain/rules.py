@@ -81,7 +81,9 @@ class ProgramRules(JournaledGuard):
             return [], False  # the ledger's trust rules judge these
         data = event["data"]
         found = [Finding(rule, message, seq) for rule, message in declared.problems(data)]
-        text = _control_character(data) if type(data) is dict else None
+        # Identifiers are printable (their kind says so): only text can hide a control.
+        texts = [data[m] for m in declared.text_members if m in data] if type(data) is dict else []
+        text = _control_character(texts)
         if text is not None:
             found.append(
                 Finding(
@@ -124,19 +126,10 @@ class ProgramRules(JournaledGuard):
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _control_character(data: dict[str, Any]) -> str | None:
-    """The first string in an event's data holding a control character, if any."""
-    # One search over the data's strings at once: this runs for every entry replayed.
-    # Only text members can hold one (the catalogue has checked every other member's
-    # kind), bar the members that are objects, which are walked.
-    flat: list[str] = []
-    for value in data.values():
-        if type(value) is str:
-            flat.append(value)
-        elif type(value) is list:
-            flat.extend(item for item in value if type(item) is str)
-        elif type(value) is dict:
-            flat.extend(_strings(value))
+def _control_character(values: list[Any]) -> str | None:
+    """The first string among `values` (or inside them) holding a control character."""
+    # One search over all the strings at once: this runs for every entry replayed.
+    flat = [text for value in values for text in _strings(value)]
     if not _CONTROL.search("".join(flat)):
         return None
     return next(text for text in flat if _CONTROL.search(text))
