@@ -64,13 +64,6 @@ LOG_TABLES = [
     " last_leaf_hash bytea NOT NULL, state bytea NOT NULL, mac bytea NOT NULL)",
 ]
 SCHEMA_LOCK_ID = 0x434D5050  # "CMPP": serialises schema creation across processes
-LOG_TABLE_NAMES = (
-    "ledger_log",
-    "ledger_head",
-    "ledger_keys",
-    "ledger_checkpoints",
-    "ledger_guard_snapshots",
-)
 
 
 def _bytes(value: Any) -> bytes | None:
