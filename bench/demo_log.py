@@ -89,7 +89,7 @@ def _case(rng: random.Random, grantee: str, pid: str) -> Participant:
             "participant_id": pid,
             "grantee": grantee,
             "enrolled_on": enrolled.isoformat(),
-            "referral_source": "ICE ERO",
+            "referral_source": "ice_ero",
             "language": language,
             "age_band": rng.choice(["18-24", "25-34", "35-44", "45-54"]),
             "gender": rng.choice(["female", "male"]),
@@ -140,6 +140,13 @@ def _case(rng: random.Random, grantee: str, pid: str) -> Participant:
             },
         )
     if rng.random() < 0.3:
-        closed_on = (on + timedelta(1)).isoformat()
-        p.record(c.CASE_CLOSED, {"participant_id": pid, "closed_on": closed_on, "reason": "done"})
+        p.record(
+            c.CASE_CLOSED,
+            {
+                "participant_id": pid,
+                "closed_on": (on + timedelta(1)).isoformat(),
+                "reason": "services_completed",
+                "narrative_sha256": None,
+            },
+        )
     return p

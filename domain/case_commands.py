@@ -1,7 +1,10 @@
 """The case commands: enrolment, consent, services, referrals, screenings, complaints, erasure.
 
 Personal data and protected facts go to the vault first; the event carries only their
-commitment. If the event is refused, the vault record is discarded with it.
+commitment. If the event is refused, the vault record is discarded with it. Reasons,
+outcomes and authorities are codes of the catalogue's published lists; what a person
+would write about them is an optional `narrative`, kept in the vault under the
+participant's key (so an erasure shreds it too) and committed to by `narrative_sha256`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import EventStore
+
 from domain import catalogue as c
+from domain.cases import Complaint
 from domain.commands import check
 from domain.errors import DomainError
 from domain.vault import Opened, Vault
@@ -24,10 +30,45 @@ def new_id(prefix: str) -> str:
 
 
 class Recorder(Protocol):
+    events: EventStore[UUID]
+
     @property
     def vault(self) -> Vault: ...
 
     def record(self, signer: Signer, event_type: EventType, **data: Any) -> UUID: ...
+
+
+def sealed_narrative(
+    recorder: Recorder, participant_id: str | None, kind: str, narrative: str | None
+) -> AbstractContextManager[str | None]:
+    """The narrative sealed in the vault, yielding its commitment; None yields None.
+
+    It is kept under the participant's data key, so erasing the participant shreds it
+    with the rest: a narrative about no participant has no key to be kept under.
+    """
+    if narrative is None:
+        return nullcontext(None)
+    check(
+        type(narrative) is str and bool(narrative.strip()),
+        "narrative",
+        "a narrative is text (leave it out rather than empty)",
+    )
+    if participant_id is None:
+        raise DomainError(
+            "narrative",
+            "a narrative is kept under its participant's key, and this names no participant: "
+            "record it without one",
+        )
+    return recorder.vault.sealed(participant_id, kind, narrative)
+
+
+def complaint_participant(recorder: Recorder, complaint_id: str) -> str | None:
+    """The participant a filed complaint names (None if none): it never changes once filed."""
+    filed = next(iter(recorder.events.get(Complaint.create_id(complaint_id), lte=1)), None)
+    if filed is None:
+        raise DomainError("known-complaint", f"complaint {complaint_id} was not filed")
+    participant: str | None = getattr(filed, "participant_id", None)
+    return participant
 
 
 class CaseCommands:
@@ -199,41 +240,74 @@ class CaseCommands:
         participant_id: str | None,
         category: str,
         filed_on: str,
+        narrative: str | None = None,
         complaint_id: str | None = None,
     ) -> str:
+        """File a complaint (`category` from COMPLAINT_CATEGORIES); `narrative`, the
+        complainant's account, only for a complaint naming a participant."""
         complaint_id = complaint_id or new_id("CP")
-        self.record(
-            signer,
-            c.COMPLAINT_FILED,
-            complaint_id=complaint_id,
-            participant_id=participant_id,
-            category=category,
-            filed_on=filed_on,
-        )
+        with sealed_narrative(self, participant_id, "complaint", narrative) as narrative_sha256:
+            self.record(
+                signer,
+                c.COMPLAINT_FILED,
+                complaint_id=complaint_id,
+                participant_id=participant_id,
+                category=category,
+                filed_on=filed_on,
+                narrative_sha256=narrative_sha256,
+            )
         return complaint_id
 
     def resolve_complaint(
-        self: Recorder, signer: Signer, *, complaint_id: str, resolved_on: str, outcome: str
+        self: Recorder,
+        signer: Signer,
+        *,
+        complaint_id: str,
+        resolved_on: str,
+        outcome: str,
+        narrative: str | None = None,
     ) -> None:
-        self.record(
-            signer,
-            c.COMPLAINT_RESOLVED,
-            complaint_id=complaint_id,
-            resolved_on=resolved_on,
-            outcome=outcome,
-        )
+        """Resolve a complaint (`outcome` from COMPLAINT_OUTCOMES); `narrative`, the
+        findings, only for a complaint naming a participant."""
+        participant_id = None if narrative is None else complaint_participant(self, complaint_id)
+        with sealed_narrative(
+            self, participant_id, "complaint_resolution", narrative
+        ) as narrative_sha256:
+            self.record(
+                signer,
+                c.COMPLAINT_RESOLVED,
+                complaint_id=complaint_id,
+                resolved_on=resolved_on,
+                outcome=outcome,
+                narrative_sha256=narrative_sha256,
+            )
 
     def close_case(
-        self: Recorder, signer: Signer, *, participant_id: str, closed_on: str, reason: str
+        self: Recorder,
+        signer: Signer,
+        *,
+        participant_id: str,
+        closed_on: str,
+        reason: str,
+        narrative: str | None = None,
     ) -> None:
-        self.record(
-            signer, c.CASE_CLOSED, participant_id=participant_id, closed_on=closed_on, reason=reason
-        )
+        """Close a case (`reason` from CLOSURE_REASONS), with the caseworker's `narrative`
+        if there is more to say."""
+        with sealed_narrative(self, participant_id, "closure", narrative) as narrative_sha256:
+            self.record(
+                signer,
+                c.CASE_CLOSED,
+                participant_id=participant_id,
+                closed_on=closed_on,
+                reason=reason,
+                narrative_sha256=narrative_sha256,
+            )
 
     def erase_participant(
         self: Recorder, signer: Signer, *, participant_id: str, erased_on: str, authority: str
     ) -> None:
-        """Record the erasure, signed; then delete the participant's data key."""
+        """Record the erasure (`authority` from ERASURE_AUTHORITIES), signed; then delete the
+        participant's data key. No narrative: it would be shredded with the key at once."""
         self.record(
             signer,
             c.PARTICIPANT_DATA_ERASED,

@@ -3,7 +3,10 @@
 Only the participant's own grantee records its case events. A service or referral is
 refused unless a consent covering that service type (or that recipient) was given on
 or before its date, has not been withdrawn, and has not expired (domain.consents).
-Check 9 replays the same rules: "no service without consent".
+Check 9 replays the same rules: "no service without consent". Reasons, outcomes,
+authorities and the like are codes of the catalogue's published lists: their kinds
+(domain.catalogue) refuse anything else before these rules are asked. A narrative is
+kept under a participant's key, so a complaint naming none commits to no narrative.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ class ComplaintState(NamedTuple):
     filed_on: str
     resolved: bool = False
 
+
+_NO_KEY_FOR_NARRATIVE = (
+    "narrative",
+    "a complaint naming no participant has no participant's key to keep a narrative under",
+)
 
 RECORDS = {  # events that add a record to a case, and the member naming it
     c.SERVICE_DELIVERED: "service_id",
@@ -255,8 +263,6 @@ class CaseRules(RuleSet):
     @checks(c.PARTICIPANT_DATA_ERASED)
     def _erasure_problems(self, d: dict[str, Any], event: Event) -> Iterator[Problem]:
         yield from self._case_problems(d, event)
-        if not d["authority"].strip():
-            yield "authority", "an erasure states its legal authority"
 
     @applies(c.PARTICIPANT_DATA_ERASED)
     def _erase(self, seq: int, d: dict[str, Any], _: Event) -> None:
@@ -280,6 +286,8 @@ class CaseRules(RuleSet):
                     "own-participant",
                     f"{event['org']} may not file a complaint for {who.grantee}'s participant",
                 )
+        elif d["narrative_sha256"] is not None:
+            yield _NO_KEY_FOR_NARRATIVE
 
     @applies(c.COMPLAINT_FILED)
     def _file(self, seq: int, d: dict[str, Any], event: Event) -> None:
@@ -300,6 +308,8 @@ class CaseRules(RuleSet):
             yield "resolver", f"{org} may not resolve a complaint filed by {complaint.filed_by}"
         if d["resolved_on"] < complaint.filed_on:
             yield "dates", "a complaint cannot be resolved before it was filed"
+        if complaint.participant_id is None and d["narrative_sha256"] is not None:
+            yield _NO_KEY_FOR_NARRATIVE
 
     @applies(c.COMPLAINT_RESOLVED)
     def _resolve(self, seq: int, d: dict[str, Any], _: Event) -> None:

@@ -2,7 +2,9 @@
 
 A participant is a random id, never derived from personal data. Personal data and
 protected facts never enter these events: they carry salted commitments
-(`pii_sha256`, `result_sha256`, `notes_sha256`) to records kept in the vault.
+(`pii_sha256`, `result_sha256`, `notes_sha256`, `narrative_sha256`) to records kept
+in the vault, and codes of the catalogue's published lists where a person would
+write a sentence (a closure's reason, a complaint's outcome).
 """
 
 from __future__ import annotations

@@ -6,6 +6,13 @@ aggregates take their events' fields from here, the rules judge the data against
 the permission table is built from it, and projections and tests name types by it.
 Adding a member or a type is a change to this file and to the code that uses it.
 
+No case event carries free text (DESIGN.md section 4): the members a clerk might
+once have typed into (a closure's `reason`, a complaint's `category` and `outcome`,
+an erasure's `authority`, a `referral_source`, a referral's `to_kind` and a consent's
+`share_with`) hold codes of the lists published below, and their kinds accept
+nothing else. A narrative, where one helps, goes to the vault under the
+participant's key; the event carries its commitment (`narrative_sha256`).
+
 Standard library (and ledger.catalogue) only: an auditor who replays check 9 takes
 this module with the rules.
 """
@@ -25,6 +32,8 @@ from ledger.catalogue import (
     TEXT,
     Catalogue,
     EventType,
+    code_from,
+    codes_from,
 )
 
 FISCAL_AGENT, GRANTEE, OVERSIGHT, INSPECTOR, SYSTEM, PUBLIC = (
@@ -46,6 +55,74 @@ SERVICE_TYPES = (
     "social_services",
     "departure_planning",
     "reintegration",
+)
+
+# -- The published code lists of case events ------------------------------------------
+# Codes are added at the end of a list, never renamed or removed: the verifier judges
+# the whole log by the lists of the catalogue it is given.
+
+REFERRAL_SOURCES = (  # who referred the participant to the program
+    "ice_ero",  # ICE Enforcement and Removal Operations
+    "cbp",  # Customs and Border Protection, on release at the border
+    "immigration_court",  # EOIR: an immigration judge or the court's staff
+    "community_partner",  # a shelter, faith or community organisation
+    "legal_service_provider",
+    "self",  # the participant asked to join
+    "other",
+)
+REFERRAL_RECIPIENTS = (  # whom a consent releases information to, and a referral goes to
+    "legal_service_provider",
+    "health_clinic",
+    "mental_health_provider",
+    "anti_trafficking_provider",
+    "shelter",
+    "housing",
+    "food_assistance",
+    "school",
+    "employer",
+    "social_services",
+    "repatriation_assistance",  # reception and reintegration in the country of origin
+)
+COMPLAINT_CATEGORIES = (  # what a civil-rights complaint is about (CRCL's view groups by it)
+    "language_access",
+    "accessibility",  # disability access and accommodation
+    "discrimination",
+    "conduct",  # staff conduct
+    "privacy",
+    "consent",  # services or sharing without a valid consent
+    "service_quality",
+    "retaliation",
+    "other",
+)
+COMPLAINT_OUTCOMES = (
+    "substantiated",
+    "partially_substantiated",
+    "unsubstantiated",
+    "resolved_informally",  # settled with the complainant, without a finding
+    "referred",  # to another authority (DHS OIG, CRCL's own investigation, a court)
+    "withdrawn",  # by the complainant
+    "administratively_closed",  # outside the program's remit, or no response
+)
+CLOSURE_REASONS = (  # why a participant's case was closed
+    "services_completed",  # the case plan's goals were met
+    "immigration_case_concluded",  # relief granted, or a final order
+    "case_transferred",  # to another grantee or program
+    "relocated_out_of_area",
+    "participant_withdrew",  # the program is voluntary
+    "consent_withdrawn",  # no consent in force remains to serve under
+    "lost_contact",
+    "removed_from_program",  # by DHS's decision
+    "detained",
+    "departed_country",
+    "deceased",
+    "other",
+)
+ERASURE_AUTHORITIES = (  # the legal ground on which a participant's data is erased
+    "participant_request",  # under the program's privacy policy
+    "court_order",
+    "retention_schedule",  # the records' retention period ended (2 CFR 200.334)
+    "statutory_requirement",
+    "recorded_in_error",  # personal data recorded for the wrong person or by mistake
 )
 
 # -- Organisations --------------------------------------------------------------------
@@ -137,7 +214,7 @@ PARTICIPANT_ENROLLED = EventType(
     participant_id=ID,
     grantee=ID,
     enrolled_on=DATE,
-    referral_source=ID,
+    referral_source=code_from(REFERRAL_SOURCES, "referral sources"),
     language=ID,
     age_band=ID,
     gender=ID,
@@ -151,7 +228,7 @@ CONSENT_GIVEN = EventType(
     participant_id=ID,
     consent_id=ID,
     services=IDS,
-    share_with=IDS,
+    share_with=codes_from(REFERRAL_RECIPIENTS, "referral recipients"),
     method=ID,
     language=ID,
     interpreter=FLAG,
@@ -186,7 +263,7 @@ REFERRAL_MADE = EventType(
     on="made_on",
     participant_id=ID,
     referral_id=ID,
-    to_kind=ID,
+    to_kind=code_from(REFERRAL_RECIPIENTS, "referral recipients"),
     consent_id=ID,
     made_on=DATE,
 )
@@ -206,8 +283,9 @@ COMPLAINT_FILED = EventType(
     on="filed_on",
     complaint_id=ID,
     participant_id=ID.or_null(),
-    category=ID,
+    category=code_from(COMPLAINT_CATEGORIES, "complaint categories"),
     filed_on=DATE,
+    narrative_sha256=SHA256.or_null(),  # the complainant's account, in the vault
 )
 COMPLAINT_RESOLVED = EventType(
     "case.ComplaintResolved",
@@ -215,7 +293,8 @@ COMPLAINT_RESOLVED = EventType(
     on="resolved_on",
     complaint_id=ID,
     resolved_on=DATE,
-    outcome=ID,
+    outcome=code_from(COMPLAINT_OUTCOMES, "complaint outcomes"),
+    narrative_sha256=SHA256.or_null(),  # the resolver's findings, in the vault
 )
 CASE_CLOSED = EventType(
     "case.CaseClosed",
@@ -223,7 +302,8 @@ CASE_CLOSED = EventType(
     on="closed_on",
     participant_id=ID,
     closed_on=DATE,
-    reason=TEXT,
+    reason=code_from(CLOSURE_REASONS, "closure reasons"),
+    narrative_sha256=SHA256.or_null(),  # the caseworker's closing note, in the vault
 )
 PARTICIPANT_DATA_ERASED = EventType(
     "case.ParticipantDataErased",
@@ -231,7 +311,8 @@ PARTICIPANT_DATA_ERASED = EventType(
     on="erased_on",
     participant_id=ID,
     erased_on=DATE,
-    authority=TEXT,
+    # No narrative: it would be kept under the very key the erasure deletes.
+    authority=code_from(ERASURE_AUTHORITIES, "erasure authorities"),
 )
 
 # -- Written by the server itself -----------------------------------------------------

@@ -5,7 +5,9 @@ An `EventType` is the string that appears as an event's `type` in the log
 carries what LEDGER_FORMAT.md section 2 asks of the type: the exact members of its
 `data` and how each is written, and the roles whose keys may sign it (section 4).
 A `Catalogue` is a set of them: it answers "may these roles sign this type?" for the
-writers and the verifier, and "is this data well formed?" for the rules.
+writers and the verifier, and "is this data well formed?" for the rules. A member
+that must hold a code of a published list, never free text, is declared with
+`code_from` (or `codes_from` for a list of them).
 
 The ledger declares its own three types here; a program declares the rest (for CMPP,
 `domain.catalogue`). Standard library only: the verifier reads it.
@@ -27,16 +29,22 @@ class Kind:
     """How a data member is written (beyond what canonical JSON already guarantees)."""
 
     def __init__(
-        self, name: str, test: Callable[[Any], bool], *, rule: str = "well-formed"
+        self,
+        name: str,
+        test: Callable[[Any], bool],
+        *,
+        rule: str = "well-formed",
+        codes: tuple[str, ...] | None = None,
     ) -> None:
         self.name = name
         self.test = test
         self.rule = rule  # the rule a value of the wrong kind breaks
+        self.codes = codes  # the published list a code kind takes its values from
         self.nullable = False
         self.base = self  # the kind without `or null`
 
     def or_null(self) -> Kind:
-        kind = Kind(f"{self.name} or null", self.test, rule=self.rule)
+        kind = Kind(f"{self.name} or null", self.test, rule=self.rule, codes=self.codes)
         kind.nullable, kind.base = True, self
         return kind
 
@@ -93,6 +101,50 @@ FLAG = Kind("true or false", lambda v: type(v) is bool)
 IDS = Kind("a list of identifiers", lambda v: type(v) is list and all(map(is_identifier, v)))
 SHA256 = Kind("64 lowercase hex digits", lambda v: type(v) is str and bool(_HEX64.fullmatch(v)))
 OBJECT = Kind("an object", lambda v: type(v) is dict)
+
+_CODE = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
+CODE_RULE = "published-code"  # the rule a value outside its published list breaks
+
+
+def _published(codes: Iterable[str], list_name: str) -> tuple[str, ...]:
+    listed = tuple(codes)
+    malformed = [code for code in listed if type(code) is not str or not _CODE.fullmatch(code)]
+    if not listed or malformed or len(set(listed)) != len(listed):
+        raise ValueError(
+            f"the list of {list_name} must be distinct lowercase codes"
+            + (f", not {malformed!r}" if malformed else "")
+        )
+    return listed
+
+
+def code_from(codes: Iterable[str], list_name: str) -> Kind:
+    """One code of a published list, and nothing else.
+
+    A member declared so can never hold free text: what a clerk might type there (a
+    name, an A-Number) is refused by the writers and flagged by the verifier alike,
+    since both judge data by the same declaration. `list_name` says which list, in
+    the plural ("closure reasons"), for the message that refuses a value.
+    """
+    listed = _published(codes, list_name)
+    members = frozenset(listed)
+    return Kind(
+        f"a code from the published list of {list_name} ({', '.join(listed)})",
+        lambda v: type(v) is str and v in members,
+        rule=CODE_RULE,
+        codes=listed,
+    )
+
+
+def codes_from(codes: Iterable[str], list_name: str) -> Kind:
+    """A list of codes of a published list, and nothing else."""
+    listed = _published(codes, list_name)
+    members = frozenset(listed)
+    return Kind(
+        f"a list of codes from the published list of {list_name} ({', '.join(listed)})",
+        lambda v: type(v) is list and all(type(x) is str and x in members for x in v),
+        rule=CODE_RULE,
+        codes=listed,
+    )
 
 
 class EventType(str):
@@ -155,7 +207,10 @@ class EventType(str):
                 value is not None and not test(value)
             ):
                 kind = self.members[member]
-                found.append((kind.rule, f"{member} must be {kind.name}, not {value!r}"))
+                # A value refused by a code list is likely free text, perhaps personal:
+                # the message that refuses it (and the verifier's report) never repeats it.
+                given = "the value given" if kind.codes is not None else repr(value)
+                found.append((kind.rule, f"{member} must be {kind.name}, not {given}"))
         return found
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -26,7 +26,7 @@ CACHED_PARTICIPANTS = 100_000  # about 100 MB of cached consents at most
 
 class Oversight:
     name = "oversight"
-    version = 2
+    version = 3  # 3: each complaint's outcome
     types = frozenset(
         {
             c.PARTICIPANT_ENROLLED,
@@ -114,7 +114,7 @@ class Oversight:
         db.execute(
             "CREATE TABLE ov_complaints (complaint_id TEXT PRIMARY KEY, participant_id TEXT,"
             " category TEXT NOT NULL, filed_on TEXT NOT NULL, seq BIGINT NOT NULL,"
-            " resolved_on TEXT, resolved_seq BIGINT)"
+            " resolved_on TEXT, resolved_seq BIGINT, outcome TEXT)"
         )
         db.execute(
             f"CREATE TABLE ov_accesses (seq {db.seq_key}, actor TEXT NOT NULL,"
@@ -184,12 +184,14 @@ class Oversight:
                     seq,
                     None,  # resolved_on
                     None,  # resolved_seq
+                    None,  # outcome
                 ),
             )
         elif kind == c.COMPLAINT_RESOLVED:
             db.execute(
-                "UPDATE ov_complaints SET resolved_on = ?, resolved_seq = ? WHERE complaint_id = ?",
-                (d["resolved_on"], seq, d["complaint_id"]),
+                "UPDATE ov_complaints SET resolved_on = ?, resolved_seq = ?, outcome = ?"
+                " WHERE complaint_id = ?",
+                (d["resolved_on"], seq, d["outcome"], d["complaint_id"]),
             )
         elif kind == c.RECORDS_ACCESSED:
             db.insert(
@@ -276,6 +278,9 @@ def report(
     for complaint in complaints:
         by_category[complaint["category"]].append(complaint)
 
+    def resolved(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rows if r["resolved_seq"] is not None and r["resolved_seq"] < limit]
+
     def enrolled_to(dates: dict[str, str], among: set[str]) -> float | None:
         return _median_days(
             [(people[p]["enrolled_on"], d) for p, d in dates.items() if p in among and p in people]
@@ -346,21 +351,18 @@ def report(
             "in_participants_language": cell(sum(s["in_own_language"] for s in services)),
             "with_interpreter": cell(sum(s["interpreter"] for s in services)),
         },
+        # Categories and outcomes are codes of the catalogue's published lists.
         "complaints": {
             category: {
                 "filed": cell(len(rows)),
-                "resolved": cell(
-                    sum(r["resolved_seq"] is not None and r["resolved_seq"] < limit for r in rows)
-                ),
+                "resolved": cell(len(resolved(rows))),
+                "outcomes": {
+                    outcome: cell(n)
+                    for outcome, n in sorted(Counter(r["outcome"] for r in resolved(rows)).items())
+                },
                 "median_days_to_resolution": "suppressed"
                 if suppress and len(rows) < SMALL_CELL
-                else _median_days(
-                    [
-                        (r["filed_on"], r["resolved_on"])
-                        for r in rows
-                        if r["resolved_seq"] is not None and r["resolved_seq"] < limit
-                    ]
-                ),
+                else _median_days([(r["filed_on"], r["resolved_on"]) for r in resolved(rows)]),
             }
             for category, rows in sorted(by_category.items())
         },

@@ -64,7 +64,7 @@ class Pilot:
         return self.app.enrol_participant(
             signer or self.irc,
             enrolled_on=on,
-            referral_source="ICE ERO",
+            referral_source="ice_ero",
             language=language,
             age_band="35-44",
             gender="female",

@@ -26,9 +26,15 @@ def test_a_timeline_shows_the_consents_in_force_at_each_moment(database_url: str
         pilot.irc, participant_id=who, category="privacy", filed_on="2023-02-03"
     )
     app.resolve_complaint(
-        pilot.irc, complaint_id=complaint, resolved_on="2023-02-20", outcome="resolved informally"
+        pilot.irc, complaint_id=complaint, resolved_on="2023-02-20", outcome="resolved_informally"
     )
-    app.close_case(pilot.irc, participant_id=who, closed_on="2023-03-01", reason="goals met")
+    app.close_case(
+        pilot.irc,
+        participant_id=who,
+        closed_on="2023-03-01",
+        reason="services_completed",
+        narrative="Rose found work in Miami and thanked the team.",
+    )
 
     projector = Projector(
         app.store, ProjectionDB(database_url), [Balances(), LogIndex(), CaseHistory()]
@@ -57,6 +63,9 @@ def test_a_timeline_shows_the_consents_in_force_at_each_moment(database_url: str
     assert states[c.SERVICE_DELIVERED] == {consent: "in force"}
     assert states[c.COMPLAINT_FILED] == {consent: "withdrawn"}
     assert "Rose" not in repr(result)  # personal data is not in projections
+    closure = result["timeline"][-1]["detail"]
+    assert closure["reason"] == "services_completed"  # a code, and the narrative's commitment
+    assert app.read_protected(closure["narrative_sha256"]).value.startswith("Rose found work")
 
     earlier = history(projector.db, who, grantee="org:irc", at_seq=service_seq)
     assert [row["type"] for row in earlier["timeline"]][-1] == c.SERVICE_DELIVERED

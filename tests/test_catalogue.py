@@ -24,6 +24,8 @@ from ledger.catalogue import (
     SHA256,
     TEXT,
     Kind,
+    code_from,
+    codes_from,
 )
 
 # DESIGN.md section 4, Roles, as written there (area.* meaning every type of that area).
@@ -97,14 +99,28 @@ WRONG: dict[Kind, list[Any]] = {
 }
 
 
+# What is typed where a code belongs: refused by every code kind, single or list.
+NOT_CODES = ["John Doe A123456789", "", "Other", " other", ["John Doe"], 7, None, {"a": 1}]
+
+
+def _example(kind: Kind) -> Any:
+    if kind.codes is None:
+        return EXAMPLE[kind.base]
+    return next(v for v in (kind.codes[0], [kind.codes[0]]) if kind.accepts(v))
+
+
+def _wrong(kind: Kind) -> list[Any]:
+    return NOT_CODES if kind.codes is not None else WRONG[kind.base]
+
+
 @given(st.data())
 def test_data_of_the_wrong_kind_is_never_well_formed(data: st.DataObject) -> None:
     event_type = data.draw(st.sampled_from([t for t in c.CATALOGUE if t not in LEDGER_TYPES]))
-    good = {name: EXAMPLE[kind.base] for name, kind in event_type.members.items()}
+    good = {name: _example(kind) for name, kind in event_type.members.items()}
     assert event_type.problems(good) == []
     member = data.draw(st.sampled_from(sorted(event_type.members)))
     kind = event_type.members[member]
-    wrong = [v for v in WRONG[kind.base] if not (v is None and kind.nullable)]
+    wrong = [v for v in _wrong(kind) if not (v is None and kind.nullable)]
     bad = {**good, member: data.draw(st.sampled_from(wrong))}
     assert event_type.problems(bad), (event_type, member, bad[member])
     assert event_type.problems({**good, "extra": 1})
@@ -123,3 +139,71 @@ def test_amounts_stay_within_what_the_format_can_hold() -> None:
     assert CENTS.accepts(2**53 - 1) and CENTS.accepts(-(2**53 - 1))
     assert not CENTS.accepts(2**53) and not CENTS.accepts(10**30)
     assert not TEXT.accepts("a\ud800")
+
+
+# DESIGN.md section 4: "No case event carries free text: reason (closure), outcome
+# (complaint), authority (erasure), category (complaint), referral_source and to_kind keep
+# their member names but hold codes from published lists". A consent's share_with names
+# the same recipients a referral's to_kind does.
+PUBLISHED = {
+    (c.CASE_CLOSED, "reason"): c.CLOSURE_REASONS,
+    (c.COMPLAINT_RESOLVED, "outcome"): c.COMPLAINT_OUTCOMES,
+    (c.PARTICIPANT_DATA_ERASED, "authority"): c.ERASURE_AUTHORITIES,
+    (c.COMPLAINT_FILED, "category"): c.COMPLAINT_CATEGORIES,
+    (c.PARTICIPANT_ENROLLED, "referral_source"): c.REFERRAL_SOURCES,
+    (c.REFERRAL_MADE, "to_kind"): c.REFERRAL_RECIPIENTS,
+    (c.CONSENT_GIVEN, "share_with"): c.REFERRAL_RECIPIENTS,
+}
+
+
+@pytest.mark.parametrize(("event_type", "member"), list(PUBLISHED))
+def test_case_members_hold_codes_of_their_published_list_only(event_type: Any, member: str) -> None:
+    kind = event_type.members[member]
+    listed = PUBLISHED[event_type, member]
+    assert kind.codes == listed and kind.rule == "published-code"
+    for code in listed:
+        assert kind.accepts(code) or kind.accepts([code])
+    for typed in NOT_CODES:
+        assert not kind.accepts(typed)
+
+
+def test_no_case_event_has_a_text_member() -> None:
+    """Only codes, ids, dates and commitments: a narrative is a commitment to the vault."""
+    assert [(t, t.text_members) for t in c.CASE_TYPES if t.text_members] == []
+    for event_type in (c.CASE_CLOSED, c.COMPLAINT_FILED, c.COMPLAINT_RESOLVED):
+        narrative = event_type.members["narrative_sha256"]
+        assert narrative.base is SHA256 and narrative.nullable  # null: no narrative
+
+
+def test_a_refused_code_is_not_repeated_in_the_message() -> None:
+    data = {
+        "participant_id": "P-1",
+        "closed_on": "2023-03-01",
+        "reason": "John Doe A123456789",
+        "narrative_sha256": None,
+    }
+    [(rule, message)] = c.CASE_CLOSED.problems(data)
+    assert rule == "published-code" and "John" not in message
+    assert message.startswith("reason must be a code from the published list of closure reasons")
+    assert "services_completed" in message
+    # Other kinds still show what they were given: an id or a date is no narrative.
+    [(_, dated)] = c.CASE_CLOSED.problems({**data, "reason": "other", "closed_on": "2023-02-30"})
+    assert "'2023-02-30'" in dated
+
+
+@pytest.mark.parametrize(
+    "listed", [(), ("ICE ERO",), ("self", "self"), ("Other",), ("a b",), (" other",)]
+)
+def test_a_published_list_is_of_distinct_lowercase_codes(listed: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="distinct lowercase codes"):
+        code_from(listed, "sources")
+    with pytest.raises(ValueError, match="distinct lowercase codes"):
+        codes_from(listed, "sources")
+
+
+def test_a_code_kind_or_null_keeps_its_list() -> None:
+    kind = code_from(("yes", "no"), "answers").or_null()
+    assert kind.codes == ("yes", "no") and kind.rule == "published-code"
+    assert kind.accepts(None) and kind.accepts("no") and not kind.accepts("maybe")
+    many = codes_from(("yes", "no"), "answers")
+    assert many.accepts([]) and many.accepts(["no", "yes"]) and not many.accepts(["maybe"])

@@ -14,7 +14,9 @@ from tools.cli import app as cli
 
 
 class BrokenLedger(BareLedger):
-    def assert_verify_reports_exactly_what_was_broken(self, tmp_path: Path) -> None:
+    def assert_verify_reports_exactly_what_was_broken(self, tmp_path: Path) -> str:
+        """Check 9 alone fails, with one finding per broken entry naming its rule; the
+        report, as `cmpp verify --json` prints it, is returned."""
         self.log.checkpoint()
         self.app.close()
         result = CliRunner().invoke(
@@ -28,6 +30,7 @@ class BrokenLedger(BareLedger):
         assert {c["number"] for c in report["checks"] if c["status"] == "FAIL"} == {9}
         check9 = next(c for c in report["checks"] if c["number"] == 9)
         assert {f["seq"]: f["message"].split(":")[0] for f in check9["findings"]} == self.broken
+        return result.stdout
 
 
 def test_verify_reports_each_funds_rule_broken_around_the_domain(
@@ -152,7 +155,7 @@ def test_verify_reports_each_case_rule_broken_around_the_domain(
         participant_id="P-1",
         grantee="org:irc",
         enrolled_on="2023-01-09",
-        referral_source="ICE ERO",
+        referral_source="ice_ero",
         language="es",
         age_band="35-44",
         gender="female",
@@ -208,3 +211,112 @@ def test_verify_reports_malformed_data_and_control_characters_written_around_the
         **{**appropriation, "available_until": "2024-02-30"},
     )
     bad.assert_verify_reports_exactly_what_was_broken(tmp_path)
+
+
+def test_verify_flags_free_text_forged_into_case_events_without_repeating_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The writers refuse free text where a published code belongs (tests/test_cases_story);
+    written around them, check 9 flags it by the same declaration, and never repeats it."""
+    typed_in = "John Doe A123456789"
+    bad = BrokenLedger(database_url)
+    irc = bad.signer("org:irc", "grantee")
+
+    def enrol(pid: str, source: str, breaks: str | None = None) -> None:
+        bad.record(
+            irc,
+            c.PARTICIPANT_ENROLLED,
+            breaks,
+            participant_id=pid,
+            grantee="org:irc",
+            enrolled_on="2023-01-09",
+            referral_source=source,
+            language="es",
+            age_band="35-44",
+            gender="female",
+            nationality="PE",
+            pii_sha256="ab" * 32,
+        )
+
+    def consent(consent_id: str, share: list[str], breaks: str | None = None) -> None:
+        bad.record(
+            irc,
+            c.CONSENT_GIVEN,
+            breaks,
+            participant_id="P-1",
+            consent_id=consent_id,
+            services=["case_management"],
+            share_with=share,
+            method="written",
+            language="es",
+            interpreter=True,
+            form_version="1",
+            given_on="2023-01-10",
+            expires_on=None,
+        )
+
+    def complaint(
+        cid: str, pid: str | None, category: str, narrative: str | None, breaks: str | None = None
+    ) -> None:
+        bad.record(
+            irc,
+            c.COMPLAINT_FILED,
+            breaks,
+            complaint_id=cid,
+            participant_id=pid,
+            category=category,
+            filed_on="2023-02-01",
+            narrative_sha256=narrative,
+        )
+
+    def resolve(cid: str, outcome: str, narrative: str | None, breaks: str) -> None:
+        bad.record(
+            irc,
+            c.COMPLAINT_RESOLVED,
+            breaks,
+            complaint_id=cid,
+            resolved_on="2023-02-10",
+            outcome=outcome,
+            narrative_sha256=narrative,
+        )
+
+    enrol("P-1", "ice_ero")
+    consent("C-1", ["shelter"])
+    consent("C-2", ["shelter", typed_in], "published-code")
+    bad.record(
+        irc,
+        c.REFERRAL_MADE,
+        "published-code",
+        participant_id="P-1",
+        referral_id="R-1",
+        to_kind=typed_in,
+        consent_id="C-1",
+        made_on="2023-01-12",
+    )
+    complaint("CP-1", "P-1", typed_in, None, "published-code")
+    complaint("CP-2", "P-1", "privacy", "cd" * 32)
+    resolve("CP-2", typed_in, None, "published-code")
+    # A narrative is kept under a participant's key: a complaint about no one has none.
+    complaint("CP-3", None, "conduct", "ef" * 32, "narrative")
+    resolve("CP-3", "withdrawn", "ef" * 32, "narrative")
+    bad.record(
+        irc,
+        c.CASE_CLOSED,
+        "published-code",
+        participant_id="P-1",
+        closed_on="2023-03-01",
+        reason=typed_in,
+        narrative_sha256=None,
+    )
+    bad.record(
+        irc,
+        c.PARTICIPANT_DATA_ERASED,
+        "published-code",
+        participant_id="P-1",
+        erased_on="2023-06-01",
+        authority=typed_in,
+    )
+    enrol("P-2", "Officer Smith, ICE Houston", "published-code")
+    report = bad.assert_verify_reports_exactly_what_was_broken(tmp_path)
+    assert "John Doe" not in report and "Officer Smith" not in report
+    assert "closure reasons (services_completed, " in report  # the finding names the list

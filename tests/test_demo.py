@@ -47,6 +47,10 @@ def test_the_demo_has_every_kind_of_event_and_verifies(database_url: str, tmp_pa
     assert types >= expected, sorted(expected - types)
     languages = {e["data"]["language"] for e in events if e["type"] == c.PARTICIPANT_ENROLLED}
     assert len(languages) >= 3
+    # Closures carry a code, and some a commitment to the caseworker's note in the vault.
+    closures = [e["data"] for e in events if e["type"] == c.CASE_CLOSED]
+    assert {d["reason"] for d in closures} <= set(c.CLOSURE_REASONS)
+    assert any(d["narrative_sha256"] for d in closures)
 
 
 def test_the_same_seed_gives_the_same_pilot(tmp_path: Path) -> None:

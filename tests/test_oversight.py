@@ -22,6 +22,7 @@ COUNTS = {
     "services",
     "in_participants_language",
     "with_interpreter",
+    *c.COMPLAINT_OUTCOMES,  # complaints resolved, by outcome
 }
 
 
@@ -48,6 +49,12 @@ def test_a_demo_pilot_has_no_findings_and_suppresses_small_cells(
     assert full["participants"] == 60 and full["consent"]["consent_rate"] == 1.0
     assert 0 <= full["consent"]["withdrawal_rate"] <= 1
     assert _small_counts(full)  # the oversight role sees small counts as they are
+    # Complaints by category and outcome: both codes of the catalogue's published lists.
+    complaints = full["complaints"]
+    assert complaints and set(complaints) <= set(c.COMPLAINT_CATEGORIES)
+    for row in complaints.values():
+        assert set(row["outcomes"]) <= set(c.COMPLAINT_OUTCOMES)
+        assert sum(row["outcomes"].values()) == row["resolved"]
 
     outside = oversight.report(projector.db, suppress=True)
     assert _small_counts(outside) == []

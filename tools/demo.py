@@ -130,10 +130,18 @@ FAMILY = [
 ]
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 GENDERS = {"female": 47, "male": 50, "nonbinary": 2, "not_stated": 1}
-REFERRAL_SOURCES = ["ICE ERO", "EOIR immigration court", "community partner", "self"]
+# Case events hold codes of the catalogue's published lists; these are the demo's picks.
+REFERRAL_SOURCES = ["ice_ero", "immigration_court", "community_partner", "self"]
 SHARE_WITH = ["legal_service_provider", "health_clinic", "shelter", "school", "employer"]
 CATEGORIES = ["personnel", "fringe", "contractual", "supplies", "travel", "other"]
 COMPLAINTS = ["language_access", "conduct", "privacy", "accessibility", "other"]
+CLOSED_BECAUSE = [
+    "services_completed",
+    "relocated_out_of_area",
+    "lost_contact",
+    "immigration_case_concluded",
+]
+OUTCOMES = ["substantiated", "unsubstantiated", "referred"]
 
 
 @dataclass
@@ -323,31 +331,38 @@ class Demo:
             )
             self._count("case.ConsentWithdrawn")
         if withdrawn or rng.random() < 0.3:
+            reason = "consent_withdrawn" if withdrawn else rng.choice(CLOSED_BECAUSE)
             app.close_case(
                 signer,
                 participant_id=pid,
                 closed_on=(until + timedelta(1)).isoformat(),
-                reason="consent withdrawn"
-                if withdrawn
-                else rng.choice(["goals met", "moved away", "lost contact", "case concluded"]),
+                reason=reason,
+                # The caseworker's note goes to the vault; the event holds only the code.
+                narrative=None
+                if rng.random() < 0.5
+                else f"Closing note for {pid}: {reason.replace('_', ' ')}.",
             )
             self._count("case.CaseClosed")
 
     def complaint(self, signer: Signer, pid: str, on: date) -> None:
+        category = self.rng.choice(COMPLAINTS)
         complaint = self.app.file_complaint(
             signer,
             complaint_id=self._id("CP"),
             participant_id=pid,
-            category=self.rng.choice(COMPLAINTS),
+            category=category,
             filed_on=on.isoformat(),
+            narrative=f"The participant's account ({category.replace('_', ' ')}).",
         )
         self._count("case.ComplaintFiled")
         if self.rng.random() < 0.8 or self.summary.events["case.ComplaintResolved"] == 0:
+            outcome = self.rng.choice(OUTCOMES)
             self.app.resolve_complaint(
                 self.signers["org:crcl"],
                 complaint_id=complaint,
                 resolved_on=(on + timedelta(self.rng.randrange(5, 60))).isoformat(),
-                outcome=self.rng.choice(["substantiated", "unsubstantiated", "referred"]),
+                outcome=outcome,
+                narrative=f"CRCL findings on {complaint}: {outcome}.",
             )
             self._count("case.ComplaintResolved")
 
