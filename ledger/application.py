@@ -7,20 +7,27 @@ Subclass it to add a domain. Every save must say who signs:
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import EventStore
+from eventsourcing.persistence import EventStore, IntegrityError
 
 from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.errors import UserError
 from ledger.hashing import b64decode
 from ledger.mapper import SigningEventStore
 from ledger.note import VerifierKey
-from ledger.registry import KeyRuleError, Ledger
+from ledger.registry import Ledger
 from ledger.signing import Signer
 from ledger.store import LogStore
+
+# Every key change saves the one Ledger aggregate, so writers changing keys at once
+# conflict on its version. Each conflict means another change committed; this bounds
+# how many may overtake one writer before it gives up.
+KEY_CONFLICT_RETRIES = 50
+T = TypeVar("T")
 
 
 class LedgerNotOpenError(UserError, RuntimeError):
@@ -33,6 +40,12 @@ class LedgerExistsError(UserError, RuntimeError):
     """`cmpp init` on a database that already holds a ledger."""
 
     rule = "ledger-exists"
+
+
+class LedgerBusyError(UserError, RuntimeError):
+    """Other writers changed the keys every time this one tried; trying later works."""
+
+    rule = "busy"
 
 
 class LedgerApplication(Application[UUID]):
@@ -92,28 +105,39 @@ class LedgerApplication(Application[UUID]):
         return cast(Ledger, self.repository.get(self.ledger_id))
 
     def register_key(self, signer: Signer, public_key: bytes, holder: str, roles: list[str]) -> str:
-        ledger = self.ledger()
-        new_id = ledger.register_key(public_key, holder, roles, self.catalogue.roles)
-        self.save(ledger, signer=signer)
-        return new_id
+        return self._change_keys(
+            signer,
+            lambda ledger: ledger.register_key(public_key, holder, roles, self.catalogue.roles),
+        )
 
     def rotate_key(
         self, signer: Signer, old_key_id: str, new_public_key: bytes, reason: str
     ) -> str:
         """Replace a key: register its successor (same holder and roles) and revoke it,
         in one transaction, so the organisation is never without a key or with two."""
-        ledger = self.ledger()
-        old = ledger.keys.get(old_key_id)
-        if old is None:
-            raise KeyRuleError(f"key {old_key_id} is not registered")
-        new_id = ledger.register_key(
-            new_public_key, old["holder"], list(old["roles"]), self.catalogue.roles
+        return self._change_keys(
+            signer,
+            lambda ledger: ledger.rotate_key(
+                old_key_id, new_public_key, reason, self.catalogue.roles
+            ),
         )
-        ledger.revoke_key(old_key_id, reason)
-        self.save(ledger, signer=signer)
-        return new_id
 
     def revoke_key(self, signer: Signer, key_id: str, reason: str) -> None:
-        ledger = self.ledger()
-        ledger.revoke_key(key_id, reason)
-        self.save(ledger, signer=signer)
+        self._change_keys(signer, lambda ledger: ledger.revoke_key(key_id, reason))
+
+    def _change_keys(self, signer: Signer, change: Callable[[Ledger], T]) -> T:
+        """Apply `change` to the ledger's aggregate and save it. If another writer saved
+        it first (a version conflict), load it again and apply the change again: the key
+        rules are then checked against the keys as they now stand."""
+        for _attempt in range(KEY_CONFLICT_RETRIES):
+            ledger = self.ledger()
+            result = change(ledger)
+            try:
+                self.save(ledger, signer=signer)
+            except IntegrityError:
+                continue  # another key change committed first
+            return result
+        raise LedgerBusyError(
+            f"other writers changed the keys first on each of {KEY_CONFLICT_RETRIES} tries; "
+            "try again"
+        )

@@ -3,6 +3,14 @@
 Its events are entry 0 (`ledger.LedgerOpened`), `ledger.KeyRegistered` and
 `ledger.KeyRevoked`. The recorders check the same rules again under the write
 lock (ledger.trust); the aggregate gives clear errors before anything is signed.
+
+One rule is the writers' alone, as LEDGER_FORMAT.md does not make it: the ledger
+never revokes its last key able to manage keys (the board's), unless a successor is
+registered in the same save (a rotation). A log that did would be valid, and could
+never register or revoke a key again. Every key change saves this one aggregate, so
+of two writers racing to revoke the last two such keys, the loser conflicts on its
+version and re-checks the rule against the keys as they then stand (or, if its own
+key was the one revoked, the trust rules refuse it).
 """
 
 from __future__ import annotations
@@ -101,12 +109,41 @@ class Ledger(Aggregate):
         return new_id
 
     def revoke_key(self, key_id: str, reason: str) -> None:
+        self._revocable(key_id)
+        if self.key_managers() == [key_id]:
+            raise KeyRuleError(
+                f"refusing to revoke the last board key {key_id}: no key could register or "
+                "revoke keys again; rotate it instead (its successor is registered as it goes)"
+            )
+        self.trigger_event(self.KeyRevoked, key_id=key_id, reason=reason)
+
+    def rotate_key(
+        self, key_id: str, new_public_key: bytes, reason: str, known_roles: Iterable[str]
+    ) -> str:
+        """Register `key_id`'s successor (same holder and roles), then revoke it: one
+        save, so the holder is never without a key, nor the board without its own."""
+        record = self._revocable(key_id)
+        new_id = self.register_key(
+            new_public_key, record["holder"], list(record["roles"]), known_roles
+        )
+        self.revoke_key(key_id, reason)
+        return new_id
+
+    def _revocable(self, key_id: str) -> dict[str, Any]:
         record = self.keys.get(key_id)
         if record is None or record["roles"] == [LOG_ROLE]:
             raise KeyRuleError(f"key {key_id} is not a registered signing key")
         if record["revoked"]:
             raise KeyRuleError(f"key {key_id} is already revoked")
-        board_keys = [k for k, r in self.keys.items() if BOARD in r["roles"] and not r["revoked"]]
-        if board_keys == [key_id]:
-            raise KeyRuleError("refusing to revoke the last board key: no one could sign again")
-        self.trigger_event(self.KeyRevoked, key_id=key_id, reason=reason)
+        return record
+
+    def key_managers(self) -> list[str]:
+        """The keys in force that may both register and revoke keys (the board's)."""
+        return [k for k, r in self.keys.items() if not r["revoked"] and manages_keys(r["roles"])]
+
+
+def manages_keys(roles: Iterable[str]) -> bool:
+    """May a key holding `roles` register and revoke keys? (The ledger's own types say
+    who signs them, and no catalogue can change that: today, `board`.)"""
+    held = set(roles)
+    return not (KEY_REGISTERED.signed_by.isdisjoint(held) or KEY_REVOKED.signed_by.isdisjoint(held))

@@ -2,7 +2,8 @@
 
 `load_settings()` reads the environment; a value that cannot work is a ConfigError
 naming the variable, never echoing a secret. Outside demo mode (CMPP_DEMO) the demo's
-well-known secrets are refused: a ledger must not be protected by a published key.
+well-known secrets are refused: a ledger must not be protected by a published key; nor
+by a passphrase short enough to guess.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import (
     Field,
+    PrivateAttr,
     SecretStr,
     TypeAdapter,
     ValidationError,
@@ -30,6 +32,7 @@ from ledger.persistence import ConfigError, persistence_env, without_password
 # The demo's secrets (`make run`): published here, so refused anywhere but the demo.
 DEMO_PASSPHRASE = "demo-only-not-secret"  # noqa: S105 (published on purpose)
 DEMO_VAULT_KEY = base64.b64encode(b"cmpp-demo-vault-key-not-secret!!").decode()
+MIN_PASSPHRASE_LENGTH = 12  # characters; scrypt slows each guess, it cannot widen the space
 
 
 class Settings(BaseSettings):
@@ -43,6 +46,9 @@ class Settings(BaseSettings):
     actor: str = "user:cli"  # who the command line acts as
     demo: bool = False  # allow the demo's published secrets (and fill them in if unset)
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
+    # Set by throwaway_settings() only: a private attribute is read from no environment
+    # variable and no constructor argument, so nothing but a test or a benchmark sets it.
+    _throwaway: bool = PrivateAttr(default=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -111,6 +117,17 @@ class Settings(BaseSettings):
             raise ValueError("CMPP_VAULT_KEY is the demo's published key")
         return self
 
+    @model_validator(mode="after")
+    def _long_enough_passphrase(self) -> Settings:
+        # Demo mode may keep any passphrase: its keys protect nothing real.
+        if self.demo or self.key_passphrase is None:
+            return self
+        if len(self.key_passphrase.get_secret_value()) < MIN_PASSPHRASE_LENGTH:
+            raise ValueError(
+                f"CMPP_KEY_PASSPHRASE is too short: at least {MIN_PASSPHRASE_LENGTH} characters"
+            )
+        return self
+
     @property
     def url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'ledger.sqlite3'}"
@@ -118,6 +135,12 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def throwaway(self) -> bool:
+        """A ledger of a test or a benchmark run (throwaway_settings): its key store may
+        seal keys at a trivial KDF cost (KeyStore's insecure_fast_kdf)."""
+        return self._throwaway
 
     @property
     def vault_key_bytes(self) -> bytes | None:
@@ -166,6 +189,8 @@ def throwaway_settings(url: str, data_dir: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     try:
-        return Settings.model_validate(values)
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(str(exc)) from None
+    settings._throwaway = True
+    return settings

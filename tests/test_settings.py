@@ -1,6 +1,6 @@
 """Settings: each CMPP_* value checked by the one typed object, secrets never shown, the
-demo's published secrets refused outside demo mode, and the caller's own settings kept
-out of the tests."""
+demo's published secrets and short passphrases refused outside demo mode, and the
+caller's own settings kept out of the tests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.persistence import ConfigError
-from projections.settings import DEMO_PASSPHRASE, DEMO_VAULT_KEY, load_settings
+from projections.settings import (
+    DEMO_PASSPHRASE,
+    DEMO_VAULT_KEY,
+    load_settings,
+    throwaway_settings,
+)
 from tools.cli import app as cli
 
 KEY = base64.b64encode(bytes(range(32))).decode()
@@ -49,6 +54,45 @@ def test_the_demos_published_secrets_work_only_in_demo_mode(tmp_path: Path) -> N
     own = load_settings(data_dir=tmp_path, demo="1", key_passphrase="mine", vault_key=KEY)
     assert own.key_passphrase is not None and own.key_passphrase.get_secret_value() == "mine"
     assert own.vault_key_bytes == bytes(range(32))
+
+
+@pytest.mark.parametrize("passphrase", ["", "x", "hunter2", "eleven char", "ünïcødé-1234"[:11]])
+def test_a_passphrase_under_12_characters_is_refused_outside_demo_mode(passphrase: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(key_passphrase=passphrase)
+    message = str(refused.value)
+    assert message == "CMPP_KEY_PASSPHRASE is too short: at least 12 characters"
+    assert not passphrase or passphrase not in message
+    demo = load_settings(key_passphrase=passphrase, demo="1")
+    assert demo.key_passphrase is not None
+    assert demo.key_passphrase.get_secret_value() == passphrase
+
+
+def test_a_passphrase_of_12_characters_is_enough() -> None:
+    for passphrase in ("twelve chars", "ünïcødé-1234"):  # characters, not bytes
+        settings = load_settings(key_passphrase=passphrase)
+        assert settings.key_passphrase is not None
+
+
+def test_the_command_line_refuses_a_short_passphrase_without_showing_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["checkpoint"], env={"CMPP_DATA_DIR": str(tmp_path), "CMPP_KEY_PASSPHRASE": "s3cr3t"}
+    )
+    assert result.exit_code == 2
+    assert "CMPP_KEY_PASSPHRASE" in result.output and "s3cr3t" not in result.output
+    assert not (tmp_path / "keys").exists()
+
+
+def test_only_throwaway_settings_mark_a_throwaway_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A throwaway ledger's keys may be sealed cheaply: no environment variable and no
+    # setting a caller passes can make a real ledger one.
+    for name in ("CMPP_THROWAWAY", "CMPP__THROWAWAY"):
+        monkeypatch.setenv(name, "1")
+    assert not load_settings().throwaway
+    assert not load_settings(_throwaway=True).throwaway
+    assert throwaway_settings(f"sqlite:///{tmp_path / 'db'}", tmp_path).throwaway
 
 
 def test_the_command_line_names_the_setting_and_hides_its_value(tmp_path: Path) -> None:

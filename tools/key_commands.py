@@ -1,4 +1,9 @@
-"""`cmpp keys`: the signing keys registered in the ledger, and their life (board-signed)."""
+"""`cmpp keys`: the signing keys registered in the ledger, and their life (board-signed).
+
+A new key's private key file is kept only if its registration commits: it is sealed
+under a pending name first, renamed into place once the ledger holds the key, and
+removed if the registration is refused or fails.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import typer
 
 from ledger.registry import KeyRuleError
 from ledger.signing import SigningKey
+from projections.system import System
 from tools.console import ActorOpt, JsonOpt, emit, out, system
 
 keys = typer.Typer(no_args_is_help=True, help="Signing keys: list, register, rotate, revoke.")
@@ -47,9 +53,7 @@ def keys_register(
 ) -> None:
     """Make a new key for HOLDER, keep it in the key store, and register it (board-signed)."""
     with system(actor) as ledger:
-        key = SigningKey.generate(holder, tuple(role))
-        ledger.keys.save(key, label or f"{holder} {','.join(role)}")
-        ledger.app.register_key(ledger.root_signer(), key.public_key, holder, list(role))
+        key = register_new_key(ledger, holder, tuple(role), label or f"{holder} {','.join(role)}")
     emit({"key_id": key.key_id}, as_json, lambda: out.print(key.key_id))
 
 
@@ -62,12 +66,7 @@ def keys_rotate(
 ) -> None:
     """Replace a key: its successor (same holder, roles) is registered as it is revoked."""
     with system(actor) as ledger:
-        record = next((k for k in ledger.app.store.key_records() if k.key_id == key_id), None)
-        if record is None:
-            raise KeyRuleError(f"key {key_id} is not registered")
-        key = SigningKey.generate(record.holder, record.roles)
-        ledger.keys.save(key, f"{record.holder} {','.join(record.roles)} (rotated)")
-        ledger.app.rotate_key(ledger.root_signer(), key_id, key.public_key, reason)
+        key = rotate_to_new_key(ledger, key_id, reason)
     emit({"key_id": key.key_id, "replaces": key_id}, as_json, lambda: out.print(key.key_id))
 
 
@@ -81,3 +80,24 @@ def keys_revoke(
     with system(actor) as ledger:
         ledger.app.revoke_key(ledger.root_signer(), key_id, reason)
     out.print(f"revoked {key_id}")
+
+
+def register_new_key(ledger: System, holder: str, roles: tuple[str, ...], label: str) -> SigningKey:
+    """A new key for `holder`, registered (board-signed), its file kept once it commits."""
+    board = ledger.root_signer()  # opened first: if it cannot be, nothing was written
+    key = SigningKey.generate(holder, roles)
+    with ledger.keys.staged(key, label):
+        ledger.app.register_key(board, key.public_key, holder, list(roles))
+    return key
+
+
+def rotate_to_new_key(ledger: System, key_id: str, reason: str) -> SigningKey:
+    """`key_id`'s successor, registered as it is revoked, its file kept once that commits."""
+    record = next((k for k in ledger.app.store.key_records() if k.key_id == key_id), None)
+    if record is None:
+        raise KeyRuleError(f"key {key_id} is not registered")
+    board = ledger.root_signer()
+    key = SigningKey.generate(record.holder, record.roles)
+    with ledger.keys.staged(key, f"{record.holder} {','.join(record.roles)} (rotated)"):
+        ledger.app.rotate_key(board, key_id, key.public_key, reason)
+    return key
