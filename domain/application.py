@@ -64,7 +64,8 @@ class CMPPApplication(CaseCommands, LedgerApplication):
 
         An event that opens a stream (an award made, a participant enrolled) creates it;
         any other is added to the stream its data names, retrying if another writer
-        added to that stream first.
+        added to that stream first. Vault records sealed for it (`Vault.sealed`) are
+        written in the same transaction.
         """
         permitted(signer, event_type)
         well_formed(event_type, data)
@@ -72,7 +73,7 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         if stream.opens(event_type):
             aggregate = stream.open(data)
             try:
-                self.save(aggregate, signer=signer)
+                self.save(aggregate, signer=signer, alongside=Vault.staged())
             except IntegrityError:
                 what = f"{stream.__name__.lower()} {data[stream.KEY or '']}"
                 raise DomainError("unique-id", f"{what} already exists") from None
@@ -91,7 +92,7 @@ class CMPPApplication(CaseCommands, LedgerApplication):
                 raise DomainError(f"known-{stream.PREFIX}", f"{what} does not exist") from None
             aggregate.record(event_type, data)
             try:
-                self.save(aggregate, signer=signer)
+                self.save(aggregate, signer=signer, alongside=Vault.staged())
                 return stream_id
             except IntegrityError:
                 continue  # someone else recorded on this stream first: reload

@@ -5,30 +5,45 @@ own; the data key is stored wrapped (RFC 3394) by the master key from configurat
 An event carries only a salted commitment H(salt ‖ JCS(value)), so an entitled reader
 can prove a vault record is the one recorded. Erasure deletes the wrapped data key:
 the records become unreadable while the log, its proofs and every count stay valid.
+
+A record is written in the same database transaction as the event that commits to
+it (`sealed` stages it, the application's save writes it with the event), so there
+is never a record without its event nor an event without its record. The vault keeps
+a check value of its master key and refuses any other key before reading or writing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from eventsourcing.postgres import PostgresDatastore
 
 from ledger import canonical
 from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
+from ledger.outcome import Statement, retry_read
 
 
 class VaultError(UserError, RuntimeError):
     """A vault record that cannot be kept or read; never holds the data itself."""
 
     rule = "vault"
+
+
+class VaultKeyError(VaultError):
+    """CMPP_VAULT_KEY is not the key this vault was made with."""
+
+    rule = "vault-key"
 
 
 class ErasedError(VaultError):
@@ -56,7 +71,27 @@ TABLES = [
     "CREATE TABLE IF NOT EXISTS vault_records (record_id TEXT PRIMARY KEY,"
     " participant_id TEXT NOT NULL, kind TEXT NOT NULL, nonce {blob} NOT NULL,"
     " ciphertext {blob} NOT NULL, commitment TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS vault_meta (name TEXT PRIMARY KEY, value {blob} NOT NULL)",
 ]
+KEY_CHECK = "master-key-check"
+
+# The statements sealed for the command being recorded, per thread and task.
+_staged: ContextVar[tuple[Statement, ...]] = ContextVar("vault_staged", default=())
+
+
+def key_check_value(master_key: bytes) -> bytes:
+    """A value that identifies the master key and reveals nothing of it."""
+    return hmac.new(master_key, b"CMPP vault master key check, v1", hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A vault record staged for an event (the record's id and the event's commitment)."""
+
+    record_id: str
+    participant_id: str
+    kind: str
+    commitment: str
 
 
 class Vault:
@@ -65,16 +100,18 @@ class Vault:
             raise VaultError("the vault master key must be 32 bytes (base64 in CMPP_VAULT_KEY)")
         self._datastore = datastore
         self._master = master_key
-        self._postgres = type(datastore).__name__.startswith("Postgres")
+        self._postgres = isinstance(datastore, PostgresDatastore)
         blob = "bytea" if self._postgres else "BLOB"
         with datastore.transaction(commit=True) as c:
             for statement in TABLES:
                 c.execute(statement.format(blob=blob))
+        self._check_master_key()
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self._postgres else text
 
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    @retry_read
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._datastore.transaction(commit=False) as c:
             c.execute(self._sql(sql), params)
             return list(c.fetchall())
@@ -83,52 +120,102 @@ class Vault:
         with self._datastore.transaction(commit=True) as c:
             c.execute(self._sql(sql), params)
 
-    def _data_key(self, participant_id: str, *, create: bool) -> bytes:
+    # -- the master key ---------------------------------------------------------------
+
+    def _check_master_key(self) -> None:
+        """Refuse a master key other than the vault's own, before anything is read or
+        sealed under it: records sealed under a wrong key would be lost to the right one."""
+        expected = key_check_value(self._master)
+        stored = self._query("SELECT value FROM vault_meta WHERE name = ?", (KEY_CHECK,))
+        if not stored:
+            self._adopt_master_key(expected)
+            stored = self._query("SELECT value FROM vault_meta WHERE name = ?", (KEY_CHECK,))
+        if not hmac.compare_digest(bytes(stored[0]["value"]), expected):
+            raise VaultKeyError(
+                "CMPP_VAULT_KEY is not the key this vault was made with: set the vault's "
+                "own key (nothing was read or written)"
+            )
+
+    def _adopt_master_key(self, check: bytes) -> None:
+        # A vault made before check values existed: its key is the one that unwraps
+        # the data keys it already holds. A new vault takes the key it is given.
+        for row in self._query("SELECT wrapped FROM vault_keys LIMIT 1"):
+            try:
+                aes_key_unwrap(self._master, bytes(row["wrapped"]))
+            except InvalidUnwrap:
+                raise VaultKeyError(
+                    "CMPP_VAULT_KEY does not open this vault's data keys: set the vault's "
+                    "own key (nothing was read or written)"
+                ) from None
+        self._execute(
+            "INSERT INTO vault_meta VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (KEY_CHECK, check)
+        )
+
+    # -- sealing, with the event that commits to it -------------------------------------
+
+    def _data_key(self, participant_id: str) -> tuple[bytes, list[Statement]]:
+        """The participant's data key, and the statement that stores it if it is new."""
         rows = self._query(
             "SELECT wrapped FROM vault_keys WHERE participant_id = ?", (participant_id,)
         )
         if rows:
-            return aes_key_unwrap(self._master, bytes(rows[0]["wrapped"]))
-        if not create:
-            raise ErasedError(f"participant {participant_id}'s data key is gone (erased)")
+            return aes_key_unwrap(self._master, bytes(rows[0]["wrapped"])), []
         key = AESGCM.generate_key(bit_length=256)
         wrapped = aes_key_wrap(self._master, key)
-        self._execute("INSERT INTO vault_keys VALUES (?, ?)", (participant_id, wrapped))
-        return key
+        return key, [("INSERT INTO vault_keys VALUES (?, ?)", (participant_id, wrapped))]
 
-    def seal(self, participant_id: str, kind: str, value: Any) -> tuple[str, str]:
-        """Encrypt `value`; return (record id, commitment for the event)."""
-        key = self._data_key(participant_id, create=True)
+    def seal(self, participant_id: str, kind: str, value: Any) -> tuple[Sealed, list[Statement]]:
+        """Encrypt `value`; return the record and the statements that store it."""
         salt = os.urandom(16)
-        record_id = uuid.uuid4().hex
         try:
             plaintext = canonical.dumps({"salt": b64encode(salt), "value": value})
         except canonical.CanonicalError as exc:
             raise VaultError(f"a vault record holds JSON values only: {exc}") from None
+        key, statements = self._data_key(participant_id)
+        record_id = uuid.uuid4().hex
         nonce = os.urandom(12)
         aad = f"{record_id}|{participant_id}|{kind}".encode()
         ciphertext = AESGCM(key).encrypt(nonce, plaintext, aad)
         digest = commitment(salt, value)
-        self._execute(
-            "INSERT INTO vault_records VALUES (?, ?, ?, ?, ?, ?)",
-            (record_id, participant_id, kind, nonce, ciphertext, digest),
+        statements.append(
+            (
+                "INSERT INTO vault_records VALUES (?, ?, ?, ?, ?, ?)",
+                (record_id, participant_id, kind, nonce, ciphertext, digest),
+            )
         )
-        return record_id, digest
+        return Sealed(record_id, participant_id, kind, digest), statements
 
     @contextmanager
     def sealed(self, participant_id: str, kind: str, value: Any) -> Iterator[str]:
-        """Seal `value` for the event being recorded; yield its commitment.
-        If the event is refused, the record is discarded: nothing points to it."""
-        record_id, digest = self.seal(participant_id, kind, value)
-        try:
-            yield digest
-        except BaseException:
-            self.discard(record_id)
-            raise
+        """Seal `value` for the event recorded inside the block; yield its commitment.
 
-    def discard(self, record_id: str) -> None:
-        """Remove a record whose event was refused (it was never referenced)."""
-        self._execute("DELETE FROM vault_records WHERE record_id = ?", (record_id,))
+        The record is written by that event's save, in its transaction (see `staged`):
+        if the event is refused or the block fails, nothing was written."""
+        record, statements = self.seal(participant_id, kind, value)
+        with self._staging(statements):
+            yield record.commitment
+
+    @contextmanager
+    def erasing(self, participant_id: str) -> Iterator[None]:
+        """Delete the participant's data key with the erasure event recorded in the block."""
+        statement = ("DELETE FROM vault_keys WHERE participant_id = ?", (participant_id,))
+        with self._staging([statement]):
+            yield
+
+    @contextmanager
+    def _staging(self, statements: list[Statement]) -> Iterator[None]:
+        token = _staged.set((*_staged.get(), *statements))
+        try:
+            yield
+        finally:
+            _staged.reset(token)
+
+    @staticmethod
+    def staged() -> list[Statement]:
+        """The statements to write with the event being saved now."""
+        return list(_staged.get())
+
+    # -- reading -----------------------------------------------------------------------
 
     def record_for(self, committed: str) -> str:
         """The id of the vault record an event's commitment points to."""
@@ -143,7 +230,10 @@ class Vault:
             raise VaultError(f"no vault record {record_id}")
         row = rows[0]
         pid, kind = row["participant_id"], row["kind"]
-        key = self._data_key(pid, create=False)
+        found = self._query("SELECT wrapped FROM vault_keys WHERE participant_id = ?", (pid,))
+        if not found:
+            raise ErasedError(f"participant {pid}'s data key is gone (erased)")
+        key = aes_key_unwrap(self._master, bytes(found[0]["wrapped"]))
         aad = f"{record_id}|{pid}|{kind}".encode()
         plain = AESGCM(key).decrypt(bytes(row["nonce"]), bytes(row["ciphertext"]), aad)
         content = canonical.loads(plain)
@@ -155,3 +245,20 @@ class Vault:
     def erase(self, participant_id: str) -> None:
         """Crypto-shred: delete the data key. The ciphertexts stay, unreadable by anyone."""
         self._execute("DELETE FROM vault_keys WHERE participant_id = ?", (participant_id,))
+
+    # -- records no event commits to (left by versions that wrote them apart) ------------
+
+    def records(self) -> list[Sealed]:
+        rows = self._query(
+            "SELECT record_id, participant_id, kind, commitment FROM vault_records"
+            " ORDER BY record_id"
+        )
+        return [
+            Sealed(r["record_id"], r["participant_id"], r["kind"], r["commitment"]) for r in rows
+        ]
+
+    def remove(self, record_ids: list[str]) -> None:
+        """Delete records (only ones proven to have no event: see the application's sweep)."""
+        with self._datastore.transaction(commit=True) as c:
+            for record_id in record_ids:
+                c.execute(self._sql("DELETE FROM vault_records WHERE record_id = ?"), (record_id,))

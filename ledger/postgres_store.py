@@ -9,6 +9,7 @@ Never set POSTGRES_ENABLE_DB_FUNCTIONS: its insert path skips this hook.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -16,9 +17,12 @@ from contextlib import contextmanager
 from dataclasses import astuple
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
+    InterfaceError,
     InternalError,
+    OperationalError,
     ProgrammingError,
     StoredEvent,
 )
@@ -28,9 +32,10 @@ from eventsourcing.postgres import (
     PostgresFactory,
     PostgresProcessRecorder,
 )
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg_pool import PoolTimeout
 
 from ledger.appender import (
     Appended,
@@ -44,6 +49,16 @@ from ledger.appender import (
 )
 from ledger.guard_snapshot import Snapshot
 from ledger.merkle import Node
+from ledger.outcome import (
+    CONNECTION_ERRORS,
+    AlreadyRecorded,
+    Attempts,
+    DatabaseUnavailableError,
+    Statement,
+    learn_outcome,
+    retry_read,
+    same_events,
+)
 from ledger.trust import KeyRecord, TrustState
 
 LOG_TABLES = [
@@ -63,6 +78,7 @@ LOG_TABLES = [
     " name text PRIMARY KEY, fingerprint text NOT NULL, size bigint NOT NULL,"
     " last_leaf_hash bytea NOT NULL, state bytea NOT NULL, mac bytea NOT NULL)",
 ]
+PROBE_SECONDS = 2  # libpq's smallest connect_timeout
 SCHEMA_LOCK_ID = 0x434D5050  # "CMPP": serialises schema creation across processes
 
 
@@ -107,10 +123,46 @@ class PostgresLog(LogWriter):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """Insert the events (and their entries), once, with an outcome the caller can
+        trust across dropped connections (see ledger.outcome)."""
+        kwargs["attempts"] = Attempts()
+        try:
+            return self._insert_guarded(stored_events, **kwargs)
+        except AlreadyRecorded:
+            return None  # a retry found this very batch committed: it happened, once
+        except (*CONNECTION_ERRORS, DatabaseUnavailableError) as exc:
+            if not stored_events or not kwargs["attempts"].count:
+                # Nothing was sent: nothing can have been recorded.
+                raise DatabaseUnavailableError(f"the command was not recorded: {exc}") from None
+            learn_outcome(self.recorded, stored_events, exc)
+            return None
+
+    def _insert_guarded(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # The library's insert_events retries itself on a dropped connection.
         if self.guarded is None:
             return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
         with self.guarded.writing():
             return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+
+    def recorded(self, stored_events: Sequence[StoredEvent]) -> bool:
+        """Whether exactly these events are committed, asked under a lock that waits for
+        any writer's transaction in flight to end."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._q["outcome_lock_timeout"])
+            curs.execute(self._q["share_lock"])
+            return self._found(curs, stored_events)
+
+    def _found(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> bool:
+        ids = [e.originator_id for e in stored_events]
+        versions = [e.originator_version for e in stored_events]
+        curs.execute(self._q["select_own"], (ids, versions))
+        found = [
+            StoredEvent(r["originator_id"], r["originator_version"], "", bytes(r["state"]))
+            for r in curs.fetchall()
+        ]
+        return same_events(found, stored_events)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -125,6 +177,13 @@ class PostgresLog(LogWriter):
         prepared = prepare(stored_events, require_signed=self.require_signed)
         self._lock_table(curs)  # type: ignore[attr-defined]
         conn = curs.connection
+        attempts: Attempts | None = kwargs.get("attempts")
+        if attempts is not None and attempts.next():
+            # An earlier attempt's COMMIT may have reached the server before its
+            # connection dropped; under the lock, its events are there or never will be.
+            with conn.cursor() as check_curs:
+                if self._found(check_curs, stored_events):
+                    raise AlreadyRecorded
         with conn.cursor() as head_curs:
             head_curs.execute(self._q["head"], prepare=True)
             head = Head.from_row(head_curs.fetchone())
@@ -142,6 +201,7 @@ class PostgresLog(LogWriter):
             self._admit_to_guard(read_rows, head, prepared, appended)
         with conn.cursor() as write_curs:
             self._write(write_curs, appended)
+            self._write_alongside(write_curs, kwargs.get("alongside", ()))
         # Notifies and inserts the events; their ids are left on `curs` for the library.
         super()._insert_stored_events(curs, stored_events, **kwargs)  # type: ignore[misc]
 
@@ -172,6 +232,11 @@ class PostgresLog(LogWriter):
                 ],
             )
 
+    @staticmethod
+    def _write_alongside(c: Cursor[Any], statements: Sequence[Statement]) -> None:
+        for sql, params in statements:
+            c.execute(sql.replace("?", "%s"), params)
+
     # -- the LogStore reads ---------------------------------------------------------
 
     @contextmanager
@@ -181,16 +246,19 @@ class PostgresLog(LogWriter):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             yield curs
 
+    @retry_read
     def head(self) -> Head:
         with self._read() as c:
             c.execute(self._q["head"])
             return Head.from_row(c.fetchone())
 
+    @retry_read
     def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
         with self._read() as c:
             c.execute(self._q["read_rows"], (start, limit))
             return [(r["seq"], r["prev"], _bytes(r["state"])) for r in c.fetchall()]
 
+    @retry_read
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
         seqs = sorted({node_home(n)[0] for n in nodes})
         with self._read() as c:
@@ -198,16 +266,19 @@ class PostgresLog(LogWriter):
             rows = {r["seq"]: (bytes(r["leaf_hash"]), bytes(r["nodes"])) for r in c.fetchall()}
         return nodes_from_rows(nodes, rows)
 
+    @retry_read
     def key_records(self) -> list[KeyRecord]:
         with self._read() as c:
             c.execute(self._q["all_keys"])
             return [key_record(row) for row in c.fetchall()]
 
+    @retry_read
     def checkpoints(self) -> list[tuple[int, str]]:
         with self._read() as c:
             c.execute(self._q["checkpoints"])
             return [(row["size"], row["note"]) for row in c.fetchall()]
 
+    @retry_read
     def checkpoints_near(self, size: int) -> list[tuple[int, str]]:
         with self._read() as c:
             c.execute(self._q["checkpoints_near"], (size, size))
@@ -220,6 +291,7 @@ class PostgresLog(LogWriter):
 
     # -- the guard's snapshots (ledger.guard_snapshot) ----------------------------------
 
+    @retry_read
     def read_guard_snapshot(self, name: str) -> Snapshot | None:
         with self._read() as c:
             c.execute(self._q["read_snapshot"], (name,))
@@ -266,6 +338,11 @@ _QUERIES = {
     " fingerprint = excluded.fingerprint, size = excluded.size,"
     " last_leaf_hash = excluded.last_leaf_hash, state = excluded.state, mac = excluded.mac"
     " WHERE excluded.size > s.size OR excluded.fingerprint != s.fingerprint",
+    "select_own": "SELECT e.originator_id, e.originator_version, e.state"
+    " FROM {schema}.{events} e JOIN unnest(%s, %s::bigint[]) AS w(id, v)"
+    " ON e.originator_id = w.id AND e.originator_version = w.v",
+    "share_lock": "LOCK TABLE {schema}.{events} IN SHARE MODE",
+    "outcome_lock_timeout": "SET LOCAL lock_timeout = '5s'",
     "delete_snapshot": "DELETE FROM {schema}.ledger_guard_snapshots WHERE name = %s",
 }
 
@@ -278,12 +355,64 @@ class LedgerPostgresProcessRecorder(PostgresLog, PostgresProcessRecorder):
     pass
 
 
+class LedgerPostgresDatastore(PostgresDatastore):
+    """Recovers from a restart at once, and says why a connection cannot be made.
+
+    A process that has never reached the database fails at once (in the pool's
+    timeout), with the cause; one that has (a server, a worker, a command half done)
+    is seeing an outage, and its callers retry with backoff (ledger.outcome).
+    """
+
+    reached = False
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Connection[DictRow]]:
+        try:
+            with super().get_connection() as conn:
+                self.reached = True
+                yield conn
+        except (OperationalError, InterfaceError) as exc:
+            if isinstance(exc.__cause__, PoolTimeout):
+                message = f"cannot connect to PostgreSQL at {self._where()}: {self._cause()}"
+                if not self.reached:
+                    raise DatabaseUnavailableError(message) from None
+                raise OperationalError(message) from None  # an outage: retried
+            # A connection died under us: after a restart or a cut, so have its idle
+            # siblings. Replace every dead one now, so the caller's retry (the library's,
+            # or ledger.outcome's) draws a live connection rather than the next corpse.
+            with contextlib.suppress(psycopg.Error):
+                self.pool.check()
+            raise
+
+    def _kwargs(self) -> dict[str, Any]:
+        kwargs = self.pool.kwargs  # the library passes a dict (a callable is allowed too)
+        return dict(kwargs() if callable(kwargs) else kwargs or {})
+
+    def _where(self) -> str:
+        kwargs = self._kwargs()
+        return f"{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('dbname')}"
+
+    def _cause(self) -> str:
+        # The pool only says it waited; one direct attempt says why (refused, no such
+        # database, authentication failed…). libpq's messages never hold the password.
+        kwargs = {k: v for k, v in self._kwargs().items() if k != "row_factory"}
+        try:
+            psycopg.connect(**kwargs, connect_timeout=PROBE_SECONDS).close()
+        except psycopg.Error as exc:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            return "; ".join(lines) or type(exc).__name__
+        return "no connection came free in time (the pool is exhausted)"
+
+
 class LedgerPostgresFactory(PostgresFactory):
     application_recorder_class = LedgerPostgresApplicationRecorder
     process_recorder_class = LedgerPostgresProcessRecorder
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
+        # The library builds its datastore inline; ours only adds a method, so the
+        # object it built is given our class rather than being built twice.
+        self.datastore.__class__ = LedgerPostgresDatastore
         if self.datastore.enable_db_functions:
             raise ValueError(
                 "POSTGRES_ENABLE_DB_FUNCTIONS bypasses the ledger's log: leave it unset"

@@ -8,7 +8,9 @@ events and then their log entries, Merkle nodes and the new head.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
@@ -66,6 +68,18 @@ class _WriteFirstTransaction(SQLiteTransaction):
         cursor.execute("BEGIN IMMEDIATE" if self.commit else "BEGIN")
         return cursor
 
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            super().__exit__(*exc_info)
+        except BaseException:
+            # A COMMIT that fails (disk full, I/O error, interrupted) can leave the
+            # transaction open, holding the write lock, on a connection that goes back
+            # to the pool: every later write would fail. End it here, whatever it held.
+            if self.connection._sqlite_conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.connection.rollback()
+            raise
+
 
 class LedgerSQLiteDatastore(SQLiteDatastore):
     @contextmanager
@@ -114,6 +128,8 @@ class SQLiteLog(LogWriter):
             lambda start, limit: self._select_rows(c, start, limit), head, prepared, appended
         )
         self._write(c, appended)
+        for sql, params in kwargs.get("alongside", ()):  # in the events' own transaction
+            c.execute(sql, params)
         return returning  # type: ignore[no-any-return]
 
     # -- inside the write transaction ---------------------------------------------

@@ -7,6 +7,7 @@ SQL is written once with `?` placeholders and portable types (BIGINT, TEXT).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,11 +16,18 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from ledger.outcome import DatabaseUnavailableError
+
 SQLITE_BUSY_SECONDS = 60
+CONNECT_SECONDS = 3
+# Projections are applied by one process at a time: each projection transaction takes
+# this lock (PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers).
+PROJECTION_LOCK_ID = 0x434D5051
 
 
 class ProjectionDB:
     def __init__(self, url: str) -> None:
+        self._url = url
         self.postgres = url.startswith(("postgresql://", "postgres://"))
         # Inside a transaction, inserted rows wait here and go out per table in one
         # call (executemany, or COPY) instead of one per row. Any other statement, and
@@ -27,7 +35,7 @@ class ProjectionDB:
         self._pending: dict[str, list[Sequence[Any]]] = {}
         self._buffering = False
         if self.postgres:
-            self._pg = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+            self._pg = self._connect_postgres()
         else:
             path = url[len("sqlite:///") :]
             self._sqlite = sqlite3.connect(
@@ -40,6 +48,27 @@ class ProjectionDB:
             # batch (rows and position together) is simply projected again. The ledger's
             # connection keeps its full sync.
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
+
+    def _connect_postgres(self) -> psycopg.Connection[dict[str, Any]]:
+        try:
+            return psycopg.connect(
+                self._url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_SECONDS
+            )
+        except psycopg.OperationalError as exc:  # libpq's message never holds the password
+            cause = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {cause}") from None
+
+    def reconnect(self) -> None:
+        """A new connection after the old one dropped (a restart, a cut, a failover)."""
+        if self.postgres:
+            with contextlib.suppress(psycopg.Error):
+                self._pg.close()
+            self._pg = self._connect_postgres()
+
+    def lock(self) -> None:
+        """Inside a transaction: wait until no other process is applying projections."""
+        if self.postgres:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (PROJECTION_LOCK_ID,))
 
     @property
     def seq_key(self) -> str:

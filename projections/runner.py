@@ -7,6 +7,7 @@ crash mid-batch rolls back both, and the batch is applied again, once, on restar
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -14,12 +15,26 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from ledger import canonical
 from ledger.errors import UserError
+from ledger.outcome import DatabaseUnavailableError, Outage
 from ledger.store import LogStore
 from projections.db import ProjectionDB
 
 BATCH = 5000
+PATIENCE_SECONDS = 15.0  # how long a one-off catch-up waits for a database that went away
+# The log's store (eventsourcing) and the projections' connection (psycopg) each say
+# "the connection is gone" in their own way.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DatabaseUnavailableError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 class Projection(Protocol):
@@ -75,7 +90,11 @@ class Projector:
         self.store = store
         self.db = db
         self.projections = {p.name: p for p in projections}
+        # The positions this process last committed: if they moved otherwise, another
+        # process applied entries, and whatever the projections cached is stale.
+        self._expected: dict[str, int] | None = None
         with db.transaction():
+            db.lock()
             db.execute(
                 "CREATE TABLE IF NOT EXISTS projection_positions ("
                 " name TEXT PRIMARY KEY, position BIGINT NOT NULL, version BIGINT NOT NULL)"
@@ -84,12 +103,15 @@ class Projector:
             self._ensure(projection)
 
     def _ensure(self, projection: Projection) -> None:
-        rows = self.db.query(
-            "SELECT version FROM projection_positions WHERE name = ?", (projection.name,)
-        )
-        if rows and rows[0]["version"] == projection.version:
-            return
-        self._reset(projection)
+        """Rebuild a projection whose tables were made by another version of it."""
+        self._forget([projection])
+        with self.db.transaction():
+            self.db.lock()  # decided and done by one process: the others then find it current
+            rows = self.db.query(
+                "SELECT version FROM projection_positions WHERE name = ?", (projection.name,)
+            )
+            if not rows or rows[0]["version"] != projection.version:
+                self._recreate(projection)
 
     @staticmethod
     def _forget(projections: Iterable[Projection]) -> None:
@@ -101,14 +123,19 @@ class Projector:
     def _reset(self, projection: Projection) -> None:
         self._forget([projection])
         with self.db.transaction():
-            for table in projection.tables:
-                self.db.execute(f"DROP TABLE IF EXISTS {table}")
-            projection.create(self.db)
-            self.db.execute("DELETE FROM projection_positions WHERE name = ?", (projection.name,))
-            self.db.execute(
-                "INSERT INTO projection_positions VALUES (?, 0, ?)",
-                (projection.name, projection.version),
-            )
+            self.db.lock()
+            self._recreate(projection)
+
+    def _recreate(self, projection: Projection) -> None:
+        for table in projection.tables:
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        projection.create(self.db)
+        self.db.execute("DELETE FROM projection_positions WHERE name = ?", (projection.name,))
+        self.db.execute(
+            "INSERT INTO projection_positions VALUES (?, 0, ?)",
+            (projection.name, projection.version),
+        )
+        self._expected = None
 
     def positions(self) -> dict[str, int]:
         rows = self.db.query("SELECT name, position FROM projection_positions")
@@ -124,33 +151,57 @@ class Projector:
         stop: int | None = None,
         batch: int = BATCH,
         progress: Callable[[int], None] | None = None,
+        patience: float | None = PATIENCE_SECONDS,
     ) -> int:
-        """Apply every entry not yet projected (up to seq `stop`, exclusive); return how many."""
+        """Apply every entry not yet projected (up to seq `stop`, exclusive); return how many.
+
+        A dropped database connection is retried on a new one, with backoff, until
+        `patience` seconds pass without the database answering; then it raises
+        DatabaseUnavailableError (None: never). A batch whose commit was cut is safe to
+        apply again: its rows and positions committed together or not at all.
+        """
         applied = 0
+        outage = Outage(patience)
         while True:
-            positions = self.positions()
-            start = min(positions.values(), default=0)
-            limit = batch if stop is None else min(batch, stop - start)
-            rows = self.store.read_rows(start, limit) if limit > 0 else []
-            if not rows:
-                return applied
-            self._apply_batch(rows, positions)
+            try:
+                positions = self.positions()
+                start = min(positions.values(), default=0)
+                limit = batch if stop is None else min(batch, stop - start)
+                rows = self.store.read_rows(start, limit) if limit > 0 else []
+                if not rows:
+                    return applied
+                self._apply_batch(rows)
+            except DATABASE_DOWN as exc:
+                outage.wait(exc)
+                self._reconnect()
+                continue
+            outage.over()
             applied += len(rows)
             if progress is not None:
                 progress(rows[-1][0] + 1)
 
-    def _apply_batch(
-        self, rows: list[tuple[int, str, bytes | None]], positions: dict[str, int]
-    ) -> None:
+    def _reconnect(self) -> None:
+        self._forget(self.projections.values())
+        self._expected = None
+        with contextlib.suppress(*DATABASE_DOWN):
+            self.db.reconnect()
+
+    def _apply_batch(self, rows: list[tuple[int, str, bytes | None]]) -> None:
         # Entry by entry, each decoded once for every projection and dropped at once:
         # a batch of decoded entries kept alive would be scanned by every garbage
         # collection until the batch ended.
         last = rows[-1][0]
-        behind = [p for name, p in self.projections.items() if positions[name] <= last]
-        wants = [(p.apply, p.types, positions[p.name]) for p in behind]
         db = self.db
         try:
             with db.transaction(), _collector_paused():
+                db.lock()
+                # Read again under the lock: another process may have applied some of
+                # these entries since the rows were chosen.
+                positions = self.positions()
+                if positions != self._expected:
+                    self._forget(self.projections.values())
+                behind = [p for name, p in self.projections.items() if positions[name] <= last]
+                wants = [(p.apply, p.types, positions[p.name]) for p in behind]
                 for expected, (seq, _prev, state) in enumerate(rows, start=rows[0][0]):
                     if seq != expected or state is None:
                         raise ProjectionError(
@@ -168,7 +219,9 @@ class Projector:
                     )
         except BaseException:
             self._forget(self.projections.values())  # what they cached was rolled back
+            self._expected = None
             raise
+        self._expected = {**positions, **{p.name: last + 1 for p in behind}}
 
     def rebuild(self, name: str | None = None, **kwargs: Any) -> int:
         for projection in self._named(name):

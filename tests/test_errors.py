@@ -24,6 +24,7 @@ INTERNAL = {
     "ledger.trust.TrustError",  # becomes LogWriteError (writers) or a finding (verifier)
     "ledger.mapper.UnsignedEventError",  # a programming error: a save without a signer
     "ledger.guard_snapshot.SnapshotRejectedError",  # the snapshot is discarded, log replayed
+    "ledger.outcome.AlreadyRecorded",  # a retried write found itself committed: success
 }
 
 

@@ -41,7 +41,7 @@ def test_a_killed_worker_resumes_without_applying_anything_twice(
         **os.environ,
         "CMPP_DATABASE_URL": database_url,
         "CMPP_DATA_DIR": str(tmp_path),
-        "CMPP_KEY_PASSPHRASE": "pass",
+        "CMPP_KEY_PASSPHRASE": "worker test passphrase",
         "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
     }
     for args in (["init"], ["demo", "--participants", "400", "--seed", "9"]):

@@ -1,0 +1,119 @@
+"""The vault and the log agree: a record exists exactly when its event does; the vault
+refuses a master key other than its own; a sweep removes only records proven orphaned."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+from pydantic import SecretStr
+
+from domain.errors import DomainError
+from domain.vault import Vault, VaultKeyError
+from domain.vault_sweep import sweep
+from projections.system import System
+from tests.helpers import RawDatabase
+from tests.pilot import open_pilot
+
+PERSON = {"name": "Ana María Quispe Huamán", "a_number": "A201456789"}
+
+
+def enrol(pilot, pii=PERSON, participant_id=None):  # type: ignore[no-untyped-def]
+    return pilot.app.enrol_participant(
+        pilot.irc,
+        enrolled_on="2023-01-09",
+        referral_source="ice_ero",
+        language="es",
+        age_band="35-44",
+        gender="female",
+        nationality="PE",
+        pii=dict(pii),
+        participant_id=participant_id,
+    )
+
+
+def test_a_refused_event_leaves_no_vault_record(database_url: str) -> None:
+    pilot = open_pilot(database_url)
+    raw = RawDatabase(database_url)
+    who = enrol(pilot)
+    assert raw.count("vault_records") == 1 and raw.count("vault_keys") == 1
+    with pytest.raises(DomainError):
+        enrol(pilot, participant_id=who)  # already enrolled: refused under the lock
+    assert raw.count("vault_records") == 1 and raw.count("vault_keys") == 1
+    # A refused first enrolment leaves neither a record nor a data key.
+    with pytest.raises(DomainError):
+        pilot.app.enrol_participant(
+            pilot.cws,  # org:cws holds no grantee key here: refused by the rules or trust
+            enrolled_on="2023-01-09",
+            referral_source="ice_ero",
+            language="es",
+            age_band="35-44",
+            gender="female",
+            nationality="PE",
+            pii=dict(PERSON),
+            participant_id="P-refused",
+        )
+    assert raw.count("vault_records") == 1 and raw.count("vault_keys") == 1
+    opened = pilot.app.read_protected(
+        pilot.events("case.ParticipantEnrolled")[0]["data"]["pii_sha256"]
+    )
+    assert opened.value == PERSON
+
+
+def other_key() -> bytes:
+    return os.urandom(32)
+
+
+def reopen(system: System, vault_key: bytes) -> System:
+    settings = system.settings.model_copy(
+        update={"vault_key": SecretStr(base64.b64encode(vault_key).decode())}
+    )
+    return System(settings)
+
+
+def test_a_different_master_key_is_refused_before_anything_is_read_or_written(
+    database_url: str,
+) -> None:
+    pilot = open_pilot(database_url)
+    enrol(pilot)
+    raw = RawDatabase(database_url)
+    before = raw.count("vault_records"), raw.count("vault_keys")
+    with reopen(pilot.system, other_key()) as wrong, pytest.raises(VaultKeyError, match="KEY"):
+        wrong.app.vault  # noqa: B018 (the check runs when the vault is first used)
+    assert (raw.count("vault_records"), raw.count("vault_keys")) == before
+
+    # A vault made before check values existed: its key is the one that opens its data
+    # keys; that one is adopted, any other refused.
+    raw.execute("DELETE FROM vault_meta")
+    with reopen(pilot.system, other_key()) as wrong, pytest.raises(VaultKeyError, match="open"):
+        wrong.app.vault  # noqa: B018
+    assert raw.count("vault_meta") == 0
+    right_key = pilot.system.settings.vault_key_bytes
+    assert right_key is not None
+    with reopen(pilot.system, right_key) as right:
+        right.app.vault  # noqa: B018
+    assert raw.count("vault_meta") == 1
+
+
+def test_the_sweep_removes_only_records_no_event_commits_to(database_url: str) -> None:
+    pilot = open_pilot(database_url)
+    kept = [enrol(pilot), enrol(pilot, {"name": "Mahamat Abakar Djibrine"})]
+    vault: Vault = pilot.app.vault
+    # What an earlier version could leave after a crash: a record written on its own.
+    record, statements = vault.seal(kept[0], "pii", {"name": "never recorded"})
+    raw = RawDatabase(database_url)
+    for sql, params in statements:
+        raw.execute(sql, params)
+    assert raw.count("vault_records") == 3
+
+    found = sweep(vault, pilot.app.store, remove=False)
+    assert [o.record_id for o in found.orphans] == [record.record_id]
+    assert found.entries == pilot.app.store.head().size and not found.removed
+    assert raw.count("vault_records") == 3
+
+    removed = sweep(vault, pilot.app.store, remove=True)
+    assert removed.removed and raw.count("vault_records") == 2
+    for event in pilot.events("case.ParticipantEnrolled"):
+        assert pilot.app.read_protected(event["data"]["pii_sha256"]).participant_id in kept
+    assert sweep(vault, pilot.app.store, remove=True).orphans == []
