@@ -1,7 +1,8 @@
 """The case commands: enrolment, consent, services, referrals, screenings, complaints, erasure.
 
-Personal data and protected facts go to the vault first; the event carries only their
-commitment. If the event is refused, the vault record is discarded with it. Reasons,
+Personal data and protected facts go to the vault, written in the same transaction as
+the event, which carries only their commitment: if the event is refused, neither is
+written. Reasons,
 outcomes and authorities are codes of the catalogue's published lists; what a person
 would write about them is an optional `narrative`, kept in the vault under the
 participant's key (so an erasure shreds it too) and committed to by `narrative_sha256`.
@@ -306,16 +307,18 @@ class CaseCommands:
     def erase_participant(
         self: Recorder, signer: Signer, *, participant_id: str, erased_on: str, authority: str
     ) -> None:
-        """Record the erasure (`authority` from ERASURE_AUTHORITIES), signed; then delete the
-        participant's data key. No narrative: it would be shredded with the key at once."""
-        self.record(
-            signer,
-            c.PARTICIPANT_DATA_ERASED,
-            participant_id=participant_id,
-            erased_on=erased_on,
-            authority=authority,
-        )
-        self.vault.erase(participant_id)
+        """Record the erasure (`authority` from ERASURE_AUTHORITIES), signed, and delete the
+        participant's data key in the same transaction: the log never says a person was
+        erased whose records can still be read. No narrative: it would be shredded with
+        the key at once."""
+        with self.vault.erasing(participant_id):
+            self.record(
+                signer,
+                c.PARTICIPANT_DATA_ERASED,
+                participant_id=participant_id,
+                erased_on=erased_on,
+                authority=authority,
+            )
 
     def read_protected(self: Recorder, committed: str) -> Opened:
         """The vault record behind a commitment taken from a signed event, proven to be it:

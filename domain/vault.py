@@ -242,10 +242,6 @@ class Vault:
             raise VaultError(f"vault record {record_id} does not match its commitment")
         return Opened(record_id, pid, kind, content["value"], salt, row["commitment"])
 
-    def erase(self, participant_id: str) -> None:
-        """Crypto-shred: delete the data key. The ciphertexts stay, unreadable by anyone."""
-        self._execute("DELETE FROM vault_keys WHERE participant_id = ?", (participant_id,))
-
     # -- records no event commits to (left by versions that wrote them apart) ------------
 
     def records(self) -> list[Sealed]:

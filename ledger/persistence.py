@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -16,26 +17,27 @@ class ConfigError(UserError, ValueError):
     rule = "config"
 
 
-def persistence_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
-    """The eventsourcing environment for a database URL (sqlite:///PATH or postgresql://…)."""
+def persistence_env(url: str, *, pool_size: int = 5, read_only: bool = False) -> dict[str, str]:
+    """The eventsourcing environment for a database URL (sqlite:///PATH or postgresql://…).
+
+    `read_only` opens an SQLite file so that nothing can be written (nor a lock taken):
+    what verifying, proving and exporting need, on a file that may be read-only or
+    busy with a writer."""
     base = {"MAPPER_TOPIC": "ledger.mapper:SigningMapper", "IS_SNAPSHOTTING_ENABLED": "n"}
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if not path:
             raise ConfigError("CMPP_DATABASE_URL: sqlite:/// needs a file path")
-        if path != ":memory:":
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(
-                    f"CMPP_DATABASE_URL: cannot make the directory {Path(path).parent}: "
-                    f"{exc.strerror}"
-                ) from None
-        return {
-            **base,
-            "PERSISTENCE_MODULE": "ledger.sqlite_store:LedgerSQLiteFactory",
-            "SQLITE_DBNAME": path,
-        }
+        env = {**base, "PERSISTENCE_MODULE": "ledger.sqlite_store:LedgerSQLiteFactory"}
+        if path == ":memory:":
+            return {**env, "SQLITE_DBNAME": path}
+        if read_only:
+            if not Path(path).is_file():
+                raise ConfigError(f"CMPP_DATABASE_URL: there is no database file {path}")
+            uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+            return {**env, "SQLITE_DBNAME": uri, "CREATE_TABLE": "n"}
+        _private_file(Path(path))
+        return {**env, "SQLITE_DBNAME": path}
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):
         dbname = parts.path.lstrip("/")
@@ -63,6 +65,17 @@ def persistence_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
             "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_SECONDS),
         }
     raise ConfigError("CMPP_DATABASE_URL: must be sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file (and its directory) readable by its owner only, before
+    SQLite does with the umask's mode; SQLite gives its -wal and -shm files the same."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise ConfigError(f"CMPP_DATABASE_URL: cannot create {path}: {exc.strerror}") from None
 
 
 def without_password(url: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from ledger.merkle import Node
 from ledger.trust import KeyRecord, TrustState
 
 LOCK_TIMEOUT_SECONDS = 60
+_CREATED = re.compile(r"\s*CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (\w+)", re.IGNORECASE)
 
 LOG_TABLES = [
     "CREATE TABLE IF NOT EXISTS ledger_log ("
@@ -103,6 +105,27 @@ class SQLiteLog(LogWriter):
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *LOG_TABLES]  # type: ignore[misc]
+
+    def create_table(self) -> None:
+        # Only the first process makes the tables. Making them takes the write lock,
+        # which would queue every command (a verification too) behind any writer, and
+        # could not be had at all on a read-only file.
+        if not self._tables_missing():
+            return
+        super().create_table()  # type: ignore[misc]
+
+    def _tables_missing(self) -> bool:
+        statements: list[str] = self.create_table_statements  # type: ignore[attr-defined]
+        names = set()
+        for statement in statements:
+            found = _CREATED.match(statement)
+            if found is None:
+                return True  # a statement we cannot read: let the library run them all
+            names.add(found.group(1))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+            existing = {row[0] for row in c.fetchall()}
+        return not names <= existing
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

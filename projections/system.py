@@ -22,7 +22,7 @@ from ledger.keystore import KeyStore
 from ledger.live import LiveSource
 from ledger.note import VerifierKey
 from ledger.persistence import persistence_env
-from ledger.registry import KeyRuleError
+from ledger.registry import KeyRuleError, manages_keys
 from ledger.report import Report
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import LogSigner
@@ -47,20 +47,32 @@ class LedgerCreated:
 
 
 class System:
-    def __init__(self, settings: Settings, progress: Progress = no_progress) -> None:
+    def __init__(
+        self, settings: Settings, progress: Progress = no_progress, *, read_only: bool = False
+    ) -> None:
         self.settings = settings
         self.progress = progress  # how long work is shown (the CLI's bars; nothing elsewhere)
+        # Read-only: the SQLite file is opened so that nothing is written and no lock is
+        # taken (verifying, proving, exporting work on a read-only or busy file).
+        self.read_only = read_only
 
     @cached_property
     def app(self) -> CMPPApplication:
-        env = persistence_env(self.settings.url, pool_size=self.settings.postgres_pool_size)
+        env = persistence_env(
+            self.settings.url,
+            pool_size=self.settings.postgres_pool_size,
+            read_only=self.read_only,
+        )
         return CMPPApplication(env=env, vault_key=self.settings.vault_key_bytes)
 
     @cached_property
     def keys(self) -> KeyStore:
         passphrase = self.settings.key_passphrase
         return KeyStore(
-            self.settings.key_dir, passphrase.get_secret_value() if passphrase else None
+            self.settings.key_dir,
+            passphrase.get_secret_value() if passphrase else None,
+            # Only a test's or a benchmark's throwaway ledger seals its keys cheaply.
+            insecure_fast_kdf=self.settings.throwaway,
         )
 
     @cached_property
@@ -91,14 +103,17 @@ class System:
         origin = self.settings.origin or f"cmpp.example.gov/ledger/{ledger_id.hex}"
         root = SigningKey.generate(board_org, (BOARD,))
         log_key = SigningKey.generate(board_org, (LOG_ROLE,))
-        self.keys.save(root, "root key (board)")
-        self.keys.save(log_key, "log key (checkpoints)")
-        self.app.open_ledger(
-            origin=origin,
-            root=Signer(self.settings.actor, root),
-            log_public=log_key.public_key,
-            ledger_id=ledger_id,
-        )
+        # The key files are kept only if entry 0 commits (a failed init leaves none).
+        with (
+            self.keys.staged(root, "root key (board)"),
+            self.keys.staged(log_key, "log key (checkpoints)"),
+        ):
+            self.app.open_ledger(
+                origin=origin,
+                root=Signer(self.settings.actor, root),
+                log_public=log_key.public_key,
+                ledger_id=ledger_id,
+            )
         return LedgerCreated(
             origin=origin,
             ledger_id=str(ledger_id),
@@ -109,13 +124,30 @@ class System:
         )
 
     def root_signer(self, actor: str | None = None) -> Signer:
-        """The board's root key, acting as `actor` (default: the configured actor)."""
-        key = self.keys.load(self.app.opening["data"]["root_key"]["key_id"])
-        return Signer(actor or self.settings.actor, key)
+        """A key in force that manages keys (entry 0's root key until it is rotated),
+        from the key store, acting as `actor` (default: the configured actor)."""
+        first = self.app.opening["data"]["root_key"]["key_id"]
+        in_force = [k for k in self.app.store.key_records() if k.revoked_seq is None]
+        managers = sorted(
+            (k.key_id != first, k.registered_seq, k.key_id)
+            for k in in_force
+            if manages_keys(k.roles)
+        )
+        stored = {str(record["key_id"]) for record in self.keys.list()}
+        for _later, _seq, key_id in managers:
+            if key_id in stored:
+                return Signer(actor or self.settings.actor, self.keys.load(key_id))
+        raise KeyRuleError("no key in force that may manage keys is in this key store")
 
     def signer(self, holder: str, role: str, actor: str | None = None) -> Signer:
-        """A key of `holder` with `role` from the key store, acting as `actor`."""
-        return Signer(actor or self.settings.actor, self.keys.find(holder, role))
+        """A key in force of `holder` with `role` from the key store, acting as `actor`."""
+        in_force = {k.key_id for k in self.app.store.key_records() if k.revoked_seq is None}
+        for record in self.keys.list():
+            key_id, roles = str(record["key_id"]), record["roles"]
+            held = isinstance(roles, list) and role in roles
+            if record["holder"] == holder and held and key_id in in_force:
+                return Signer(actor or self.settings.actor, self.keys.load(key_id))
+        raise KeyRuleError(f"no key in force of {holder} with the role {role} in the key store")
 
     def verify(
         self,
