@@ -72,6 +72,11 @@ def _private_file(path: Path) -> None:
     SQLite does with the umask's mode; SQLite gives its -wal and -shm files the same."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"CMPP_DATABASE_URL: cannot make the directory {path.parent}: {exc.strerror}"
+        ) from None
+    try:
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     except OSError as exc:
