@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from domain.vault import ErasedError
 from domain.vault_sweep import sweep
 from ledger.outcome import DatabaseUnavailableError
 from projections.system import System
@@ -299,3 +300,37 @@ def writer_env(system: System, url: str) -> dict[str, str]:
         "CMPP_VAULT_KEY": settings.vault_key.get_secret_value(),
         "CMPP_ACTOR": "user:irc-officer",
     }
+
+
+@pytest.mark.parametrize("when", WHEN)
+@pytest.mark.parametrize("point", ["vault-key-deleted", "events", "commit"])
+def test_postgres_erasure_dropped(
+    postgres_pilot: tuple[Pilot, FaultProxy, str], point: str, when: str
+) -> None:
+    """An erasure's event and the deletion of the data key commit together, or neither."""
+    pilot, proxy, _ = postgres_pilot
+    participant = f"P-erase-{point}-{when}"
+    enrol(pilot, participant)
+    pii_sha256 = pilot.events("case.ParticipantEnrolled")[-1]["data"]["pii_sha256"]
+    fresh_connections(pilot, proxy)
+    pattern = b"DELETE FROM vault_keys" if point == "vault-key-deleted" else POSTGRES_POINTS[point]
+    fault = proxy.arm(pattern, after=when == "after")
+    told = attempt(
+        lambda: pilot.app.erase_participant(
+            pilot.irc,
+            participant_id=participant,
+            erased_on="2024-01-31",
+            authority="participant_request",
+        )
+    )
+    assert fault.fired
+    assert told.said == "recorded", told.detail
+    erased = [
+        e
+        for e in pilot.events("case.ParticipantDataErased")
+        if e["data"]["participant_id"] == participant
+    ]
+    assert len(erased) == 1
+    with pytest.raises(ErasedError):
+        pilot.app.read_protected(pii_sha256)
+    assert pilot.system.verify().ok
