@@ -17,12 +17,15 @@ class ConfigError(UserError, ValueError):
     rule = "config"
 
 
-def persistence_env(url: str, *, pool_size: int = 5, read_only: bool = False) -> dict[str, str]:
+def persistence_env(
+    url: str, *, pool_size: int = 5, read_only: bool = False, create: bool = True
+) -> dict[str, str]:
     """The eventsourcing environment for a database URL (sqlite:///PATH or postgresql://…).
 
     `read_only` opens an SQLite file so that nothing can be written (nor a lock taken):
     what verifying, proving and exporting need, on a file that may be read-only or
-    busy with a writer."""
+    busy with a writer. Otherwise, with `create`, a missing SQLite file is created
+    private to its owner; without it (checking a setting) nothing on disk changes."""
     base = {"MAPPER_TOPIC": "ledger.mapper:SigningMapper", "IS_SNAPSHOTTING_ENABLED": "n"}
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
@@ -36,7 +39,8 @@ def persistence_env(url: str, *, pool_size: int = 5, read_only: bool = False) ->
                 raise ConfigError(f"CMPP_DATABASE_URL: there is no database file {path}")
             uri = f"{Path(path).resolve().as_uri()}?mode=ro"
             return {**env, "SQLITE_DBNAME": uri, "CREATE_TABLE": "n"}
-        _private_file(Path(path))
+        if create:
+            _private_file(Path(path))
         return {**env, "SQLITE_DBNAME": path}
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):

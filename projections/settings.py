@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         if value is not None:
-            persistence_env(value)  # raises ConfigError, naming what is wrong
+            persistence_env(value, create=False)  # raises ConfigError, naming what is wrong
         return value
 
     @field_validator("origin")

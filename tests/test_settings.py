@@ -18,6 +18,7 @@ from projections.settings import (
     load_settings,
     throwaway_settings,
 )
+from projections.system import System
 from tools.cli import app as cli
 
 KEY = base64.b64encode(bytes(range(32))).decode()
@@ -138,5 +139,6 @@ def test_a_database_url_error_never_shows_a_password(tmp_path: Path) -> None:
         load_settings(database_url="postgresql://u:top/secret@h/db")
     assert "top" not in str(refused.value) and "secret" not in str(refused.value)
     (tmp_path / "file").write_text("")
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'file' / 'x.db'}")
     with pytest.raises(ConfigError, match="cannot make the directory"):
-        load_settings(database_url=f"sqlite:///{tmp_path / 'file' / 'x.db'}")
+        System(settings).app  # noqa: B018 (the database is made when first needed)
