@@ -26,6 +26,18 @@ class TlogProofError(UserError, ValueError):
     rule = "tlog-proof"
 
 
+def _is_decimal(text: str) -> bool:
+    """ASCII digits (str.isdigit() would take '²'), no leading zero, below 2^64 (an index
+    of a log, and short enough for int())."""
+    return (
+        0 < len(text) <= 20
+        and text.isascii()
+        and text.isdigit()
+        and (text == "0" or not text.startswith("0"))
+        and int(text) < 2**64
+    )
+
+
 def format_tlog_proof(index: int, proof: list[bytes], checkpoint_note: str) -> str:
     lines = [HEADER, f"index {index}", *(b64encode(p) for p in proof)]
     return "\n".join(lines) + "\n\n" + checkpoint_note
@@ -44,8 +56,8 @@ def verify_tlog_proof(proof_text: str, entry_line: bytes, key: VerifierKey) -> C
     if not body or not body[0].startswith("index "):
         raise TlogProofError("the proof has no `index N` line")
     index_text = body[0][len("index ") :]
-    if not index_text.isdigit() or (index_text != "0" and index_text.startswith("0")):
-        raise TlogProofError(f"index {index_text!r} is not a decimal without leading zeros")
+    if not _is_decimal(index_text):
+        raise TlogProofError(f"index {index_text[:40]!r} is not a decimal without leading zeros")
     try:
         path = [b64decode(line) for line in body[1:]]
     except ValueError as exc:

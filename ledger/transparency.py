@@ -19,6 +19,8 @@ from ledger.note import Checkpoint, NoteError, VerifierKey
 from ledger.store import LogStore, iter_leaves
 from ledger.tlog_proof import format_tlog_proof
 
+MAX_TREE_SIZE = 2**63 - 1  # the stores keep seqs and sizes as signed 64-bit integers
+
 
 class ProofRequestError(UserError, ValueError):
     """A proof that cannot be given for the sizes asked; the message says why."""
@@ -41,6 +43,8 @@ class LogSigner:
         if size is None:
             head = self.store.head()
             size = head.size
+        elif not 0 <= size <= MAX_TREE_SIZE:  # beyond any log, and beyond what a store can read
+            raise ProofRequestError(f"the log has {self.store.head().size} entries, not {size}")
         near = self.store.checkpoints_near(size)
         for issued_size, note in near:
             if issued_size == size:

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ledger.catalogue import MAX_SAFE_INTEGER, is_identifier
 from ledger.errors import UserError
 from projections.db import ProjectionDB
 
 HEADER = ["payment_ref", "paid_on", "amount_cents", "payee"]
+WHOLE_CENTS = re.compile(r"[0-9]+")  # ASCII only: int() would also take '٥٦' or '²'
 
 
 class PaymentFileError(UserError, ValueError):
@@ -35,30 +39,70 @@ class Payment:
     payee: str
 
 
-def read_payment_file(text: str) -> list[Payment]:
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or [c.strip() for c in rows[0]] != HEADER:
+def read_payment_file(data: bytes) -> list[Payment]:
+    """The payments of a bank file's bytes (UTF-8, with or without a byte-order mark)."""
+    rows = _rows(_text(data))
+    first = next(rows, None)
+    if first is None or [c.strip() for c in first[1]] != HEADER:
         raise PaymentFileError(f"line 1: the header must be {','.join(HEADER)}")
     payments = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in rows:
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != 4:
             raise PaymentFileError(f"line {number}: expected 4 fields, found {len(row)}")
-        ref, paid_on, amount, payee = (c.strip() for c in row)
-        if not ref:
-            raise PaymentFileError(f"line {number}: payment_ref is empty")
-        try:
-            if date.fromisoformat(paid_on).isoformat() != paid_on:
-                raise ValueError
-        except ValueError:
-            raise PaymentFileError(
-                f"line {number}: paid_on {paid_on!r} is not YYYY-MM-DD"
-            ) from None
-        if not amount.lstrip("-").isdigit():
-            raise PaymentFileError(f"line {number}: amount_cents {amount!r} is not whole cents")
-        payments.append(Payment(number, ref, paid_on, int(amount), payee))
+        payments.append(_payment(number, *(c.strip() for c in row)))
     return payments
+
+
+def _text(data: bytes) -> str:
+    if b"\0" in data:
+        raise PaymentFileError("this is not a CSV file: it holds NUL bytes (a binary file?)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PaymentFileError(f"line {line}: the file is not UTF-8 text") from None
+
+
+def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on (a quoted field may span lines)."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over csv's limit of 131,072 characters
+            raise PaymentFileError(f"line {start}: not valid CSV ({exc})") from None
+        yield start, row
+
+
+def _payment(number: int, ref: str, paid_on: str, amount: str, payee: str) -> Payment:
+    if not is_identifier(ref):
+        raise PaymentFileError(f"line {number}: payment_ref must be 1 to 256 printable characters")
+    try:
+        if date.fromisoformat(paid_on).isoformat() != paid_on:
+            raise ValueError
+    except ValueError:
+        raise PaymentFileError(
+            f"line {number}: paid_on {paid_on[:40]!r} is not YYYY-MM-DD"
+        ) from None
+    if not WHOLE_CENTS.fullmatch(amount):
+        raise PaymentFileError(
+            f"line {number}: amount_cents {amount[:40]!r} is not whole cents (digits 0-9, no sign)"
+        )
+    # Its length first: a long enough string of digits is refused by int() itself.
+    significant = amount.lstrip("0") or "0"
+    if len(significant) > len(str(MAX_SAFE_INTEGER)) or int(significant) > MAX_SAFE_INTEGER:
+        raise PaymentFileError(
+            f"line {number}: amount_cents is more than the ledger's limit of "
+            f"{MAX_SAFE_INTEGER} cents"
+        )
+    if not payee.isprintable():
+        raise PaymentFileError(f"line {number}: payee holds control characters")
+    return Payment(number, ref, paid_on, int(significant), payee)
 
 
 @dataclass

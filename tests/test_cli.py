@@ -125,11 +125,12 @@ def test_keys_are_encrypted_on_disk_and_need_the_passphrase(tmp_path: Path) -> N
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         text = path.read_text()
-        assert "BEGIN ENCRYPTED PRIVATE KEY" in text and PASSPHRASE not in text
+        sealed = "sealed_private_key" in text or "BEGIN ENCRYPTED PRIVATE KEY" in text
+        assert sealed and "BEGIN PRIVATE KEY" not in text and PASSPHRASE not in text
 
     missing = cmpp("checkpoint", cwd=tmp_path, passphrase=None)
     assert missing.returncode == 2 and "CMPP_KEY_PASSPHRASE" in missing.stderr
-    wrong = cmpp("checkpoint", cwd=tmp_path, passphrase="guess")
+    wrong = cmpp("checkpoint", cwd=tmp_path, passphrase="a wrong guess at it")
     assert wrong.returncode == 2 and "cannot decrypt" in wrong.stderr
     for result in (missing, wrong):
         _no_traceback(result)

@@ -21,7 +21,7 @@ def ledger_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     env = {
         "CMPP_DATABASE_URL": database_url,
         "CMPP_DATA_DIR": str(tmp_path / "var"),
-        "CMPP_KEY_PASSPHRASE": "pass",
+        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
         "CMPP_VAULT_KEY": VAULT,
     }
     for args in (["init"], ["demo", "--participants", "25", "--seed", "3"]):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from tools import key_commands, ledger_commands, projection_commands, report_commands
+from tools.console import Commands
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="The CMPP ledger.")
+app = typer.Typer(cls=Commands, no_args_is_help=True, add_completion=False, help="The CMPP ledger.")
 app.add_typer(ledger_commands.commands)
 app.add_typer(report_commands.commands)
 app.add_typer(ledger_commands.prove, name="prove")

@@ -1,19 +1,24 @@
-"""What every command shares: the consoles, JSON or text output, progress bars, and the
-one place where a user's error becomes a message and exit code 2."""
+"""What every command shares: the consoles, JSON or text output, progress bars, reading
+the files a user names, and the one place where a user's error becomes a message and
+exit code 2."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.text import Text
+from typer.core import TyperGroup
 
 from ledger.errors import UserError
 from projections.settings import load_settings
@@ -33,21 +38,85 @@ ActorOpt = Annotated[
 ]
 
 
+def printable(text: object) -> str:
+    """`text` on one line, its control characters shown as escapes: what a user typed or
+    a file held can neither break a message in two nor drive the terminal."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+
+
 def fail(message: str) -> typer.Exit:
-    """Say what went wrong (as text, never as console markup); exit code 2."""
-    err.print(f"[red]error:[/red] {escape(message)}")
+    """Say what went wrong (as text, never as console markup), on one line; exit code 2."""
+    err.print(Text.assemble(("error:", "red"), " ", printable(message)))
     return typer.Exit(2)
+
+
+def os_reason(exc: OSError) -> str:
+    """`path: reason` for an error of the operating system (a full disk, a permission)."""
+    reason = exc.strerror or str(exc)
+    return reason if exc.filename is None else f"{exc.filename}: {reason}"
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Known failures become a message and exit code 2, never a traceback."""
+    """Known failures become a message and exit code 2, never a traceback.
+
+    Besides our own errors, only what the environment causes is caught here: the
+    operating system refusing a file, and a file read as JSON or text that is neither
+    (a corrupt key file). A programming error keeps its traceback."""
     try:
         yield
     except UserError as exc:
         raise fail(str(exc)) from None
     except PersistenceError as exc:
         raise fail(f"database error: {type(exc).__name__}: {exc}") from None
+    except OSError as exc:
+        raise fail(f"cannot use {os_reason(exc)}") from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"a file that should hold JSON does not: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise fail(f"a file that should hold UTF-8 text does not: {exc.reason}") from None
+
+
+class Commands(TyperGroup):
+    """The command line's root: every command runs inside `user_errors`, so an error a
+    command forgot to name still becomes a message and exit code 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # An argument holding bytes that are not UTF-8 reaches Python as lone surrogates,
+        # which no file, database or signed entry can hold: refused here, once for all.
+        for arg in args:
+            if not _is_utf8(arg):
+                raise fail(f"the argument {arg} is not UTF-8 text")
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click.Context
+        with user_errors():
+            return super().invoke(ctx)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of a file the user named: a regular file, never a FIFO or a device that
+    would block the command or never end (opened without blocking, checked, then read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before open(), which refuses a directory
+        os.close(fd)
+        raise UserError(f"{what} {path} is not a regular file")
+    with open(fd, "rb") as file:
+        try:
+            return file.read()
+        except OSError as exc:
+            raise UserError(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 @contextmanager

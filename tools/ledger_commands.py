@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -11,16 +17,38 @@ import typer
 from ledger import transparency
 from ledger.application import LedgerNotOpenError
 from ledger.bundle import BundleError
-from ledger.export import export_bundle
+from ledger.errors import UserError
+from ledger.export import export_bundle, export_entry_proof
 from ledger.note import VerifierKey
 from ledger.tlog_proof import TlogProofError, verify_tlog_proof
+from ledger.transparency import MAX_TREE_SIZE
 from projections.system import System
-from tools.console import ActorOpt, JsonOpt, emit, err, out, progress_bar, system, user_errors
+from tools.console import (
+    ActorOpt,
+    JsonOpt,
+    emit,
+    err,
+    out,
+    printable,
+    progress_bar,
+    read_input,
+    system,
+    user_errors,
+)
 from tools.demo import DemoSummary, run_demo
 
 commands = typer.Typer()
 prove = typer.Typer(no_args_is_help=True, help="Merkle proofs (LEDGER_FORMAT.md section 8).")
 export = typer.Typer(no_args_is_help=True, help="Exports of the ledger.")
+
+# Bounds of integer arguments: what a store can hold, and more than anyone will ask for.
+SeqArg = Annotated[int, typer.Argument(min=0, max=MAX_TREE_SIZE)]
+SizeOpt = Annotated[
+    int | None, typer.Option(min=0, max=MAX_TREE_SIZE, help="Tree size to prove against.")
+]
+MAX_PARTICIPANTS = 10_000_000
+MAX_SEED = 2**63 - 1
+MAX_JOBS = 1024
 
 
 @commands.command()
@@ -66,8 +94,12 @@ def _demo(ledger: System, participants: int, seed: int) -> DemoSummary:
 
 @commands.command()
 def demo(
-    participants: Annotated[int, typer.Option(min=1, help="How many participants.")] = 2000,
-    seed: Annotated[int, typer.Option(help="The same seed gives the same pilot.")] = 2022,
+    participants: Annotated[
+        int, typer.Option(min=1, max=MAX_PARTICIPANTS, help="How many participants.")
+    ] = 2000,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="The same seed gives the same pilot.")
+    ] = 2022,
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -87,7 +119,9 @@ def demo(
 @commands.command()
 def run(
     actor: ActorOpt = None,
-    participants: Annotated[int, typer.Option(min=1, help="Demo size on first start.")] = 2000,
+    participants: Annotated[
+        int, typer.Option(min=1, max=MAX_PARTICIPANTS, help="Demo size on first start.")
+    ] = 2000,
 ) -> None:
     """Initialise a ledger with the demo pilot if there is none; show its checkpoint and key."""
     with system(actor) as ledger:
@@ -108,20 +142,36 @@ def run(
         out.print(f"verifier key  {ledger.app.log_verifier_key}\n\n{note}", end="")
 
 
+@contextmanager
+def terminated_as_exit() -> Iterator[None]:
+    """SIGTERM (a service stopping, `timeout`) ends the command as an exception does, so
+    what it has half written is removed on the way out rather than left behind."""
+
+    def exit_now(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+    previous = signal.signal(signal.SIGTERM, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 # -- proofs ---------------------------------------------------------------------------
 
 
 @prove.command("inclusion")
-def prove_inclusion(
-    seq: int, size: Annotated[int | None, typer.Option(help="Tree size to prove against.")] = None
-) -> None:
+def prove_inclusion(seq: SeqArg, size: SizeOpt = None) -> None:
     """Inclusion proof of entry SEQ (JSON, LEDGER_FORMAT.md section 8)."""
     with system() as ledger:
         emit(transparency.inclusion(ledger.log, seq, size), True, lambda: None)
 
 
 @prove.command("consistency")
-def prove_consistency(old: int, new: int) -> None:
+def prove_consistency(old: SeqArg, new: SeqArg) -> None:
     """Consistency proof from tree size OLD to NEW (JSON)."""
     with system() as ledger:
         emit(transparency.consistency(ledger.log, old, new), True, lambda: None)
@@ -129,17 +179,12 @@ def prove_consistency(old: int, new: int) -> None:
 
 @prove.command("entry")
 def prove_entry(
-    seq: int,
-    out_dir: Annotated[Path, typer.Argument(metavar="OUT")],
-    size: Annotated[int | None, typer.Option(help="Tree size to prove against.")] = None,
+    seq: SeqArg, out_dir: Annotated[Path, typer.Argument(metavar="OUT")], size: SizeOpt = None
 ) -> None:
     """Write entry SEQ's line and its C2SP tlog-proof to OUT/<seq>.entry, OUT/<seq>.tlog-proof."""
-    with system() as ledger:
-        line, proof = transparency.entry_proof(ledger.log, seq, size)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{seq}.entry").write_bytes(line)
-        (out_dir / f"{seq}.tlog-proof").write_text(proof)
-    out.print(f"wrote {out_dir / f'{seq}.entry'} and {out_dir / f'{seq}.tlog-proof'}")
+    with system() as ledger, terminated_as_exit():
+        export_entry_proof(ledger.log, seq, out_dir, size)
+    out.print(printable(f"wrote {out_dir / f'{seq}.entry'} and {out_dir / f'{seq}.tlog-proof'}"))
 
 
 # -- export and verify ----------------------------------------------------------------
@@ -148,7 +193,7 @@ def prove_entry(
 @export.command("bundle")
 def export_bundle_command(out_dir: Annotated[Path, typer.Argument(metavar="OUT")]) -> None:
     """Write an audit bundle (LEDGER_FORMAT.md section 7) to the directory OUT."""
-    with system() as ledger:
+    with system() as ledger, terminated_as_exit():
         store = ledger.app.store
         with progress_bar("exporting", store.head().size) as advance:
             manifest = export_bundle(
@@ -158,7 +203,7 @@ def export_bundle_command(out_dir: Annotated[Path, typer.Argument(metavar="OUT")
                 out_dir,
                 advance,
             )
-    out.print(f"wrote {manifest['size']} entries to {out_dir}")
+    out.print(printable(f"wrote {manifest['size']} entries to {out_dir}"))
 
 
 @commands.command()
@@ -171,7 +216,8 @@ def verify(
     ] = None,
     trusted_root_key: Annotated[str | None, typer.Option(help="The root key id you trust.")] = None,
     jobs: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes (default: every core).")
+        int | None,
+        typer.Option(min=1, max=MAX_JOBS, help="Worker processes (default: every core)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -183,7 +229,8 @@ def verify(
         report = ledger.verify(
             bundle, trusted_key=key, trusted_root_key=trusted_root_key, jobs=jobs
         )
-    emit(report.to_json(), as_json, lambda: out.print("\n".join(report.lines())))
+    # A finding may quote what a bundle holds: shown, never acted on by the terminal.
+    emit(report.to_json(), as_json, lambda: out.print("\n".join(map(printable, report.lines()))))
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -197,10 +244,7 @@ def verify_entry(
     """Check one entry against a signed checkpoint, with nothing else of the log; exit 0/1/2."""
     with user_errors():
         key = VerifierKey.parse(trusted_key)
-        try:
-            line, text = entry.read_bytes(), proof.read_text()
-        except OSError as exc:
-            raise BundleError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        line, text = _entry_line(entry), _proof_text(proof)
     try:
         checkpoint = verify_tlog_proof(text, line, key)
     except TlogProofError as exc:
@@ -208,12 +252,34 @@ def verify_entry(
         emit(
             {"verified": False, "problem": problem},
             as_json,
-            lambda: out.print(f"FAILED: {problem}"),
+            lambda: out.print(printable(f"FAILED: {problem}")),
         )
         raise typer.Exit(1) from None
     result = {"verified": True, "tree_size": checkpoint.size, "origin": checkpoint.origin}
     emit(
         result,
         as_json,
-        lambda: out.print(f"VERIFIED entry in {checkpoint.origin} at tree size {checkpoint.size}"),
+        lambda: out.print(
+            printable(f"VERIFIED entry in {checkpoint.origin} at tree size {checkpoint.size}")
+        ),
     )
+
+
+def _entry_line(path: Path) -> bytes:
+    """The entry file's one line (a JSON object), as `prove entry` wrote it."""
+    data = read_input(path, "the entry")
+    line = data.removesuffix(b"\n")
+    try:
+        entry = json.loads(line.decode("utf-8")) if b"\n" not in line else None
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past all reason
+        entry = None
+    if not isinstance(entry, dict):
+        raise UserError(f"{path} is not an entry: one line of JSON, as `cmpp prove entry` writes")
+    return data
+
+
+def _proof_text(path: Path) -> str:
+    try:
+        return read_input(path, "the tlog-proof").decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a tlog-proof: it is not UTF-8 text") from None

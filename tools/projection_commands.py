@@ -13,6 +13,8 @@ from projections.worker import follow
 from tools.console import JsonOpt, emit, err, out, progress_bar, system
 
 projections = typer.Typer(no_args_is_help=True, help="The read models: status, rebuild, digest.")
+MAX_INTERVAL = 3600.0  # seconds: a worker polls at least hourly (inf or nan is no interval)
+MAX_BATCH = 1_000_000  # entries in one transaction
 
 
 @projections.command("status")
@@ -54,12 +56,23 @@ def projections_digest(as_json: JsonOpt = False) -> None:
 
 @projections.command("follow")
 def projections_follow(
-    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
-    batch: Annotated[int, typer.Option(min=1, help="Entries per transaction.")] = 5000,
+    interval: Annotated[
+        float, typer.Option(min=0.05, max=MAX_INTERVAL, help="Seconds between polls.")
+    ] = 1.0,
+    batch: Annotated[
+        int, typer.Option(min=1, max=MAX_BATCH, help="Entries per transaction.")
+    ] = 5000,
 ) -> None:
     """Run a projection worker: follow the log until stopped (Ctrl-C or SIGTERM)."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        _follow(interval, batch, stop)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _follow(interval: float, batch: int, stop: threading.Event) -> None:
     with system() as ledger:
 
         def report_lag(applied: int, lag: dict[str, int]) -> None:

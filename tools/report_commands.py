@@ -9,8 +9,9 @@ import typer
 from rich.table import Table
 
 from domain.errors import dollars
-from projections.reconcile import PaymentFileError, Reconciliation, read_payment_file
-from tools.console import JsonOpt, emit, out, system
+from ledger.transparency import MAX_TREE_SIZE
+from projections.reconcile import Reconciliation, read_payment_file
+from tools.console import JsonOpt, emit, out, read_input, system
 
 commands = typer.Typer()
 
@@ -21,7 +22,10 @@ AsOfOpt = Annotated[
     ),
 ]
 AtSeqOpt = Annotated[
-    int | None, typer.Option("--at-seq", help="The state once entry N had been applied.")
+    int | None,
+    typer.Option(
+        "--at-seq", min=0, max=MAX_TREE_SIZE, help="The state once entry N had been applied."
+    ),
 ]
 MONEY = ("authorised", "disbursed", "reversed", "refunded", "expended", "cash_on_hand", "remaining")
 SF425_LINES = ("10a", "10b", "10c", "10d", "10e", "10f", "10g", "10h")
@@ -155,10 +159,7 @@ def reconcile_command(
 ) -> None:
     """Match a bank payment file against the ledger's disbursements; exit 1 if they differ."""
     with system() as ledger:
-        try:
-            text = payments.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PaymentFileError(f"cannot read {payments}: {exc}") from None
-        result = ledger.reports.reconcile(read_payment_file(text))
+        bank_file = read_payment_file(read_input(payments, "the payment file"))
+        result = ledger.reports.reconcile(bank_file)
     emit(result.to_json(), as_json, lambda: _reconciliation_text(result))
     raise typer.Exit(0 if result.clean else 1)
