@@ -4,10 +4,13 @@ refuses a master key other than its own; a sweep removes only records proven orp
 from __future__ import annotations
 
 import base64
+import json
 import os
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from domain.errors import DomainError
 from domain.vault import Vault, VaultKeyError
@@ -15,6 +18,8 @@ from domain.vault_sweep import sweep
 from projections.system import System
 from tests.helpers import RawDatabase
 from tests.pilot import open_pilot
+from tests.test_faults import writer_env
+from tools.cli import app as cli
 
 PERSON = {"name": "Ana María Quispe Huamán", "a_number": "A201456789"}
 
@@ -117,3 +122,21 @@ def test_the_sweep_removes_only_records_no_event_commits_to(database_url: str) -
     for event in pilot.events("case.ParticipantEnrolled"):
         assert pilot.app.read_protected(event["data"]["pii_sha256"]).participant_id in kept
     assert sweep(vault, pilot.app.store, remove=True).orphans == []
+
+
+def test_cmpp_vault_sweep_reports_and_removes_orphans(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    pilot = open_pilot(url)
+    who = enrol(pilot)
+    pilot.system.keys.save(pilot.irc.key, "irc")
+    _record, statements = pilot.app.vault.seal(who, "notes", "left behind by a crash")
+    for sql, params in statements:
+        RawDatabase(url).execute(sql, params)
+    env = writer_env(pilot.system, url)
+    listed = CliRunner().invoke(cli, ["vault", "sweep", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    report = json.loads(listed.stdout)
+    assert report["records"] == 2 and len(report["orphans"]) == 1 and not report["removed"]
+    removed = CliRunner().invoke(cli, ["vault", "sweep", "--remove", "--json"], env=env)
+    assert json.loads(removed.stdout)["removed"] is True
+    assert RawDatabase(url).count("vault_records") == 1

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from tools import key_commands, ledger_commands, projection_commands, report_commands
+from tools import (
+    key_commands,
+    ledger_commands,
+    projection_commands,
+    report_commands,
+    vault_commands,
+)
 from tools.console import Commands
 
 app = typer.Typer(cls=Commands, no_args_is_help=True, add_completion=False, help="The CMPP ledger.")
@@ -14,6 +20,7 @@ app.add_typer(ledger_commands.prove, name="prove")
 app.add_typer(ledger_commands.export, name="export")
 app.add_typer(key_commands.keys, name="keys")
 app.add_typer(projection_commands.projections, name="projections")
+app.add_typer(vault_commands.vault, name="vault")
 
 
 def main() -> None:

@@ -120,11 +120,12 @@ def read_input(path: Path, what: str) -> bytes:
 
 
 @contextmanager
-def system(actor: str | None = None) -> Iterator[System]:
-    """The ledger, wired from the environment's settings, for one command."""
+def system(actor: str | None = None, *, read_only: bool = False) -> Iterator[System]:
+    """The ledger, wired from the environment's settings, for one command. A command
+    that only reads the log says so: it then writes nothing and waits on no writer."""
     with user_errors():
         overrides = {} if actor is None else {"actor": actor}
-        with System(load_settings(**overrides), progress_bar) as built:
+        with System(load_settings(**overrides), progress_bar, read_only=read_only) as built:
             yield built
 
 

@@ -22,7 +22,7 @@ keys = typer.Typer(no_args_is_help=True, help="Signing keys: list, register, rot
 @keys.command("list")
 def keys_list(as_json: JsonOpt = False) -> None:
     """The keys registered in the ledger."""
-    with system() as ledger:
+    with system(read_only=True) as ledger:
         rows: list[dict[str, Any]] = [
             {
                 "key_id": k.key_id,

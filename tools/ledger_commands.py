@@ -222,7 +222,7 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the log (checks 1 to 9 of LEDGER_FORMAT.md section 7); exit 0, 1 or 2."""
-    with system() as ledger:
+    with system(read_only=True) as ledger:
         if trusted_root_key is not None and not trusted_root_key.strip():
             raise BundleError("--trusted-root-key is empty: give the root key id you trust")
         key = None if trusted_key is None else VerifierKey.parse(trusted_key)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from projections.worker import follow
-from tools.console import JsonOpt, emit, err, out, progress_bar, system
+from tools.console import JsonOpt, emit, err, out, printable, progress_bar, system
 
 projections = typer.Typer(no_args_is_help=True, help="The read models: status, rebuild, digest.")
 MAX_INTERVAL = 3600.0  # seconds: a worker polls at least hourly (inf or nan is no interval)
@@ -81,6 +81,10 @@ def _follow(interval: float, batch: int, stop: threading.Event) -> None:
                     f"applied {applied}; lag " + ", ".join(f"{k} {v}" for k, v in lag.items())
                 )
 
+        def report_outage(cause: Exception) -> None:
+            message = f"the database went away ({cause}); waiting for it, then carrying on"
+            err.print(printable(message), markup=False)
+
         with contextlib.suppress(KeyboardInterrupt):
             follow(
                 ledger.projector,
@@ -89,4 +93,5 @@ def _follow(interval: float, batch: int, stop: threading.Event) -> None:
                 stop=stop,
                 listen_url=ledger.settings.url,
                 on_cycle=report_lag,
+                on_outage=report_outage,
             )
