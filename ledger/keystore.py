@@ -231,7 +231,7 @@ class KeyStore:
                 f"private ({exc.strerror}): make it yours and chmod 600 it"
             ) from None
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = _read_file(path).decode("utf-8")
         except UnicodeDecodeError:
             raise _damaged(path, "not UTF-8 text") from None
         except OSError as exc:
@@ -289,7 +289,7 @@ class KeyStore:
         out = []
         for path in sorted(self.directory.glob("*.json")):
             try:
-                text = path.read_bytes().decode("utf-8")
+                text = _read_file(path).decode("utf-8")
             except (OSError, UnicodeDecodeError):
                 raise _damaged(path, "unreadable") from None
             record = _public_facts(path, text)
@@ -429,5 +429,21 @@ def _sync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+MAX_KEY_FILE_BYTES = 1 << 20  # a key file is well under 1 KiB
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of a regular file. Opened without blocking and checked before reading:
+    a FIFO or a device put where a key file should be would hang or never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EISDIR, "not a regular file", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(MAX_KEY_FILE_BYTES)
     finally:
         os.close(fd)

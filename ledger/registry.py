@@ -21,7 +21,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.catalogue import BOARD, KEY_REGISTERED, KEY_REVOKED, LEDGER_OPENED, LOG_ROLE
+from ledger.catalogue import (
+    BOARD,
+    KEY_REGISTERED,
+    KEY_REVOKED,
+    LEDGER_OPENED,
+    LOG_ROLE,
+    EventType,
+)
 from ledger.errors import UserError
 from ledger.events import DeclaredCreated, DeclaredEvent
 from ledger.hashing import b64encode, key_id
@@ -97,15 +104,16 @@ class Ledger(Aggregate):
         unknown = sorted(set(roles) - set(known))
         if not roles or unknown or len(set(roles)) != len(roles):
             raise KeyRuleError(f"roles must be distinct names from {', '.join(known)}")
-        if not holder.startswith("org:"):
+        if not (isinstance(holder, str) and holder.startswith("org:")):
             raise KeyRuleError(f"holder {holder!r} is not an organisation id (org:…)")
-        self.trigger_event(
-            self.KeyRegistered,
-            key_id=new_id,
-            public_key=b64encode(public_key),
-            holder=holder,
-            roles=list(roles),
-        )
+        data = {
+            "key_id": new_id,
+            "public_key": b64encode(public_key),
+            "holder": holder,
+            "roles": list(roles),
+        }
+        _well_formed(KEY_REGISTERED, data)
+        self.trigger_event(self.KeyRegistered, **data)
         return new_id
 
     def revoke_key(self, key_id: str, reason: str) -> None:
@@ -115,6 +123,7 @@ class Ledger(Aggregate):
                 f"refusing to revoke the last board key {key_id}: no key could register or "
                 "revoke keys again; rotate it instead (its successor is registered as it goes)"
             )
+        _well_formed(KEY_REVOKED, {"key_id": key_id, "reason": reason})
         self.trigger_event(self.KeyRevoked, key_id=key_id, reason=reason)
 
     def rotate_key(
@@ -140,6 +149,14 @@ class Ledger(Aggregate):
     def key_managers(self) -> list[str]:
         """The keys in force that may both register and revoke keys (the board's)."""
         return [k for k, r in self.keys.items() if not r["revoked"] and manages_keys(r["roles"])]
+
+
+def _well_formed(event_type: EventType, data: dict[str, Any]) -> None:
+    """Refuse, before signing, data the verifier's check 9 would flag (a lone surrogate
+    in a reason, say, which could not even be encoded)."""
+    problems = event_type.problems(data)
+    if problems:
+        raise KeyRuleError(problems[0][1])
 
 
 def manages_keys(roles: Iterable[str]) -> bool:

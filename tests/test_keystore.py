@@ -6,6 +6,7 @@ clear message and never the secret."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -305,3 +306,12 @@ def test_an_unreadable_key_file_is_named(tmp_path: Path) -> None:
     path.unlink()
     path.mkdir()
     _refused(tmp_path / "keys", key.key_id, "cannot read the key file")
+
+
+def test_a_fifo_where_a_key_file_should_be_is_refused_not_waited_on(tmp_path: Path) -> None:
+    key, path = _saved(tmp_path)
+    path.unlink()
+    os.mkfifo(path)  # nothing will ever write to it: reading it would block for good
+    _refused(tmp_path / "keys", key.key_id, "cannot read the key file")
+    with pytest.raises(KeyStoreError, match="unreadable"):
+        _store(tmp_path / "keys").list()
