@@ -25,7 +25,7 @@ from domain.funds import Appropriation, Award
 from domain.organisations import Organisation
 from domain.rules import ProgramRules
 from domain.streams import Stream, streams_by_type
-from domain.vault import Vault, VaultError
+from domain.vault import Vault, VaultError, refuse_another_key
 from ledger.application import LedgerApplication
 from ledger.catalogue import EventType
 from ledger.guard_snapshot import snapshot_key
@@ -47,7 +47,10 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         self.rules = ProgramRules()
         self.funds, self.cases = self.rules.funds, self.rules.cases
         # The rules start from a snapshot only if it carries a MAC under a key derived
-        # from the vault key, which the database's operators do not hold.
+        # from the vault key, which the database's operators do not hold. A wrong vault
+        # key is refused first: its writer would discard the snapshots as forged.
+        if vault_key is not None:
+            refuse_another_key(self.recorder.datastore, vault_key)  # type: ignore[attr-defined]
         key = None if vault_key is None else snapshot_key(vault_key)
         self.recorder.set_guard(self.rules, snapshot_key=key)  # type: ignore[attr-defined]
 

@@ -286,8 +286,16 @@ class CaseRules(RuleSet):
                     "own-participant",
                     f"{event['org']} may not file a complaint for {who.grantee}'s participant",
                 )
+            yield from self._narrative_kept(pid, d)
         elif d["narrative_sha256"] is not None:
             yield _NO_KEY_FOR_NARRATIVE
+
+    def _narrative_kept(self, pid: str, d: dict[str, Any]) -> Iterator[Problem]:
+        # An erased participant's data key is gone for good: a narrative sealed now
+        # would make them a new one, and their data readable again.
+        who = self.case(pid)
+        if who is not None and who.erased and d["narrative_sha256"] is not None:
+            yield "erased", f"participant {pid}'s data was erased: no narrative can be kept"
 
     @applies(c.COMPLAINT_FILED)
     def _file(self, seq: int, d: dict[str, Any], event: Event) -> None:
@@ -310,6 +318,8 @@ class CaseRules(RuleSet):
             yield "dates", "a complaint cannot be resolved before it was filed"
         if complaint.participant_id is None and d["narrative_sha256"] is not None:
             yield _NO_KEY_FOR_NARRATIVE
+        elif complaint.participant_id is not None:
+            yield from self._narrative_kept(complaint.participant_id, d)
 
     @applies(c.COMPLAINT_RESOLVED)
     def _resolve(self, seq: int, d: dict[str, Any], _: Event) -> None:

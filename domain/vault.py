@@ -31,7 +31,7 @@ from eventsourcing.postgres import PostgresDatastore
 from ledger import canonical
 from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
-from ledger.outcome import Statement, retry_read
+from ledger.outcome import Statement, retry_idempotent
 
 
 class VaultError(UserError, RuntimeError):
@@ -84,6 +84,34 @@ def key_check_value(master_key: bytes) -> bytes:
     return hmac.new(master_key, b"CMPP vault master key check, v1", hashlib.sha256).digest()
 
 
+def refuse_another_key(datastore: Any, master_key: bytes) -> None:
+    """Before a writer starts (its rules' snapshots are keyed from the vault key too):
+    refuse a master key that is not the vault's own, if the vault has one yet. Only
+    reads: a new or read-only database is left as it is."""
+    postgres = isinstance(datastore, PostgresDatastore)
+    exists = (
+        "SELECT to_regclass('vault_meta') IS NOT NULL AS present"
+        if postgres
+        else "SELECT COUNT(*) AS present FROM sqlite_master"
+        " WHERE type = 'table' AND name = 'vault_meta'"
+    )
+    with datastore.transaction(commit=False) as c:
+        c.execute(exists)
+        if not c.fetchone()["present"]:
+            return
+        c.execute(
+            f"SELECT value FROM vault_meta WHERE name = {'%s' if postgres else '?'}",  # noqa: S608
+            (KEY_CHECK,),
+        )
+        row = c.fetchone()
+    expected = key_check_value(master_key)
+    if row is not None and not hmac.compare_digest(bytes(row["value"]), expected):
+        raise VaultKeyError(
+            "CMPP_VAULT_KEY is not the key this vault was made with: set the vault's "
+            "own key (nothing was read or written)"
+        )
+
+
 @dataclass(frozen=True)
 class Sealed:
     """A vault record staged for an event (the record's id and the event's commitment)."""
@@ -101,21 +129,26 @@ class Vault:
         self._datastore = datastore
         self._master = master_key
         self._postgres = isinstance(datastore, PostgresDatastore)
+        self._create_tables()
+        self._check_master_key()
+
+    @retry_idempotent
+    def _create_tables(self) -> None:
         blob = "bytea" if self._postgres else "BLOB"
-        with datastore.transaction(commit=True) as c:
+        with self._datastore.transaction(commit=True) as c:
             for statement in TABLES:
                 c.execute(statement.format(blob=blob))
-        self._check_master_key()
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self._postgres else text
 
-    @retry_read
+    @retry_idempotent
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._datastore.transaction(commit=False) as c:
             c.execute(self._sql(sql), params)
             return list(c.fetchall())
 
+    @retry_idempotent  # its statements are all safe to repeat (see their callers)
     def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
         with self._datastore.transaction(commit=True) as c:
             c.execute(self._sql(sql), params)
@@ -253,6 +286,7 @@ class Vault:
             Sealed(r["record_id"], r["participant_id"], r["kind"], r["commitment"]) for r in rows
         ]
 
+    @retry_idempotent
     def remove(self, record_ids: list[str]) -> None:
         """Delete records (only ones proven to have no event: see the application's sweep)."""
         with self._datastore.transaction(commit=True) as c:

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from ledger import canonical
 from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
+from ledger.outcome import OutcomeUnknownError
 from ledger.signing import SigningKey
 
 FORMAT = "cmpp-key-file/2"
@@ -115,12 +116,16 @@ class KeyStore:
         The file is sealed under a pending name before the block, so a key the ledger
         accepts is already safe on disk; it is renamed into place when the block returns,
         and removed if the block raises, leaving no file for a key that was never
-        registered."""
+        registered. If the block cannot tell whether the registration committed (the
+        database went away as it did), the pending file stays: the key may be in force,
+        and `load` says how to keep it."""
         path = self._path(key.key_id)
         pending = path.with_suffix(PENDING_SUFFIX)
         self._write(pending, self._sealed(key, label))
         try:
             yield pending
+        except OutcomeUnknownError:
+            raise
         except BaseException:
             pending.unlink(missing_ok=True)
             raise

@@ -51,6 +51,13 @@ class DatabaseUnavailableError(UserError, RuntimeError):
     rule = "database-unavailable"
 
 
+class OutcomeUnknownError(DatabaseUnavailableError):
+    """A write was sent, and the database stayed away before it could say whether it
+    committed: whatever the write depends on (a key's private file) must be kept."""
+
+    rule = "outcome-unknown"
+
+
 @dataclass
 class Attempts:
     """Carried through eventsourcing's retries of one insert (the same kwargs each time)."""
@@ -90,7 +97,7 @@ def learn_outcome(
             found = recorded(stored_events)
         except (*CONNECTION_ERRORS, DatabaseUnavailableError):
             if time.monotonic() + pause > deadline:
-                raise DatabaseUnavailableError(
+                raise OutcomeUnknownError(
                     f"the database connection was lost while the command committed, and "
                     f"the database stayed unreachable for {wait:.0f} s, so whether it was "
                     f"recorded is not known: check before repeating it ({_reason(cause)})"
@@ -141,9 +148,11 @@ class Outage:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def retry_read(func: F) -> F:
-    """Repeat a read on a dropped connection (it is safe to), with backoff, until the
-    database has been away READ_PATIENCE_SECONDS; then DatabaseUnavailableError."""
+def retry_idempotent(func: F) -> F:
+    """Repeat a read, or a write whose repetition changes nothing (CREATE … IF NOT
+    EXISTS, INSERT … ON CONFLICT DO NOTHING, a DELETE by key), on a dropped connection,
+    with backoff, until the database has been away READ_PATIENCE_SECONDS; then
+    DatabaseUnavailableError."""
 
     @wraps(func)
     def repeating(*args: Any, **kwargs: Any) -> Any:

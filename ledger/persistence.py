@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from ledger.errors import UserError
 
-CONNECT_SECONDS = 3
+CONNECT_SECONDS = 2
 
 
 class ConfigError(UserError, ValueError):
@@ -64,7 +64,7 @@ def persistence_env(
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": "10",
-            # A connection that cannot be had in 3 s fails (with its cause, found by
+            # A connection that cannot be had in 2 s fails (with its cause, found by
             # the store's probe) rather than after the library's 30 s.
             "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_SECONDS),
         }

@@ -56,7 +56,7 @@ from ledger.outcome import (
     DatabaseUnavailableError,
     Statement,
     learn_outcome,
-    retry_read,
+    retry_idempotent,
     same_events,
 )
 from ledger.trust import KeyRecord, TrustState
@@ -111,7 +111,7 @@ class PostgresLog(LogWriter):
             try:
                 super().create_table()  # type: ignore[misc]
                 return
-            except (InternalError, IntegrityError, ProgrammingError):
+            except (InternalError, IntegrityError, ProgrammingError, *CONNECTION_ERRORS):
                 if attempt == 4:
                     raise
                 time.sleep(0.05 * (attempt + 1))
@@ -246,19 +246,19 @@ class PostgresLog(LogWriter):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             yield curs
 
-    @retry_read
+    @retry_idempotent
     def head(self) -> Head:
         with self._read() as c:
             c.execute(self._q["head"])
             return Head.from_row(c.fetchone())
 
-    @retry_read
+    @retry_idempotent
     def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
         with self._read() as c:
             c.execute(self._q["read_rows"], (start, limit))
             return [(r["seq"], r["prev"], _bytes(r["state"])) for r in c.fetchall()]
 
-    @retry_read
+    @retry_idempotent
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
         seqs = sorted({node_home(n)[0] for n in nodes})
         with self._read() as c:
@@ -266,32 +266,33 @@ class PostgresLog(LogWriter):
             rows = {r["seq"]: (bytes(r["leaf_hash"]), bytes(r["nodes"])) for r in c.fetchall()}
         return nodes_from_rows(nodes, rows)
 
-    @retry_read
+    @retry_idempotent
     def key_records(self) -> list[KeyRecord]:
         with self._read() as c:
             c.execute(self._q["all_keys"])
             return [key_record(row) for row in c.fetchall()]
 
-    @retry_read
+    @retry_idempotent
     def checkpoints(self) -> list[tuple[int, str]]:
         with self._read() as c:
             c.execute(self._q["checkpoints"])
             return [(row["size"], row["note"]) for row in c.fetchall()]
 
-    @retry_read
+    @retry_idempotent
     def checkpoints_near(self, size: int) -> list[tuple[int, str]]:
         with self._read() as c:
             c.execute(self._q["checkpoints_near"], (size, size))
             rows = [(row["size"], row["note"]) for row in c.fetchall()]
         return rows
 
+    @retry_idempotent
     def add_checkpoint(self, size: int, note: str, issued_at: str) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(self._q["add_checkpoint"], (size, note, issued_at))
 
     # -- the guard's snapshots (ledger.guard_snapshot) ----------------------------------
 
-    @retry_read
+    @retry_idempotent
     def read_guard_snapshot(self, name: str) -> Snapshot | None:
         with self._read() as c:
             c.execute(self._q["read_snapshot"], (name,))
@@ -355,6 +356,26 @@ class LedgerPostgresProcessRecorder(PostgresLog, PostgresProcessRecorder):
     pass
 
 
+# A connection whose other end is gone is noticed, on both sides, in seconds rather
+# than never: the client by TCP keepalives and an unacknowledged-data timeout, the
+# server by its own keepalives and by checking its client while a query runs (its
+# backend would otherwise hold the writers' lock for a client long gone). A writer
+# waits at most WRITERS_LOCK_SECONDS for that lock, then the attempt is retried.
+WRITERS_LOCK_SECONDS = 10
+CONNECTION_OPTIONS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+    "options": (
+        "-c client_connection_check_interval=2000 -c tcp_keepalives_idle=5"
+        " -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
+        f" -c lock_timeout={WRITERS_LOCK_SECONDS * 1000}"
+    ),
+}
+
+
 class LedgerPostgresDatastore(PostgresDatastore):
     """Recovers from a restart at once, and says why a connection cannot be made.
 
@@ -375,6 +396,9 @@ class LedgerPostgresDatastore(PostgresDatastore):
             if isinstance(exc.__cause__, PoolTimeout):
                 message = f"cannot connect to PostgreSQL at {self._where()}: {self._cause()}"
                 if not self.reached:
+                    # Stop the pool's workers now: left to the garbage collector, closing
+                    # waits for their connection attempts (15 s more on a silent server).
+                    self.pool.close(timeout=0)
                     raise DatabaseUnavailableError(message) from None
                 raise OperationalError(message) from None  # an outage: retried
             # A connection died under us: after a restart or a cut, so have its idle
@@ -413,6 +437,10 @@ class LedgerPostgresFactory(PostgresFactory):
         # The library builds its datastore inline; ours only adds a method, so the
         # object it built is given our class rather than being built twice.
         self.datastore.__class__ = LedgerPostgresDatastore
+        kwargs = self.datastore.pool.kwargs
+        if isinstance(kwargs, dict):
+            kwargs.update(CONNECTION_OPTIONS)
+
         if self.datastore.enable_db_functions:
             raise ValueError(
                 "POSTGRES_ENABLE_DB_FUNCTIONS bypasses the ledger's log: leave it unset"

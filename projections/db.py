@@ -16,10 +16,19 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ledger.outcome import DatabaseUnavailableError
+from ledger.outcome import READ_PATIENCE_SECONDS, DatabaseUnavailableError, Outage
 
 SQLITE_BUSY_SECONDS = 60
 CONNECT_SECONDS = 3
+# A connection whose other end is gone is noticed in seconds (see ledger.postgres_store).
+DEAD_PEER_OPTIONS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+    "options": "-c client_connection_check_interval=2000",
+}
 # Projections are applied by one process at a time: each projection transaction takes
 # this lock (PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers).
 PROJECTION_LOCK_ID = 0x434D5051
@@ -52,7 +61,11 @@ class ProjectionDB:
     def _connect_postgres(self) -> psycopg.Connection[dict[str, Any]]:
         try:
             return psycopg.connect(
-                self._url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_SECONDS
+                self._url,
+                autocommit=True,
+                row_factory=dict_row,
+                connect_timeout=CONNECT_SECONDS,
+                **DEAD_PEER_OPTIONS,
             )
         except psycopg.OperationalError as exc:  # libpq's message never holds the password
             cause = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
@@ -133,9 +146,19 @@ class ProjectionDB:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.flush()
-        if self.postgres:
+        if not self.postgres:
+            return [dict(row) for row in self._sqlite.execute(sql, params).fetchall()]
+        if self._buffering:  # inside a transaction: its caller retries the whole of it
             return list(self._pg.execute(self._sql(sql), params).fetchall())
-        return [dict(row) for row in self._sqlite.execute(sql, params).fetchall()]
+        # A read on its own is safe to repeat on a new connection.
+        outage = Outage(READ_PATIENCE_SECONDS)
+        while True:
+            try:
+                return list(self._pg.execute(self._sql(sql), params).fetchall())
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                outage.wait(exc)
+                with contextlib.suppress(DatabaseUnavailableError):
+                    self.reconnect()
 
     def table_exists(self, name: str) -> bool:
         if self.postgres:

@@ -21,7 +21,7 @@ from ledger.catalogue import BOARD, LOG_ROLE, is_identifier
 from ledger.keystore import KeyStore
 from ledger.live import LiveSource
 from ledger.note import VerifierKey
-from ledger.persistence import persistence_env
+from ledger.persistence import ConfigError, persistence_env
 from ledger.registry import KeyRuleError, manages_keys
 from ledger.report import Report
 from ledger.signing import Signer, SigningKey
@@ -83,6 +83,9 @@ class System:
 
     @cached_property
     def projector(self) -> Projector:
+        if self.read_only:
+            # Projections are kept in the database they follow: keeping them writes.
+            raise ConfigError("the projections need a database they may write to")
         projections: list[Projection] = [Balances(), LogIndex(), CaseHistory(), Oversight()]
         return Projector(self.app.store, ProjectionDB(self.settings.url), projections)
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 
 @dataclass
@@ -129,6 +130,16 @@ class FaultProxy:
             time.sleep(0.2)
         _close(server)
         return True
+
+
+def proxied(url: str) -> tuple[FaultProxy, str]:
+    """A proxy in front of the PostgreSQL database at `url`, and the URL through it."""
+    parts = urlsplit(url)
+    proxy = FaultProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{proxy.port}"
+    through = f"{netloc[0]}@{host}" if len(netloc) == 2 else host
+    return proxy, urlunsplit(parts._replace(netloc=through))
 
 
 def _close(sock: socket.socket) -> None:

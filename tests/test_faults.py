@@ -33,7 +33,7 @@ from domain.vault_sweep import sweep
 from ledger.outcome import DatabaseUnavailableError
 from projections.system import System
 from tests.conftest import PostgresDatabase, require_postgres
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, proxied
 from tests.fault_writer import ENROLMENT
 from tests.pilot import Pilot, open_pilot
 from tests.sqlite_faults import SqliteFaults, instrumented
@@ -132,9 +132,7 @@ def postgres_pilot() -> Iterator[tuple[Pilot, FaultProxy, str]]:
     require_postgres()
     db = PostgresDatabase()
     db.create()
-    proxy = FaultProxy("127.0.0.1", int(db.url.rsplit(":", 1)[1].split("/")[0]))
-    host_port = db.url.rsplit("@", 1)[1].split("/")[0]
-    through_proxy = db.url.replace(host_port, f"127.0.0.1:{proxy.port}")
+    proxy, through_proxy = proxied(db.url)
     pilot = open_pilot(through_proxy)
     enrol(pilot, "P-warm-up")  # the vault and the rules are ready before any fault
     pilot.system.keys.save(pilot.irc.key, "IRC grantee key (for writer processes)")

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ledger import keystore
 from ledger.keystore import INSECURE_FAST_COST, RECOMMENDED_COST, KeyStore, KeyStoreError
+from ledger.outcome import OutcomeUnknownError
 from ledger.signing import SigningKey
 
 PASSPHRASE = "a passphrase of some length"
@@ -315,3 +316,15 @@ def test_a_fifo_where_a_key_file_should_be_is_refused_not_waited_on(tmp_path: Pa
     _refused(tmp_path / "keys", key.key_id, "cannot read the key file")
     with pytest.raises(KeyStoreError, match="unreadable"):
         _store(tmp_path / "keys").list()
+
+
+def test_a_key_whose_registration_may_have_committed_keeps_its_pending_file(
+    tmp_path: Path,
+) -> None:
+    key = SigningKey.generate("org:irc", ("grantee",))
+    store = _store(tmp_path)
+    with pytest.raises(OutcomeUnknownError), store.staged(key, "irc"):
+        raise OutcomeUnknownError("the database stayed away: whether it was recorded is not known")
+    assert [p.name for p in tmp_path.iterdir()] == [f"{key.key_id}.pending"]
+    with pytest.raises(KeyStoreError, match=f"rename {key.key_id}.pending"):
+        _store(tmp_path).load(key.key_id)

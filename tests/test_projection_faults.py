@@ -15,7 +15,7 @@ from projections.runner import Projection, Projector
 from projections.system import System
 from projections.worker import follow
 from tests.conftest import PostgresDatabase, require_postgres
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import proxied
 from tests.pilot import Pilot, demo_system, open_pilot
 from tests.test_faults import enrol
 
@@ -103,9 +103,7 @@ def test_a_worker_rides_through_restarts_and_cut_connections(tmp_path: Path) -> 
     require_postgres()
     db = PostgresDatabase()
     db.create()
-    proxy = FaultProxy("127.0.0.1", int(db.url.rsplit(":", 1)[1].split("/")[0]))
-    host_port = db.url.rsplit("@", 1)[1].split("/")[0]
-    through_proxy = db.url.replace(host_port, f"127.0.0.1:{proxy.port}")
+    proxy, through_proxy = proxied(db.url)
     pilot: Pilot = open_pilot(db.url)  # the writers reach the database directly
     try:
         follower_system = System(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
@@ -69,6 +71,9 @@ def user_errors() -> Iterator[None]:
         raise fail(str(exc)) from None
     except PersistenceError as exc:
         raise fail(f"database error: {type(exc).__name__}: {exc}") from None
+    except (psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError) as exc:
+        # The projections' own connection: a database gone away, locked or read-only.
+        raise fail(f"database error: {exc}") from None
     except OSError as exc:
         raise fail(f"cannot use {os_reason(exc)}") from None
     except json.JSONDecodeError as exc:
