@@ -122,9 +122,11 @@ class Settings(BaseSettings):
         # Demo mode may keep any passphrase: its keys protect nothing real.
         if self.demo or self.key_passphrase is None:
             return self
-        if len(self.key_passphrase.get_secret_value()) < MIN_PASSPHRASE_LENGTH:
+        # Spaces at either end are easily typed and easily guessed: they don't count.
+        if len(self.key_passphrase.get_secret_value().strip()) < MIN_PASSPHRASE_LENGTH:
             raise ValueError(
-                f"CMPP_KEY_PASSPHRASE is too short: at least {MIN_PASSPHRASE_LENGTH} characters"
+                f"CMPP_KEY_PASSPHRASE is too short: at least {MIN_PASSPHRASE_LENGTH} "
+                "characters, not counting spaces at either end"
             )
         return self
 
