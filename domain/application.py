@@ -79,9 +79,22 @@ class CMPPApplication(CaseCommands, LedgerApplication):
                 self.save(aggregate, signer=signer, alongside=Vault.staged())
             except IntegrityError:
                 what = f"{stream.__name__.lower()} {data[stream.KEY or '']}"
-                raise DomainError("unique-id", f"{what} already exists") from None
+                if self._exists(aggregate.id):
+                    raise DomainError("unique-id", f"{what} already exists") from None
+                # Something written with it collided (another command sealed the same
+                # participant's first vault record at the same moment): nothing was written.
+                raise DomainError(
+                    "busy", f"{what} collided with another command; try again"
+                ) from None
             return aggregate.id
         return self._add(signer, stream, event_type, data)
+
+    def _exists(self, stream_id: UUID) -> bool:
+        try:
+            self.repository.get(stream_id)
+        except AggregateNotFoundError:
+            return False
+        return True
 
     def _add(
         self, signer: Signer, stream: type[Stream], event_type: EventType, data: dict[str, Any]
