@@ -394,13 +394,16 @@ class LedgerPostgresDatastore(PostgresDatastore):
                 yield conn
         except (OperationalError, InterfaceError) as exc:
             if isinstance(exc.__cause__, PoolTimeout):
-                message = f"cannot connect to PostgreSQL at {self._where()}: {self._cause()}"
-                if not self.reached:
+                cause = self._cause()
+                message = f"cannot connect to PostgreSQL at {self._where()}: {cause}"
+                if not self.reached and cause is not None:
                     # Stop the pool's workers now: left to the garbage collector, closing
                     # waits for their connection attempts (15 s more on a silent server).
                     self.pool.close(timeout=0)
                     raise DatabaseUnavailableError(message) from None
-                raise OperationalError(message) from None  # an outage: retried
+                # An outage, or a server that answers but slowly (a busy machine, a full
+                # pool): the caller retries.
+                raise OperationalError(message) from None
             # A connection died under us: after a restart or a cut, so have its idle
             # siblings. Replace every dead one now, so the caller's retry (the library's,
             # or ledger.outcome's) draws a live connection rather than the next corpse.
@@ -416,16 +419,18 @@ class LedgerPostgresDatastore(PostgresDatastore):
         kwargs = self._kwargs()
         return f"{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('dbname')}"
 
-    def _cause(self) -> str:
-        # The pool only says it waited; one direct attempt says why (refused, no such
-        # database, authentication failed…). libpq's messages never hold the password.
+    def _cause(self) -> str | None:
+        """Why no connection can be made, or None if one can (the pool was only slow).
+
+        The pool only says it waited; one direct attempt says why (refused, no such
+        database, authentication failed…). libpq's messages never hold the password."""
         kwargs = {k: v for k, v in self._kwargs().items() if k != "row_factory"}
         try:
             psycopg.connect(**kwargs, connect_timeout=PROBE_SECONDS).close()
         except psycopg.Error as exc:
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
             return "; ".join(lines) or type(exc).__name__
-        return "no connection came free in time (the pool is exhausted)"
+        return None
 
 
 class LedgerPostgresFactory(PostgresFactory):

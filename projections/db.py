@@ -37,6 +37,7 @@ PROJECTION_LOCK_ID = 0x434D5051
 class ProjectionDB:
     def __init__(self, url: str) -> None:
         self._url = url
+        self.reconnects = 0  # how many times a dropped connection was replaced
         self.postgres = url.startswith(("postgresql://", "postgres://"))
         # Inside a transaction, inserted rows wait here and go out per table in one
         # call (executemany, or COPY) instead of one per row. Any other statement, and
@@ -73,6 +74,7 @@ class ProjectionDB:
 
     def reconnect(self) -> None:
         """A new connection after the old one dropped (a restart, a cut, a failover)."""
+        self.reconnects += 1
         if self.postgres:
             with contextlib.suppress(psycopg.Error):
                 self._pg.close()

@@ -25,6 +25,14 @@ AWARD = 1_000_000_00
 
 
 def _race(url: str, private: bytes, results: Any) -> None:
+    try:
+        results.put(_disburse(url, private))
+    except BaseException as exc:  # the test says what went wrong, not only that
+        results.put(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _disburse(url: str, private: bytes) -> int:
     app = CMPPApplication(env=persistence_env(url))
     key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("fiscal_agent",))
     signer = Signer(f"user:p{os.getpid()}", key)
@@ -43,8 +51,8 @@ def _race(url: str, private: bytes, results: Any) -> None:
             accepted += AMOUNT
         except DomainError:
             pass
-    results.put(accepted)
     app.close()
+    return accepted
 
 
 def test_racing_disbursements_never_overdraw_an_award(pg_database: Any) -> None:
@@ -59,7 +67,10 @@ def test_racing_disbursements_never_overdraw_an_award(pg_database: Any) -> None:
     ]
     for proc in procs:
         proc.start()
-    accepted = sum(results.get(timeout=300) for _ in procs)
+    outcomes = [results.get(timeout=300) for _ in procs]
+    failures = [o for o in outcomes if not isinstance(o, int)]
+    assert not failures, failures
+    accepted = sum(outcomes)
     for proc in procs:
         proc.join(60)
         assert proc.exitcode == 0

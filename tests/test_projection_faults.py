@@ -144,7 +144,8 @@ def test_a_worker_rides_through_restarts_and_cut_connections(tmp_path: Path) -> 
         thread.join(30)
         assert not thread.is_alive(), "the worker did not stop"
         assert min(direct.positions().values()) == head, "the worker did not catch up"
-        assert outages, "the outages were not noticed (the test did not test)"
+        # Each cut killed the worker's connection: it was replaced (the test tested).
+        assert worker.db.reconnects >= 3, (worker.db.reconnects, outages)
         assert direct.digest() == clean_digest(pilot.app.store, tmp_path)
         direct.db.close()
         follower_system.close()
