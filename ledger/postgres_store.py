@@ -362,17 +362,18 @@ class LedgerPostgresProcessRecorder(PostgresLog, PostgresProcessRecorder):
 # backend would otherwise hold the writers' lock for a client long gone). A writer
 # waits at most WRITERS_LOCK_SECONDS for that lock, then the attempt is retried.
 WRITERS_LOCK_SECONDS = 10
-CONNECTION_OPTIONS: dict[str, Any] = {
+DEAD_PEER_OPTIONS: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 5,
     "keepalives_interval": 2,
     "keepalives_count": 3,
     "tcp_user_timeout": 15_000,
-    "options": (
-        "-c client_connection_check_interval=2000 -c tcp_keepalives_idle=5"
-        " -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
-        f" -c lock_timeout={WRITERS_LOCK_SECONDS * 1000}"
-    ),
+    "options": "-c client_connection_check_interval=2000 -c tcp_keepalives_idle=5"
+    " -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3",
+}
+CONNECTION_OPTIONS: dict[str, Any] = {
+    **DEAD_PEER_OPTIONS,
+    "options": f"{DEAD_PEER_OPTIONS['options']} -c lock_timeout={WRITERS_LOCK_SECONDS * 1000}",
 }
 
 

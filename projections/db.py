@@ -17,18 +17,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ledger.outcome import READ_PATIENCE_SECONDS, DatabaseUnavailableError, Outage
+from ledger.postgres_store import DEAD_PEER_OPTIONS
 
 SQLITE_BUSY_SECONDS = 60
 CONNECT_SECONDS = 3
-# A connection whose other end is gone is noticed in seconds (see ledger.postgres_store).
-DEAD_PEER_OPTIONS: dict[str, Any] = {
-    "keepalives": 1,
-    "keepalives_idle": 5,
-    "keepalives_interval": 2,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 15_000,
-    "options": "-c client_connection_check_interval=2000",
-}
 # Projections are applied by one process at a time: each projection transaction takes
 # this lock (PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers).
 PROJECTION_LOCK_ID = 0x434D5051
