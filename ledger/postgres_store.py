@@ -396,7 +396,11 @@ class LedgerPostgresDatastore(PostgresDatastore):
         except (OperationalError, InterfaceError) as exc:
             if isinstance(exc.__cause__, PoolTimeout):
                 cause = self._cause()
-                message = f"cannot connect to PostgreSQL at {self._where()}: {cause}"
+                message = f"cannot connect to PostgreSQL at {self._where()}: " + (
+                    cause
+                    or "it answers, but no pooled connection came in time (a busy server, or "
+                    "more connections asked of it than its max_connections)"
+                )
                 if not self.reached and cause is not None:
                     # Stop the pool's workers now: left to the garbage collector, closing
                     # waits for their connection attempts (15 s more on a silent server).

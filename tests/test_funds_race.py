@@ -33,7 +33,9 @@ def _race(url: str, private: bytes, results: Any) -> None:
 
 
 def _disburse(url: str, private: bytes) -> int:
-    app = CMPPApplication(env=persistence_env(url))
+    # One connection each: 32 processes with the default pool would ask the server for
+    # more connections than its default max_connections (100).
+    app = CMPPApplication(env=persistence_env(url, pool_size=1))
     key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("fiscal_agent",))
     signer = Signer(f"user:p{os.getpid()}", key)
     accepted = 0
