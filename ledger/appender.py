@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger import canonical
 from ledger.catalogue import LEDGER_ONLY, Catalogue
-from ledger.entry import EntryError, parse_signed_state, seal
+from ledger.entry import CLOCK_SKEW_SECONDS, EntryError, format_instant, parse_signed_state, seal
 from ledger.errors import UserError
 from ledger.guard import Guard, GuardedWrites, RowReader
 from ledger.hashing import ZERO_PREV, b64encode
@@ -146,10 +147,12 @@ def append_batch(head: Head, trust: TrustState, prepared: Prepared) -> Appended:
     prev, seq = head.prev, head.size
     log_rows: list[tuple[int, Any, int, str, bytes, bytes]] = []
     last = head.last_leaf_hash
+    within = InstantBounds.around_now()
     for stored, event in zip(prepared.stored, prepared.events, strict=True):
         if event is None:
             leaf = _unsigned_leaf(stored, seq, prev)
         else:
+            within.check(seq, event)
             try:
                 trust.admit(seq, event)
             except TrustError as exc:
@@ -163,6 +166,32 @@ def append_batch(head: Head, trust: TrustState, prepared: Prepared) -> Appended:
         prev, seq = last.hex(), seq + 1
     keys_version = head.keys_version + (1 if trust.changed else 0)
     return Appended(log_rows, trust.changed, Head(seq, last, frontier, keys_version))
+
+
+@dataclass(frozen=True)
+class InstantBounds:
+    """The instants a writer accepts at commit: within CLOCK_SKEW_SECONDS of its clock
+    (LEDGER_FORMAT.md section 2), so no event can be backdated into an earlier report.
+
+    Instants are written in one fixed-width form, so comparing the text compares the
+    moments: the bounds are formatted once per batch, not each instant parsed."""
+
+    low: str
+    high: str
+
+    @classmethod
+    def around_now(cls) -> InstantBounds:
+        now = datetime.now(UTC)
+        skew = timedelta(seconds=CLOCK_SKEW_SECONDS)
+        return cls(format_instant(now - skew), format_instant(now + skew))
+
+    def check(self, seq: int, event: dict[str, Any]) -> None:
+        at = event.get("at")
+        if not (isinstance(at, str) and self.low <= at <= self.high):
+            raise LogWriteError(
+                f"entry {seq} ({event.get('type')}): its instant {at!r} is more than "
+                f"{CLOCK_SKEW_SECONDS} s from this writer's clock; check the clocks"
+            )
 
 
 def _unsigned_leaf(stored: StoredEvent, seq: int, prev: str) -> bytes:

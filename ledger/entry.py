@@ -33,6 +33,10 @@ def format_instant(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+# How far an event's instant may be from the writer's clock at commit, and how far
+# an entry's instant may fall behind the previous entry's (LEDGER_FORMAT.md section 2).
+CLOCK_SKEW_SECONDS = 300
+
 _INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 

@@ -2,7 +2,7 @@
 
   1. manifest hashes ........................ the source itself (BundleSource.report_on)
   2. canonical lines, seq = line number ..... check_lines (in workers), _Run.take
-  3. the prev chain ......................... _Run.take
+  3. the prev chain, instants in order ...... _Run.take, _Run._check_instant
   4. entry 0 and the trusted keys ........... _Run._check_trust, _Run._check_opening
   5. signatures, keys and permissions ....... check_lines (signatures), _Run._check_trust
   6. Merkle root = checkpoint root .......... _Run._check_latest, and the source's claims
@@ -34,7 +34,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger import canonical
 from ledger.catalogue import KEY_REGISTERED, LEDGER_ONLY, LEDGER_OPENED, Catalogue
-from ledger.entry import ENTRY_MEMBERS, EVENT_MEMBERS, EntryError, event_bytes_of, parse_instant
+from ledger.entry import (
+    CLOCK_SKEW_SECONDS,
+    ENTRY_MEMBERS,
+    EVENT_MEMBERS,
+    EntryError,
+    event_bytes_of,
+    parse_instant,
+)
 from ledger.guard import Guard
 from ledger.hashing import ZERO_PREV, b64decode, key_id
 from ledger.merkle import EMPTY_ROOT, Frontier
@@ -122,6 +129,7 @@ def check_lines(
                 "type": intern(event["type"]),
                 "org": intern(event["org"]),
                 "key": intern(event["key"]),
+                "at": event["at"],  # for step 3
                 "data": None,
             }
         out.append((leaf_hash, entry["seq"], entry["prev"], event, verdict, []))
@@ -205,6 +213,7 @@ class _Run:
         self.frontier = Frontier()
         self.trust = TrustState(catalogue=catalogue)
         self.prev = ZERO_PREV
+        self.previous_at: str | None = None
         self.opening: dict[str, Any] | None = None
         self.prefix_roots: dict[int, bytes] = {}
         self.wanted_sizes = set(source.earlier_checkpoints)
@@ -232,6 +241,8 @@ class _Run:
             if prev is not None and prev != self.prev:
                 what = "64 zeros" if n == 0 else f"the leaf hash of entry {n - 1}"
                 report.add(Check.CHAIN, n, f"prev is not {what}")
+            if event is not None:
+                self._check_instant(n, event.get("at"))
             if event is None:
                 if n == 0:
                     report.add(
@@ -246,6 +257,26 @@ class _Run:
             self.prev = leaf_hash.hex()
             if self.frontier.size in self.wanted_sizes:
                 self.prefix_roots[self.frontier.size] = self.frontier.root()
+
+    def _check_instant(self, n: int, at: Any) -> None:
+        """Step 3: no entry's instant more than CLOCK_SKEW_SECONDS before the previous's.
+        Instants are fixed-width text: only one that sorts earlier is parsed."""
+        if not isinstance(at, str):
+            return  # a shape problem, reported with step 2
+        before, self.previous_at = self.previous_at, at
+        if before is None or at >= before:
+            return
+        try:
+            behind = (parse_instant(before) - parse_instant(at)).total_seconds()
+        except EntryError:
+            return  # reported with step 2
+        if behind > CLOCK_SKEW_SECONDS:
+            self.report.add(
+                Check.CHAIN,
+                n,
+                f"its instant {at} is {behind:.0f} s before entry {n - 1}'s "
+                f"(at most {CLOCK_SKEW_SECONDS} s): backdated",
+            )
 
     def _check_trust(self, n: int, event: dict[str, Any], sig_ok: bool | None) -> None:
         check = Check.OPENING if n == 0 else Check.SIGNATURES
