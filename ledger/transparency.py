@@ -82,14 +82,42 @@ class LogSigner:
             ) from None
 
 
+class StoredTreeError(UserError, RuntimeError):
+    """The stored leaf hashes or Merkle nodes do not match the log they were made from."""
+
+    rule = "stored-tree"
+
+
+def _refuse_unless(check: Any, *args: Any) -> None:
+    # A proof is made from stored nodes, which an operator can edit: one that does
+    # not verify is never handed out.
+    try:
+        check(*args)
+    except merkle.ProofError as exc:
+        raise StoredTreeError(
+            f"refusing to give a proof that does not verify ({exc}): the stored Merkle "
+            "nodes or leaf hashes were altered; run cmpp verify"
+        ) from None
+
+
 def inclusion(log: LogSigner, index: int, size: int | None = None) -> dict[str, Any]:
     note = log.checkpoint(size)
-    tree_size = Checkpoint.parse_text(note.split("\n\n")[0] + "\n").size
+    checkpoint = Checkpoint.parse_text(note.split("\n\n")[0] + "\n")
+    tree_size = checkpoint.size
     if not 0 <= index < tree_size:
         raise ProofRequestError(f"entry {index} is not in a tree of {tree_size} entries")
     fetch = log.store.fetch_nodes
     leaf = fetch({(0, index)})[(0, index)]
     proof = merkle.inclusion_proof(index, tree_size, fetch)
+    found = next(iter_leaves(log.store, index, index + 1), None)
+    if found is None or found[0] != index:
+        raise StoredTreeError(f"entry {index} is missing from the log; run cmpp verify")
+    if merkle.leaf_hash(found[1]) != leaf:
+        raise StoredTreeError(
+            f"the stored leaf hash of entry {index} is not the hash of the entry: the "
+            "stored tree was altered; run cmpp verify"
+        )
+    _refuse_unless(merkle.verify_inclusion, index, tree_size, leaf, proof, checkpoint.root)
     return {
         "index": index,
         "tree_size": tree_size,
@@ -107,6 +135,10 @@ def consistency(log: LogSigner, old_size: int, new_size: int) -> dict[str, Any]:
     new_note = log.checkpoint(new_size)
     old_note = log.checkpoint(old_size)
     proof = merkle.consistency_proof(old_size, new_size, log.store.fetch_nodes)
+    old_root, new_root = (
+        Checkpoint.parse_text(note.split("\n\n")[0] + "\n").root for note in (old_note, new_note)
+    )
+    _refuse_unless(merkle.verify_consistency, old_size, new_size, old_root, new_root, proof)
     return {
         "old_size": old_size,
         "new_size": new_size,
