@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from sys import intern
@@ -204,8 +204,11 @@ class _Run:
         trusted_root_key_id: str | None,
         invariants: list[Guard],
         catalogue: Catalogue,
+        *,
+        held: Sequence[str] = (),
     ) -> None:
         self.source = source
+        self.held: list[tuple[int, str, Checkpoint | None]] = []  # checkpoints the auditor holds
         self.trusted_log_key = trusted_log_key
         self.trusted_root_key_id = trusted_root_key_id
         self.invariants = invariants
@@ -226,6 +229,14 @@ class _Run:
                 self.wanted_sizes.add(self.latest.size)
             except NoteError as exc:
                 self.report.add(Check.CHECKPOINT, None, f"checkpoint.txt: {exc}")
+        for number, note in enumerate(held, start=1):
+            try:
+                checkpoint = Checkpoint.parse_text(note.split("\n\n")[0] + "\n")
+            except NoteError:
+                checkpoint = None  # reported, with its signature, in step 8
+            self.held.append((number, note, checkpoint))
+            if checkpoint is not None:
+                self.wanted_sizes.add(checkpoint.size)
         if 0 in self.wanted_sizes:
             self.prefix_roots[0] = EMPTY_ROOT
 
@@ -303,6 +314,7 @@ class _Run:
         log_key = self._check_opening()  # step 4
         self._check_latest(log_key)  # steps 6 and 7
         self._check_earlier(log_key)  # step 8
+        self._check_held(log_key)  # step 8, against what the auditor holds
         if self.invariants:
             names = ", ".join(type(rules).__name__ for rules in self.invariants)
             report.checked[Check.INVARIANTS] = f"{names} over {report.size} entries"
@@ -411,6 +423,38 @@ class _Run:
                 )
 
 
+    def _check_held(self, log_key: VerifierKey | None) -> None:
+        """A checkpoint the auditor holds (fetched earlier, or from a witness) must be a
+        prefix of this log: a shorter log is a rollback, another root at its size a fork."""
+        report = self.report
+        if self.held:
+            done = report.checked.get(Check.EARLIER_CHECKPOINTS, "")
+            report.checked[Check.EARLIER_CHECKPOINTS] = f"{done}, {len(self.held)} held"
+        for number, note, parsed in self.held:
+            name = f"held checkpoint {number}"
+            try:
+                checkpoint = Checkpoint.open(note, log_key) if log_key is not None else parsed
+            except NoteError as exc:
+                report.add(Check.EARLIER_CHECKPOINTS, None, f"{name}: {exc}")
+                continue
+            if checkpoint is None:
+                report.add(Check.EARLIER_CHECKPOINTS, None, f"{name} is not a checkpoint")
+            elif checkpoint.size > self.frontier.size:
+                report.add(
+                    Check.EARLIER_CHECKPOINTS,
+                    None,
+                    f"rollback: the log holds {self.frontier.size} entries, fewer than the "
+                    f"{checkpoint.size} of {name}",
+                )
+            elif self.prefix_roots.get(checkpoint.size) != checkpoint.root:
+                report.add(
+                    Check.EARLIER_CHECKPOINTS,
+                    None,
+                    f"fork: the first {checkpoint.size} entries have another root than "
+                    f"{name} (signed for the same size)",
+                )
+
+
 def verify(
     source: Source,
     *,
@@ -420,6 +464,7 @@ def verify(
     catalogue: Catalogue = LEDGER_ONLY,
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
+    held_checkpoints: Sequence[str] = (),
 ) -> Report:
     """Run checks 1 to 9 over `source` and return every finding.
 
@@ -429,7 +474,14 @@ def verify(
     `types` attribute naming the event types whose data it reads. Without them, check 9
     is reported as skipped.
     """
-    run = _Run(source, trusted_log_key, trusted_root_key_id, list(invariants or []), catalogue)
+    run = _Run(
+        source,
+        trusted_log_key,
+        trusted_root_key_id,
+        list(invariants or []),
+        catalogue,
+        held=held_checkpoints,
+    )
     jobs = jobs or os.cpu_count() or 1
     public_keys: dict[str, bytes] = {}
     # Invariants say which event types they read (an attribute `types`); by default, all.

@@ -8,6 +8,7 @@ first asked for, so a command that needs no database (verifying a bundle) opens 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -159,6 +160,7 @@ class System:
         trusted_key: VerifierKey | None = None,
         trusted_root_key: str | None = None,
         jobs: int | None = None,
+        held_checkpoints: Sequence[str] = (),
     ) -> Report:
         """Checks 1 to 9 over a bundle, or (without one) over the live database."""
         source: Source
@@ -175,6 +177,7 @@ class System:
                 trusted_root_key_id=trusted_root_key,
                 jobs=jobs,
                 progress=advance,
+                held_checkpoints=held_checkpoints,
             )
 
     def close(self) -> None:

@@ -207,7 +207,7 @@ def export_bundle_command(out_dir: Annotated[Path, typer.Argument(metavar="OUT")
 
 
 @commands.command()
-def verify(
+def verify(  # noqa: PLR0917 (a command's parameters are its options)
     bundle: Annotated[
         Path | None, typer.Option(help="Verify this bundle, not the database.")
     ] = None,
@@ -219,6 +219,14 @@ def verify(
         int | None,
         typer.Option(min=1, max=MAX_JOBS, help="Worker processes (default: every core)."),
     ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="A checkpoint you hold (from `cmpp checkpoint`, or a witness); repeatable."
+            " A log shorter than it, or with another root at its size, fails.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the log (checks 1 to 9 of LEDGER_FORMAT.md section 7); exit 0, 1 or 2."""
@@ -226,12 +234,24 @@ def verify(
         if trusted_root_key is not None and not trusted_root_key.strip():
             raise BundleError("--trusted-root-key is empty: give the root key id you trust")
         key = None if trusted_key is None else VerifierKey.parse(trusted_key)
+        held = [_held_checkpoint(path) for path in checkpoint or []]
         report = ledger.verify(
-            bundle, trusted_key=key, trusted_root_key=trusted_root_key, jobs=jobs
+            bundle,
+            trusted_key=key,
+            trusted_root_key=trusted_root_key,
+            jobs=jobs,
+            held_checkpoints=held,
         )
     # A finding may quote what a bundle holds: shown, never acted on by the terminal.
     emit(report.to_json(), as_json, lambda: out.print("\n".join(map(printable, report.lines()))))
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _held_checkpoint(path: Path) -> str:
+    try:
+        return read_input(path, "the checkpoint").decode("utf-8")
+    except UnicodeDecodeError:
+        raise BundleError(f"the checkpoint {path} is not UTF-8 text") from None
 
 
 @commands.command("verify-entry")
