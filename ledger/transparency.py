@@ -101,6 +101,11 @@ def _refuse_unless(check: Any, *args: Any) -> None:
 
 
 def inclusion(log: LogSigner, index: int, size: int | None = None) -> dict[str, Any]:
+    return _inclusion(log, index, size)[0]
+
+
+def _inclusion(log: LogSigner, index: int, size: int | None) -> tuple[dict[str, Any], bytes]:
+    """The proof, checked before it is handed out, and the entry's line it proves."""
     note = log.checkpoint(size)
     checkpoint = Checkpoint.parse_text(note.split("\n\n")[0] + "\n")
     tree_size = checkpoint.size
@@ -118,13 +123,14 @@ def inclusion(log: LogSigner, index: int, size: int | None = None) -> dict[str, 
             "stored tree was altered; run cmpp verify"
         )
     _refuse_unless(merkle.verify_inclusion, index, tree_size, leaf, proof, checkpoint.root)
-    return {
+    given = {
         "index": index,
         "tree_size": tree_size,
         "leaf_hash": b64encode(leaf),
         "proof": [b64encode(p) for p in proof],
         "checkpoint": note,
     }
+    return given, found[1]
 
 
 def consistency(log: LogSigner, old_size: int, new_size: int) -> dict[str, Any]:
@@ -150,7 +156,6 @@ def consistency(log: LogSigner, old_size: int, new_size: int) -> dict[str, Any]:
 
 def entry_proof(log: LogSigner, index: int, size: int | None = None) -> tuple[bytes, str]:
     """Entry `index`'s line and a C2SP tlog-proof of it against a signed checkpoint."""
-    proof = inclusion(log, index, size)
-    line = next(iter_leaves(log.store, index, index + 1))[1]
+    proof, line = _inclusion(log, index, size)
     path = [b64decode(p) for p in proof["proof"]]
     return line + b"\n", format_tlog_proof(index, path, proof["checkpoint"])

@@ -17,10 +17,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ledger.outcome import READ_PATIENCE_SECONDS, DatabaseUnavailableError, Outage
+from ledger.persistence import CONNECT_SECONDS
 from ledger.postgres_store import DEAD_PEER_OPTIONS
 
 SQLITE_BUSY_SECONDS = 60
-CONNECT_SECONDS = 3
 # Projections are applied by one process at a time: each projection transaction takes
 # this lock (PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers).
 PROJECTION_LOCK_ID = 0x434D5051
@@ -57,7 +57,7 @@ class ProjectionDB:
                 self._url,
                 autocommit=True,
                 row_factory=dict_row,
-                connect_timeout=CONNECT_SECONDS,
+                connect_timeout=CONNECT_SECONDS,  # as the ledger's own connections
                 **DEAD_PEER_OPTIONS,
             )
         except psycopg.OperationalError as exc:  # libpq's message never holds the password
