@@ -155,9 +155,13 @@ class LogIndex:
         return ["SELECT * FROM log_index ORDER BY seq"]
 
 
-def seq_at(db: ProjectionDB, instant: str) -> int | None:
-    """The last entry recorded at or before `instant` (None if none was)."""
-    rows = db.query("SELECT MAX(seq) AS seq FROM log_index WHERE at <= ?", (instant,))
+def seq_at(db: ProjectionDB, instant: str, before: int | None = None) -> int | None:
+    """The last entry recorded at or before `instant` (None if none was), of those before
+    seq `before` if given (the entries whose instants were known when the cut was made)."""
+    rows = db.query(
+        "SELECT MAX(seq) AS seq FROM log_index WHERE at <= ? AND seq < ?",
+        (instant, 2**62 if before is None else before),
+    )
     value = rows[0]["seq"]
     return None if value is None else int(value)
 
@@ -239,4 +243,23 @@ def report(db: ProjectionDB, at_seq: int | None = None) -> dict[str, Any]:
         "control_totals": {
             r["kind"]: {"events": int(r["events"]), "cents": int(r["cents"])} for r in control
         },
+    }
+
+
+SF425_LINES = ("10a", "10b", "10c", "10d", "10e", "10f", "10g", "10h")
+
+
+def sf425(result: dict[str, Any]) -> dict[str, Any]:
+    """The SF-425 (Federal Financial Report) lines 10a to 10h of a balances report, per
+    award and in total: the figures that are sent to the awarding agency."""
+    awards = [
+        {k: a[k] for k in ("award_id", "grantee", "appropriation_id", "period_start", "period_end")}
+        | {"sf425": a["sf425"]}
+        for a in result["awards"]
+    ]
+    return {
+        "as_of_seq": result["as_of_seq"],
+        "rests_on": result.get("rests_on"),
+        "awards": awards,
+        "totals": {line: sum(a["sf425"][line] for a in awards) for line in SF425_LINES},
     }

@@ -24,6 +24,7 @@ SQLITE_BUSY_SECONDS = 60
 # Projections are applied by one process at a time: each projection transaction takes
 # this lock (PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers).
 PROJECTION_LOCK_ID = 0x434D5051
+STREAM_PAGE = 2000  # rows fetched at a time by `stream` on PostgreSQL
 
 
 class ProjectionDB:
@@ -153,6 +154,52 @@ class ProjectionDB:
                 outage.wait(exc)
                 with contextlib.suppress(DatabaseUnavailableError):
                     self.reconnect()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[ProjectionDB]:
+        """Read-only, one consistent state throughout, blocking no writer: a projection's
+        rows and its position (committed together) are read as of one moment."""
+        self._buffering = True  # inside a transaction: a lost connection is not retried
+        try:
+            if self.postgres:
+                with self._pg.transaction():
+                    self._pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    yield self
+                return
+            # A deferred transaction: in WAL mode its first read fixes what it sees.
+            self._sqlite.execute("BEGIN")
+            try:
+                yield self
+            finally:
+                self._sqlite.execute("ROLLBACK")
+        finally:
+            self._buffering = False
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        """The rows of a query, a page at a time: memory stays flat however many there are.
+        On PostgreSQL, only inside `transaction()` or `snapshot()` (a server-side cursor)."""
+        self.flush()
+        if not self.postgres:
+            for row in self._sqlite.execute(sql, params):
+                yield dict(row)
+            return
+        with self._pg.cursor(name=f"cmpp_stream_{id(self):x}") as cursor:
+            cursor.itersize = STREAM_PAGE
+            cursor.execute(self._sql(sql), params)
+            yield from cursor
+
+    def columns(self, table: str) -> list[str]:
+        """The table's columns, in order (none if there is no such table)."""
+        if self.postgres:
+            rows = self.query(
+                "SELECT column_name AS name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ?"
+                " ORDER BY ordinal_position",
+                (table,),
+            )
+        else:
+            rows = self.query("SELECT name FROM pragma_table_info(?) ORDER BY cid", (table,))
+        return [str(row["name"]) for row in rows]
 
     def table_exists(self, name: str) -> bool:
         if self.postgres:

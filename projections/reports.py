@@ -4,7 +4,8 @@ Each is answered from the projections, brought up to the entry it needs first. W
 `at_seq=N` nothing after entry N is read: projections behind N are brought up to N
 only, and every answer comes from rows made by entries 0..N. An instant (`as_of`, or a
 date meaning its last microsecond) needs every entry's time, since the clocks of
-concurrent writers interleave.
+concurrent writers interleave. An answer as of an entry or an instant says which
+entries it rests on (`rests_on`), exactly, out-of-order instants included.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class Reports:
 
     def cut(self, as_of: str | None = None, at_seq: int | None = None) -> int | None:
         """Catch the projections up as far as a report needs; return the seq it is as of."""
+        found = self._cut(as_of, at_seq)
+        return None if found is None else found[0]
+
+    def _cut(self, as_of: str | None, at_seq: int | None) -> tuple[int, dict[str, Any]] | None:
+        """The seq a report is as of, and what it rests on (None: all that is projected)."""
         if as_of is not None and at_seq is not None:
             raise ProjectionError("give --as-of or --at-seq, not both")
         if at_seq is not None:
@@ -54,23 +60,55 @@ class Reports:
             if not 0 <= at_seq < size:
                 raise ProjectionError(f"--at-seq must be between 0 and {size - 1}")
             self.caught_up(stop=at_seq + 1)
-            return at_seq
+            return at_seq, self.rests_on(at_seq)
         self.caught_up()
         if as_of is None:
             return None
         instant = _instant(as_of)
-        seq = balances.seq_at(self.db, instant)
+        # The entries whose instants are known now: the cut looks at these only, so what
+        # it says of them stays true if a worker projects more meanwhile.
+        held = self.projector.positions()["log_index"]
+        seq = balances.seq_at(self.db, instant, before=held)
         if seq is None:
             raise ProjectionError(f"nothing was recorded by {instant}")
-        return seq
+        return seq, self.rests_on(seq, instant, held)
+
+    def rests_on(
+        self, seq: int, instant: str | None = None, held: int | None = None
+    ) -> dict[str, Any]:
+        """Which entries an answer as of entry `seq` rests on: 0 to `seq`, every one.
+
+        Instants may run up to 300 s backwards from one entry to the next (writers'
+        clocks interleave), so the last entry is not always the latest recorded, and a
+        cut at an instant (the last entry recorded by then, of the first `held`) can hold
+        entries recorded after that instant: both are counted, not hidden."""
+        db = self.db
+        last_at = db.query("SELECT at FROM log_index WHERE seq = ?", (seq,))[0]["at"]
+        latest = db.query("SELECT MAX(at) AS at FROM log_index WHERE seq <= ?", (seq,))
+        basis: dict[str, Any] = {
+            "first_seq": 0,
+            "last_seq": seq,
+            "entries": seq + 1,
+            "last_at": last_at,
+            "latest_at": latest[0]["at"],
+        }
+        if instant is not None:
+            after = db.query(
+                "SELECT COUNT(*) AS n FROM log_index WHERE seq <= ? AND at > ?", (seq, instant)
+            )
+            basis.update(as_of=instant, log_size=held, recorded_after_as_of=int(after[0]["n"]))
+        basis["statement"] = _statement(basis)
+        return basis
 
     def balances(self, *, as_of: str | None = None, at_seq: int | None = None) -> dict[str, Any]:
-        return balances.report(self.db, self.cut(as_of, at_seq))
+        cut = self._cut(as_of, at_seq)
+        return _resting(balances.report(self.db, _seq(cut)), cut)
 
     def oversight(
         self, *, as_of: str | None = None, at_seq: int | None = None, suppress: bool = False
     ) -> dict[str, Any]:
-        return oversight.report(self.db, at_seq=self.cut(as_of, at_seq), suppress=suppress)
+        cut = self._cut(as_of, at_seq)
+        return _resting(oversight.report(self.db, at_seq=_seq(cut), suppress=suppress), cut)
 
     def case_history(
         self,
@@ -81,19 +119,24 @@ class Reports:
         at_seq: int | None = None,
     ) -> dict[str, Any]:
         """`grantee` answers as that grantee (another's participant is not found); None: all."""
-        cut = self.cut(as_of, at_seq)
-        return case_history.history(self.db, participant_id, grantee=grantee, at_seq=cut)
+        cut = self._cut(as_of, at_seq)
+        found = case_history.history(self.db, participant_id, grantee=grantee, at_seq=_seq(cut))
+        return _resting(found, cut)
 
     def replay(self, *, as_of: str | None = None, at_seq: int | None = None) -> dict[str, Any]:
         """Every report as it stood at a past moment."""
         if as_of is None and at_seq is None:
             raise ProjectionError("replay needs --as-of or --at-seq")
-        cut = self.cut(as_of, at_seq)
-        return {
-            "as_of_seq": cut,
-            "balances": balances.report(self.db, cut),
-            "oversight": oversight.report(self.db, at_seq=cut),
-        }
+        cut = self._cut(as_of, at_seq)
+        seq = _seq(cut)
+        return _resting(
+            {
+                "as_of_seq": seq,
+                "balances": _resting(balances.report(self.db, seq), cut),
+                "oversight": _resting(oversight.report(self.db, at_seq=seq), cut),
+            },
+            cut,
+        )
 
     def reconcile(self, payments: list[Payment]) -> Reconciliation:
         self.caught_up()
@@ -114,3 +157,32 @@ def _instant(as_of: str) -> str:
         raise ProjectionError(
             f"--as-of {as_of!r} is not YYYY-MM-DD or an instant YYYY-MM-DDTHH:MM:SS.ffffffZ"
         ) from None
+
+
+def _seq(cut: tuple[int, dict[str, Any]] | None) -> int | None:
+    return None if cut is None else cut[0]
+
+
+def _resting(answer: dict[str, Any], cut: tuple[int, dict[str, Any]] | None) -> dict[str, Any]:
+    """The answer, saying which entries it rests on (None: all that were projected)."""
+    answer["rests_on"] = None if cut is None else cut[1]
+    return answer
+
+
+def _statement(basis: dict[str, Any]) -> str:
+    last, count = basis["last_seq"], basis["entries"]
+    text = f"entries 0–{last} ({count} entries), the last recorded at {basis['last_at']}"
+    if basis["latest_at"] != basis["last_at"]:
+        text += f", the latest at {basis['latest_at']}"
+    if "as_of" in basis:
+        text += (
+            f"; every one of the log's first {basis['log_size']} entries recorded by "
+            f"{basis['as_of']} is among them"
+        )
+        after = basis["recorded_after_as_of"]
+        if after:
+            text += (
+                f", and {after} of them {'was' if after == 1 else 'were'} recorded after it"
+                " (an earlier entry in the log, with a later clock)"
+            )
+    return text

@@ -19,9 +19,9 @@ import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from ledger import canonical
+from ledger.appender import Head
 from ledger.errors import UserError
 from ledger.outcome import DatabaseUnavailableError, Outage
-from ledger.store import LogStore
 from projections.db import ProjectionDB
 
 BATCH = 5000
@@ -59,6 +59,16 @@ class Projection(Protocol):
         ...
 
 
+class Entries(Protocol):
+    """What a projector reads of a log (a LogStore, or a verified part of one)."""
+
+    def head(self) -> Head: ...
+
+    def read_rows(self, start: int, limit: int) -> list[tuple[int, str, bytes | None]]:
+        """Up to `limit` rows (seq, prev, state or None if the event is missing) from `start`."""
+        ...
+
+
 class ProjectionError(UserError, RuntimeError):
     """The log cannot be projected (a missing entry): verify the ledger."""
 
@@ -84,9 +94,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 class Projector:
-    def __init__(
-        self, store: LogStore, db: ProjectionDB, projections: Iterable[Projection]
-    ) -> None:
+    def __init__(self, store: Entries, db: ProjectionDB, projections: Iterable[Projection]) -> None:
         self.store = store
         self.db = db
         self.projections = {p.name: p for p in projections}

@@ -25,6 +25,8 @@ INTERNAL = {
     "ledger.mapper.UnsignedEventError",  # a programming error: a save without a signer
     "ledger.guard_snapshot.SnapshotRejectedError",  # the snapshot is discarded, log replayed
     "ledger.outcome.AlreadyRecorded",  # a retried write found itself committed: success
+    # The log does not verify: a --verified answer shows the findings and exits 1.
+    "projections.verified.LogNotVerifiedError",
 }
 
 

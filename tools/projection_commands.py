@@ -1,4 +1,5 @@
-"""`cmpp projections`: the read models, their positions, rebuilds, digests and the worker."""
+"""`cmpp projections`: the read models, their positions, rebuilds, digests, checks and the
+worker."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from typing import Annotated
 
 import typer
 
+from projections.check import CheckResult, check_projections
+from projections.db import ProjectionDB
 from projections.worker import follow
 from tools.console import JsonOpt, emit, err, out, printable, progress_bar, system
 
-projections = typer.Typer(no_args_is_help=True, help="The read models: status, rebuild, digest.")
+projections = typer.Typer(
+    no_args_is_help=True, help="The read models: status, rebuild, digest, check."
+)
 MAX_INTERVAL = 3600.0  # seconds: a worker polls at least hourly (inf or nan is no interval)
 MAX_BATCH = 1_000_000  # entries in one transaction
 
@@ -52,6 +57,38 @@ def projections_digest(as_json: JsonOpt = False) -> None:
             out.print(f"{name:<12} {digest}")
 
     emit(digests, as_json, show)
+
+
+@projections.command("check")
+def projections_check(as_json: JsonOpt = False) -> None:
+    """Compare each stored projection with a rebuild from the log; exit 1 if any row differs."""
+    with system(read_only=True) as ledger:  # the log is only read; so are the projections
+        stored = ProjectionDB(ledger.settings.url)
+        try:
+            result = check_projections(ledger.app.store, stored, ledger.progress)
+        finally:
+            stored.close()
+    emit(result.to_json(), as_json, lambda: _check_text(result))
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _check_text(result: CheckResult) -> None:
+    for name, position in result.positions.items():
+        tables = result.tables[name]
+        rows = sum(result.rows.get(t, 0) for t in tables)
+        found = sum(result.counts.get(t, 0) for t in [*tables, f"({name})"])
+        verdict = "match" if not found else f"{found} differ"
+        span = f"entries 0–{position - 1}" if position else "no entries"
+        out.print(f"{name:<12} {span:<16} {len(tables)} tables, {rows:>9} rows  {verdict}")
+    for name in result.not_built:
+        out.print(f"{name:<12} not built yet: nothing to compare")
+    for difference in result.differences:
+        out.print("  " + printable(difference))
+    kept = len(result.differences)
+    total = sum(result.counts.values())
+    if total > kept:
+        out.print(f"  … and {total - kept} more")
+    out.print("PROJECTIONS MATCH THE LOG" if result.ok else f"DIFFERENCES FOUND: {total}")
 
 
 @projections.command("follow")

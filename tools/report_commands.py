@@ -1,7 +1,16 @@
-"""Report commands: balances, replay, case histories, oversight, reconciliation."""
+"""Report commands: balances, SF-425, replay, case histories, oversight, reconciliation.
+
+A figure that leaves the building (the SF-425, a reconciliation) is answered by default
+from a rebuild of the verified log (`--verified`); `--unverified` answers from the
+stored projections, faster, and says so. Balances default to the stored projections.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,8 +19,11 @@ from rich.table import Table
 
 from domain.errors import dollars
 from ledger.transparency import MAX_TREE_SIZE
+from projections import balances
 from projections.reconcile import Reconciliation, read_payment_file
-from tools.console import JsonOpt, emit, out, read_input, system
+from projections.reports import Reports
+from projections.verified import UNVERIFIED, LogNotVerifiedError, verified_reports
+from tools.console import JsonOpt, emit, out, printable, read_input, system
 
 commands = typer.Typer()
 
@@ -27,13 +39,63 @@ AtSeqOpt = Annotated[
         "--at-seq", min=0, max=MAX_TREE_SIZE, help="The state once entry N had been applied."
     ),
 ]
+VerifiedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verified/--unverified",
+        help="Verify the log and answer from a rebuild of exactly the verified entries"
+        " (slower), or answer from the stored projections.",
+    ),
+]
 MONEY = ("authorised", "disbursed", "reversed", "refunded", "expended", "cash_on_hand", "remaining")
-SF425_LINES = ("10a", "10b", "10c", "10d", "10e", "10f", "10g", "10h")
+SF425_LINES = balances.SF425_LINES
+
+
+@contextmanager
+def answering(verified: bool, as_json: bool) -> Iterator[tuple[Reports, dict[str, Any]]]:
+    """The reports to answer from, and what they rest on (the `basis` of the answer).
+
+    Verified: the log is verified first and the projections rebuilt from exactly the
+    verified entries; if it does not verify, the findings are shown and the command
+    exits 1 with no figures."""
+    if not verified:
+        with system() as ledger:
+            yield ledger.reports, UNVERIFIED
+        return
+    try:
+        with (
+            system(read_only=True) as ledger,  # nothing stored is read, or written
+            verified_reports(ledger.app.store, ledger.progress) as (reports, basis),
+        ):
+            yield reports, basis.to_json()
+    except LogNotVerifiedError as exc:
+        _refuse(exc, as_json)
+        raise typer.Exit(1) from None
+
+
+def _refuse(exc: LogNotVerifiedError, as_json: bool) -> None:
+    why = "REFUSED: the log does not verify, so no figure is answered from it"
+    if as_json:
+        refusal = {"verified": False, "refused": why, "verification": exc.report.to_json()}
+        sys.stdout.write(json.dumps(refusal, indent=1) + "\n")
+        return
+    out.print("\n".join(map(printable, exc.report.lines())))
+    out.print(why)
+
+
+def _basis_text(result: dict[str, Any]) -> None:
+    """Say what the answer rests on: the verified log or the stored rows, and which entries."""
+    basis = result.get("basis")
+    if basis is not None:
+        out.print(basis["statement"])
+    if result.get("rests_on") is not None:
+        out.print(f"as of: {result['rests_on']['statement']}")
 
 
 def _balances_text(result: dict[str, Any]) -> None:
     cut = result["as_of_seq"]
     out.print(f"balances {'now' if cut is None else f'as of entry {cut}'}")
+    _basis_text(result)
     table = Table("award", "grantee", *(m.replace("_", " ") for m in MONEY), "closed")
     for a in result["awards"]:
         table.add_row(
@@ -61,21 +123,55 @@ def _balances_text(result: dict[str, Any]) -> None:
 
 @commands.command("balances")
 def balances_command(
-    as_of: AsOfOpt = None, at_seq: AtSeqOpt = None, as_json: JsonOpt = False
+    as_of: AsOfOpt = None,
+    at_seq: AtSeqOpt = None,
+    verified: VerifiedOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Balances per appropriation, award and grantee, with SF-425 lines 10a to 10h."""
-    with system() as ledger:
-        result = ledger.reports.balances(as_of=as_of, at_seq=at_seq)
+    with answering(verified, as_json) as (reports, basis):
+        result = reports.balances(as_of=as_of, at_seq=at_seq)
+    result["basis"] = basis
     emit(result, as_json, lambda: _balances_text(result))
+
+
+@commands.command("sf425")
+def sf425_command(
+    as_of: AsOfOpt = None,
+    at_seq: AtSeqOpt = None,
+    verified: VerifiedOpt = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """SF-425 lines 10a to 10h per award and in total, from the verified log by default."""
+    with answering(verified, as_json) as (reports, basis):
+        result = balances.sf425(reports.balances(as_of=as_of, at_seq=at_seq))
+    result["basis"] = basis
+
+    def show() -> None:
+        cut = result["as_of_seq"]
+        out.print(f"SF-425 {'now' if cut is None else f'as of entry {cut}'}")
+        _basis_text(result)
+        table = Table("award", "grantee", *(f"SF-425 {line}" for line in SF425_LINES))
+        for a in result["awards"]:
+            table.add_row(a["award_id"], a["grantee"], *(dollars(v) for v in a["sf425"].values()))
+        table.add_row("total", "", *(dollars(v) for v in result["totals"].values()))
+        out.print(table)
+
+    emit(result, as_json, show)
 
 
 @commands.command("replay")
 def replay_command(
-    as_of: AsOfOpt = None, at_seq: AtSeqOpt = None, as_json: JsonOpt = False
+    as_of: AsOfOpt = None,
+    at_seq: AtSeqOpt = None,
+    verified: VerifiedOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """What the ledger would have answered at a past moment (every report, as of then)."""
-    with system() as ledger:
-        result = ledger.reports.replay(as_of=as_of, at_seq=at_seq)
+    with answering(verified, as_json) as (reports, basis):
+        result = reports.replay(as_of=as_of, at_seq=at_seq)
+    for answer in (result, result["balances"], result["oversight"]):
+        answer["basis"] = basis  # each part says what it rests on, as it would alone
 
     def show() -> None:
         _balances_text(result["balances"])
@@ -104,6 +200,7 @@ def case_history_command(
 
     def show() -> None:
         out.print(f"participant {result['participant_id']} ({result['grantee']})")
+        _basis_text(result)
         for row in result["timeline"]:
             consents = ", ".join(c["consent_id"] for c in row["consents_in_force"]) or "none"
             out.print(
@@ -132,7 +229,8 @@ def oversight_command(
     emit(result, as_json, lambda: out.print_json(data=result))
 
 
-def _reconciliation_text(result: Reconciliation) -> None:
+def _reconciliation_text(result: Reconciliation, basis: dict[str, Any]) -> None:
+    out.print(basis["statement"])
     for name, totals in result.totals().items():
         out.print(
             f"{name.replace('_', ' '):<22} {totals['count']:>6}   ledger "
@@ -155,11 +253,19 @@ def _reconciliation_text(result: Reconciliation) -> None:
 
 @commands.command("reconcile")
 def reconcile_command(
-    payments: Annotated[Path, typer.Argument(metavar="PAYMENTS.csv")], as_json: JsonOpt = False
+    payments: Annotated[Path, typer.Argument(metavar="PAYMENTS.csv")],
+    verified: VerifiedOpt = True,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Match a bank payment file against the ledger's disbursements; exit 1 if they differ."""
-    with system() as ledger:
-        bank_file = read_payment_file(read_input(payments, "the payment file"))
-        result = ledger.reports.reconcile(bank_file)
-    emit(result.to_json(), as_json, lambda: _reconciliation_text(result))
+    """Match a bank payment file against the ledger's disbursements; exit 1 if they differ
+    (or if, answering from the verified log, the log does not verify)."""
+    # The file first: a mistake in it is found before the log is verified.
+    bank_file = read_payment_file(read_input(payments, "the payment file"))
+    with answering(verified, as_json) as (reports, basis):
+        result = reports.reconcile(bank_file)
+    emit(
+        {**result.to_json(), "basis": basis},
+        as_json,
+        lambda: _reconciliation_text(result, basis),
+    )
     raise typer.Exit(0 if result.clean else 1)
