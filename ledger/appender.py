@@ -22,6 +22,7 @@ from ledger.errors import UserError
 from ledger.guard import Guard, GuardedWrites, RowReader
 from ledger.hashing import ZERO_PREV, b64encode
 from ledger.merkle import Frontier, Node, leaf_hash
+from ledger.replay import LogReplay
 from ledger.trust import KeyRecord, TrustError, TrustState, key_ids_named
 
 
@@ -256,22 +257,58 @@ class LogWriter:
 
     def set_guard(self, guard: Guard, snapshot_key: bytes | None = None) -> None:
         """Have `guard` admit every event this recorder writes (see ledger.guard); with a
-        `snapshot_key`, keep its snapshots in this database (see ledger.guard_snapshot)."""
+        `snapshot_key`, keep its snapshots in this database (see ledger.guard_snapshot).
+        A guarded writer takes its keys from its replay of the log (ledger.replay), not
+        from the `ledger_keys` table."""
         self.guarded = GuardedWrites(
             guard,
             self.read_rows,  # type: ignore[attr-defined]
             snapshots=self,  # type: ignore[arg-type]
             snapshot_key=snapshot_key,
+            catalogue=self.catalogue,
         )
+        self.guarded.on_ready = self.ready_checks
 
-    def _admit_to_guard(
-        self, read: RowReader, head: Head, prepared: Prepared, appended: Appended
-    ) -> None:
-        if self.guarded is not None:
-            events = [(head.size + i, e) for i, e in enumerate(prepared.events) if e is not None]
-            self.guarded.admit_batch(
-                read, (head.size, head.last_leaf_hash), events, appended.head.last_leaf_hash
-            )
+    @property
+    def commit_hooks(self) -> list[Callable[[int], None]]:
+        """Called with the log's size after each batch this writer committed (outside
+        every lock), e.g. to issue checkpoints (ledger.coverage)."""
+        hooks: list[Callable[[int], None]] | None = self.__dict__.get("_commit_hooks")
+        if hooks is None:
+            hooks = self.__dict__["_commit_hooks"] = []
+        return hooks
+
+    def _committed(self) -> None:
+        if self.guarded is not None and self.commit_hooks:
+            size = self.guarded.replay.size
+            for hook in self.commit_hooks:
+                hook(size)
+
+    @property
+    def ready_checks(self) -> list[Callable[[LogReplay], None]]:
+        """Checks a guarded writer runs once it first reaches the committed log."""
+        checks: list[Callable[[LogReplay], None]] | None = self.__dict__.get("_ready_checks")
+        if checks is None:
+            checks = self.__dict__["_ready_checks"] = []
+        return checks
+
+    def _append(
+        self,
+        read: RowReader,
+        head: Head,
+        prepared: Prepared,
+        read_keys: Callable[[set[str]], dict[str, KeyRecord]],
+    ) -> Appended:
+        """Under the write lock: the batch's log rows, checked by the trust rules and the
+        guard. Unguarded (eventsourcing's contract suites), keys come from the table."""
+        if self.guarded is None:
+            keys = self.key_cache.resolve(head.keys_version, prepared.key_ids, read_keys)
+            return append_batch(head, TrustState(keys, self.catalogue), prepared)
+        trust = self.guarded.catch_up_to(read, head)
+        appended = append_batch(head, trust, prepared)
+        events = [(head.size + i, e) for i, e in enumerate(prepared.events) if e is not None]
+        self.guarded.admit_batch(events, appended)
+        return appended
 
     @property
     def key_cache(self) -> KeyCache:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
@@ -16,12 +17,16 @@ from eventsourcing.persistence import EventStore, IntegrityError
 
 from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.errors import UserError
+from ledger.guard import GuardedWrites, NoRules
 from ledger.hashing import b64decode
 from ledger.mapper import SigningEventStore
 from ledger.note import VerifierKey
 from ledger.registry import Ledger
+from ledger.replay import LogReplay
+from ledger.signer_record import SignerRecord
 from ledger.signing import Signer
 from ledger.store import LogStore
+from ledger.trust import KeyRecord
 
 # Every key change saves the one Ledger aggregate, so writers changing keys at once
 # conflict on its version. Each conflict means another change committed; this bounds
@@ -59,6 +64,47 @@ class LedgerApplication(Application[UUID]):
         self.catalogue = catalogue
         self.recorder.catalogue = catalogue  # type: ignore[attr-defined]
         self._opening: dict[str, Any] | None = None
+        # Writers replay the log (ledger.replay) even without a domain's rules; a
+        # subclass with rules replaces this guard with its own.
+        self.recorder.ready_checks.append(self._check_anchors)  # type: ignore[attr-defined]
+        self.recorder.set_guard(NoRules())  # type: ignore[attr-defined]
+        # Where the log key's record of signed checkpoints is (ledger.signer_record), if
+        # this writer can see it: then it also refuses a log shorter than that record.
+        self.signer_record_path: Path | None = None
+
+    @property
+    def guarded(self) -> GuardedWrites:
+        return self.recorder.guarded  # type: ignore[attr-defined,no-any-return]
+
+    def confirmed_log(self) -> LogReplay:
+        """The log as its entries make it, up to the committed head, after checking that
+        the stored head, the latest checkpoints and the signer's record agree with it
+        (ledger.replay.AlteredLogError if not)."""
+        return self.guarded.confirmed(self.store.head)
+
+    def trusted_keys(self) -> list[KeyRecord]:
+        """The key records as the log's own entries make them (never the keys table)."""
+        return list(self.confirmed_log().trust.keys.values())
+
+    def _check_anchors(self, replay: LogReplay) -> None:
+        """What a writer checks once it first reaches the committed log: every stored
+        checkpoint near the head, and the largest the log key signed (its record), must
+        describe a prefix of the entries it replayed."""
+        fetch = self.store.fetch_nodes
+        for size, note in self.store.checkpoints_near(replay.size):
+            replay.confirm_note(size, note, fetch, "a checkpoint in the database")
+        path = self.signer_record_path
+        record = SignerRecord(path, replay.origin or "") if path and path.exists() else None
+        largest = record.largest() if record is not None else None
+        if largest is not None:
+            replay.confirm_checkpoint(
+                largest.size, largest.root, fetch, "the checkpoint the log key signed last"
+            )
+            if all(size != largest.size for size, _ in self.store.checkpoints_near(largest.size)):
+                raise replay.fail(
+                    f"the checkpoint of size {largest.size} the log key signed is missing "
+                    "from the database's checkpoints"
+                )
 
     def construct_event_store(self) -> EventStore[UUID]:
         return SigningEventStore(mapper=self.mapper, recorder=self.recorder)

@@ -24,6 +24,7 @@ from ledger.entry import format_instant
 from ledger.errors import UserError
 from ledger.store import LogStore, iter_leaves
 from ledger.transparency import LogSigner, entry_proof
+from ledger.witness_client import cosigned_note
 
 PARTIAL = ".partial-"  # <out's parent>/.<out's name>.partial-<pid>: a bundle being written
 
@@ -124,7 +125,8 @@ def export_bundle(
             raise ExportError(f"{shown} already exists and is not an empty directory")
         _remove_abandoned(out)
     size = store.head().size
-    note = log.checkpoint(size)
+    # With the witnesses' cosignatures kept for it: a verifier given a witness key needs them.
+    note = cosigned_note(store, log.checkpoint(size))
     partial = out.with_name(f".{out.name}{PARTIAL}{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     made = _first_missing(out.parent)

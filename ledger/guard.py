@@ -13,18 +13,18 @@ are journaled and undone if the transaction does not commit.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
 from ledger import guard_snapshot
-from ledger.entry import EntryError, seal
+from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.errors import UserError
 from ledger.guard_snapshot import SnapshotGuard, SnapshotStore
-from ledger.hashing import ZERO_PREV
-from ledger.merkle import leaf_hash
+from ledger.merkle import Frontier
+from ledger.replay import LogReplay
+from ledger.trust import TrustState
 
 
 class GuardError(UserError, ValueError):
@@ -140,8 +140,71 @@ class JournaledTable(dict[K, V]):
 RowReader = Callable[[int, int], list[tuple[int, str, bytes | None]]]
 
 
+class StoredHead(Protocol):
+    """The stored head (ledger.appender.Head) as the guard compares it with the replay."""
+
+    size: int
+    last_leaf_hash: bytes | None
+    frontier: Frontier
+
+
+class NoRules:
+    """The guard of a ledger without a domain: its writers still replay the log."""
+
+    name = "ledger"
+    fingerprint = "no-rules/1"
+
+    def __init__(self) -> None:
+        self._position = 0
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def admit(self, seq: int, event: dict[str, Any], *, strict: bool) -> list[str]:
+        self._position = seq + 1
+        return []
+
+    def begin(self) -> int:
+        return self._position
+
+    def undo(self, mark: int) -> None:
+        self._position = mark
+
+    def commit(self) -> None:
+        pass
+
+    def state(self) -> Any:
+        return self._position
+
+    def restore(self, state: Any) -> None:
+        self._position = state
+
+
+class _Replayed:
+    """A guard and the log replay it rides on, saved and restored as one snapshot."""
+
+    def __init__(self, guard: Guard, replay: LogReplay) -> None:
+        self.guard, self.replay = cast(SnapshotGuard, guard), replay
+        self.name = self.guard.name
+        self.fingerprint = f"{self.guard.fingerprint}+replay/1"
+
+    @property
+    def position(self) -> int:
+        return self.replay.size
+
+    def state(self) -> Any:
+        return (self.replay.state(), self.guard.state())
+
+    def restore(self, state: Any) -> None:
+        replay_state, guard_state = state
+        self.replay.restore(replay_state)
+        self.guard.restore(guard_state)
+
+
 class GuardedWrites:
-    """Runs a guard for one recorder: catch-up, admission, settling its journal, snapshots.
+    """Runs a guard for one recorder: the log's replay (ledger.replay), catch-up,
+    admission, settling its journal, snapshots.
 
     The database lock orders writers across processes; this process lock also covers
     the moments after the database commits and before the guard's journal is settled.
@@ -156,21 +219,25 @@ class GuardedWrites:
         read_committed: RowReader,
         snapshots: SnapshotStore | None = None,
         snapshot_key: bytes | None = None,
+        catalogue: Catalogue = LEDGER_ONLY,
     ) -> None:
         self.guard = guard
+        # Every entry the guard applies is first checked and taken in by the replay:
+        # chained to the one before, signed by a key the log itself put in force.
+        self.replay = LogReplay(catalogue)
         self._read_committed = read_committed
         self._lock = threading.RLock()
-        self._pending: int | None = None  # journal mark of a batch not yet settled
+        # A batch admitted but not yet settled: its journal mark, rows and events.
+        self._pending: tuple[int, Any, list[tuple[int, Any]]] | None = None
         self._snapshots = snapshots if snapshot_key is not None else None
         self._snapshot_key = snapshot_key or b""
         self._started = False
         self._snapshot_at = 0  # the size of the last snapshot this process loaded or saved
         self.snapshot_status = "no snapshot"  # what happened to the stored one, for people
-        # The leaf hash of the last entry the guard has applied, recomputed from the entry
-        # itself, so that every entry it applies must chain to the one before (and a
-        # snapshot's last leaf commits to every byte of the history it was made from).
-        self._last_leaf: bytes | None = None
-        self._pending_leaf: bytes | None = None
+        # Checks of what else the database holds (its checkpoints, the signer's record)
+        # against the replay, run once the writer first reaches the committed log.
+        self.on_ready: list[Callable[[LogReplay], None]] = []
+        self._anchored = False
 
     def ready(self) -> None:
         """Bring the guard up to the committed log, from a snapshot where one can be trusted:
@@ -178,15 +245,33 @@ class GuardedWrites:
         with self._lock:
             self._start()
             self._catch_up(self._read_committed, None)
+            if not self._anchored:
+                for check in self.on_ready:
+                    check(self.replay)
+                self._anchored = True
+
+    def confirmed(self, read_head: Callable[[], StoredHead]) -> LogReplay:
+        """The replay brought up to the committed log and checked against the stored head:
+        what a signer signs. Raises AlteredLogError where they differ."""
+        with self._lock:
+            self.ready()
+            for _ in range(100):  # others may commit between reading entries and head
+                head = read_head()
+                if head.size <= self.replay.size:
+                    break
+                self._catch_up(self._read_committed, None)
+            self.replay.confirm_head(head.size, head.last_leaf_hash, head.frontier)
+            return self.replay
 
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Around one `insert_events` call: settles the guard as the database did."""
         with self._lock:
+            self.replay.refuse_if_broken()
             if not self._started:
                 # The first write may find the guard far behind: catch up before taking
                 # the database lock. Later writes catch up on other processes' few
-                # entries under it (admit_batch), sparing a query on every write.
+                # entries under it (catch_up_to), sparing a query on every write.
                 self.ready()
             try:
                 yield
@@ -194,65 +279,50 @@ class GuardedWrites:
                 self._undo_pending()
                 raise
             if self._pending is not None:
+                _mark, appended, events = self._pending
                 self.guard.commit()
                 self._pending = None
-                self._last_leaf = self._pending_leaf
+                self.replay.committed(
+                    appended.keys, appended.head.frontier, appended.head.last_leaf_hash, events
+                )
             self._save_snapshot_if_due()
 
-    def admit_batch(
-        self,
-        read_in_transaction: RowReader,
-        head: tuple[int, bytes | None],
-        events: list[tuple[int, Any]],
-        last_leaf_after: bytes | None,
-    ) -> None:
-        """Under the database lock: catch up to the head, then admit each new event.
-
-        `head` is the stored head (size, last leaf hash) the batch extends: it must be the
-        log the guard has read. `last_leaf_after` is the batch's last leaf hash, kept if
-        the database commits.
-        """
+    def catch_up_to(self, read_in_transaction: RowReader, head: StoredHead) -> TrustState:
+        """Under the database lock: catch up to the stored head, check that it is the one
+        the entries make, and return the keys a new batch is admitted by (the replay's,
+        never the `ledger_keys` table's)."""
         self._undo_pending()  # a retried attempt starts from committed state
-        head_size, head_leaf = head
-        self._catch_up(read_in_transaction, head_size)
-        if self.guard.position != head_size:
-            raise GuardError(f"the guard is at entry {self.guard.position}, the log at {head_size}")
-        if head_leaf != self._last_leaf:
-            raise GuardError(
-                "the stored head does not match the last entry: the log was changed behind "
-                "the writers' backs; run cmpp verify"
-            )
-        self._pending = self.guard.begin()
-        self._pending_leaf = last_leaf_after
+        self._catch_up(read_in_transaction, head.size)
+        self.replay.confirm_head(head.size, head.last_leaf_hash, head.frontier)
+        return self.replay.batch_trust()
+
+    def admit_batch(self, events: list[tuple[int, Any]], appended: Any) -> None:
+        """Under the database lock, after catch_up_to: admit each new event to the rules.
+        `appended` (ledger.appender.Appended) is taken into the replay if the database
+        commits."""
+        mark = self.guard.begin()
+        self._pending = (mark, appended, events)
         for seq, event in events:
             self.guard.admit(seq, event, strict=True)
 
     def _undo_pending(self) -> None:
         if self._pending is not None:
-            self.guard.undo(self._pending)
+            self.guard.undo(self._pending[0])
             self._pending = None
 
     def _catch_up(self, read: RowReader, stop: int | None) -> None:
-        while stop is None or self.guard.position < stop:
-            rows = read(self.guard.position, 1000)
+        replay = self.replay
+        while stop is None or replay.size < stop:
+            rows = read(replay.size, 1000)
             if not rows:
                 return
             for seq, prev, state in rows:
                 if stop is not None and seq >= stop:
                     return
-                if seq != self.guard.position or state is None:
-                    raise GuardError(f"entry {self.guard.position} is missing: verify the log")
-                expected = ZERO_PREV if self._last_leaf is None else self._last_leaf.hex()
-                if prev != expected:
-                    raise GuardError(
-                        f"entry {seq} does not chain to entry {seq - 1}: the log was changed "
-                        "behind the writers' backs; run cmpp verify"
-                    )
-                try:
-                    self._last_leaf = leaf_hash(seal(state, seq, prev))
-                except EntryError:
-                    raise GuardError(f"entry {seq} is not a signed event: verify the log") from None
-                self.guard.admit(seq, json.loads(state)["event"], strict=False)
+                event = replay.apply(seq, prev, state)
+                self.guard.admit(seq, event, strict=False)
+        if stop is not None and replay.size != stop:
+            raise replay.fail(f"the stored head says {stop} entries, the log holds {replay.size}")
 
     # -- snapshots ------------------------------------------------------------------------
 
@@ -261,28 +331,30 @@ class GuardedWrites:
         if self._started:
             return
         self._started = True
-        store, guard = self._snapshots, cast(SnapshotGuard, self.guard)
-        if store is None or guard.position != 0:
+        store = self._snapshots
+        if store is None or self.replay.size != 0 or self.guard.position != 0:
             return
+        both = _Replayed(self.guard, self.replay)
         try:
-            stored = store.read_guard_snapshot(guard.name)
+            stored = store.read_guard_snapshot(both.name)
             if stored is None:
                 return
             rows = self._read_committed(stored.size - 1, 1) if stored.size > 0 else []
-            guard_snapshot.restore(self._snapshot_key, guard, stored, rows[0] if rows else None)
+            guard_snapshot.restore(self._snapshot_key, both, stored, rows[0] if rows else None)
         except guard_snapshot.SnapshotRejectedError as exc:
-            store.delete_guard_snapshot(guard.name)
+            store.delete_guard_snapshot(both.name)
             self.snapshot_status = f"discarded the stored snapshot: {exc}"
             return
-        self._snapshot_at, self._last_leaf = stored.size, stored.last_leaf_hash
+        self._snapshot_at = stored.size
         self.snapshot_status = f"started from the snapshot of {stored.size} entries"
 
     def _save_snapshot_if_due(self) -> None:
-        store, guard = self._snapshots, cast(SnapshotGuard, self.guard)
-        if store is None or guard.position - self._snapshot_at < guard_snapshot.SNAPSHOT_EVERY:
+        store = self._snapshots
+        if store is None or self.replay.size - self._snapshot_at < guard_snapshot.SNAPSHOT_EVERY:
             return
-        if self._last_leaf is None:
+        if self.replay.last_leaf is None:
             return
-        snapshot = guard_snapshot.take(self._snapshot_key, guard, self._last_leaf)
-        store.write_guard_snapshot(guard.name, snapshot)
-        self._snapshot_at = guard.position
+        both = _Replayed(self.guard, self.replay)
+        snapshot = guard_snapshot.take(self._snapshot_key, both, self.replay.last_leaf)
+        store.write_guard_snapshot(both.name, snapshot)
+        self._snapshot_at = both.position

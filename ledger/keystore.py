@@ -20,7 +20,6 @@ import errno
 import json
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ledger import canonical
+from ledger.durable import sync_directory, write_atomic
 from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
 from ledger.outcome import OutcomeUnknownError
@@ -130,7 +130,7 @@ class KeyStore:
             pending.unlink(missing_ok=True)
             raise
         os.replace(pending, path)
-        _sync_directory(self.directory)
+        sync_directory(self.directory)
         self._opened[key.key_id] = key
 
     def _sealed(self, key: SigningKey, label: str) -> dict[str, Any]:
@@ -184,21 +184,10 @@ class KeyStore:
     def _write(self, path: Path, record: dict[str, Any]) -> None:
         """Write atomically (a crash leaves the old file or the new, never half of one)."""
         self._private_directory(create=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".key-")
         try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(record, out, indent=1)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps(record, indent=1).encode())
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise KeyStoreError(f"cannot write the key file {path.name}: {exc.strerror}") from None
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _sync_directory(self.directory)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -427,15 +416,6 @@ def _make_private_directories(directory: Path) -> None:
         new.mkdir(mode=0o700, exist_ok=True)
     if not directory.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "not a directory")
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make a rename in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 MAX_KEY_FILE_BYTES = 1 << 20  # a key file is well under 1 KiB

@@ -52,21 +52,28 @@ class VerifierKey:
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
         """Read `<name>+<8 hex>+<base64(0x01 ‖ pub)>`, the form Go's sumdb/note reads."""
-        parts = text.strip().split("+", 2)  # base64 may itself hold '+'
-        if len(parts) != 3:
-            raise NoteError("a verifier key has the form <name>+<hash>+<key>")
-        name, hash_hex, key_b64 = parts
-        check_key_name(name)
-        try:
-            raw = b64decode(key_b64)
-        except ValueError as exc:
-            raise NoteError(f"verifier key: {exc}") from None
-        if len(raw) != 33 or raw[:1] != ED25519_ALG:
-            raise NoteError("verifier key is not an Ed25519 key")
-        key = cls(name, raw[1:])
+        name, public, hash_hex = split_key_text(text, ED25519_ALG, "verifier key")
+        key = cls(name, public)
         if key.hash.hex() != hash_hex:
             raise NoteError("verifier key hash does not match its name and key")
         return key
+
+
+def split_key_text(text: str, alg: bytes, what: str) -> tuple[str, bytes, str]:
+    """`<name>+<hash>+<base64(alg ‖ pub)>` as (name, pub, hash hex); the caller checks
+    the hash, which each kind of key computes its own way."""
+    parts = text.strip().split("+", 2)  # base64 may itself hold '+'
+    if len(parts) != 3:
+        raise NoteError(f"a {what} has the form <name>+<hash>+<key>")
+    name, hash_hex, key_b64 = parts
+    check_key_name(name)
+    try:
+        raw = b64decode(key_b64)
+    except ValueError as exc:
+        raise NoteError(f"{what}: {exc}") from None
+    if len(raw) != 33 or raw[:1] != alg:
+        raise NoteError(f"the {what} is not an Ed25519 key of type 0x{alg.hex()}")
+    return name, raw[1:], hash_hex
 
 
 def parse_signer_key(text: str) -> tuple[str, Ed25519PrivateKey]:

@@ -41,7 +41,6 @@ from ledger.appender import (
     Appended,
     Head,
     LogWriter,
-    append_batch,
     key_record,
     node_home,
     nodes_from_rows,
@@ -59,7 +58,7 @@ from ledger.outcome import (
     retry_idempotent,
     same_events,
 )
-from ledger.trust import KeyRecord, TrustState
+from ledger.trust import KeyRecord
 
 LOG_TABLES = [
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_log ("
@@ -74,6 +73,9 @@ LOG_TABLES = [
     " roles text NOT NULL, registered_seq bigint NOT NULL, revoked_seq bigint)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_checkpoints ("
     " size bigint PRIMARY KEY, note text NOT NULL, issued_at text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.ledger_cosignatures ("
+    " size bigint NOT NULL, witness text NOT NULL, line text NOT NULL,"
+    " PRIMARY KEY (size, witness))",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_guard_snapshots ("
     " name text PRIMARY KEY, fingerprint text NOT NULL, size bigint NOT NULL,"
     " last_leaf_hash bytea NOT NULL, state bytea NOT NULL, mac bytea NOT NULL)",
@@ -126,16 +128,19 @@ class PostgresLog(LogWriter):
         """Insert the events (and their entries), once, with an outcome the caller can
         trust across dropped connections (see ledger.outcome)."""
         kwargs["attempts"] = Attempts()
+        returning = None
         try:
-            return self._insert_guarded(stored_events, **kwargs)
+            returning = self._insert_guarded(stored_events, **kwargs)
         except AlreadyRecorded:
-            return None  # a retry found this very batch committed: it happened, once
+            pass  # a retry found this very batch committed: it happened, once
         except (*CONNECTION_ERRORS, DatabaseUnavailableError) as exc:
             if not stored_events or not kwargs["attempts"].count:
                 # Nothing was sent: nothing can have been recorded.
                 raise DatabaseUnavailableError(f"the command was not recorded: {exc}") from None
             learn_outcome(self.recorded, stored_events, exc)
-            return None
+        if stored_events:
+            self._committed()
+        return returning
 
     def _insert_guarded(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -196,9 +201,7 @@ class PostgresLog(LogWriter):
                 head_curs.execute(self._q["read_rows"], (start, limit))
                 return [(r["seq"], r["prev"], _bytes(r["state"])) for r in head_curs.fetchall()]
 
-            keys = self.key_cache.resolve(head.keys_version, prepared.key_ids, read_keys)
-            appended = append_batch(head, TrustState(keys, self.catalogue), prepared)
-            self._admit_to_guard(read_rows, head, prepared, appended)
+            appended = self._append(read_rows, head, prepared, read_keys)
         with conn.cursor() as write_curs:
             self._write(write_curs, appended)
             self._write_alongside(write_curs, kwargs.get("alongside", ()))
@@ -259,6 +262,12 @@ class PostgresLog(LogWriter):
             return [(r["seq"], r["prev"], _bytes(r["state"])) for r in c.fetchall()]
 
     @retry_idempotent
+    def read_tree_rows(self, start: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+        with self._read() as c:
+            c.execute(self._q["tree_rows"], (start, limit))
+            return [(r["seq"], bytes(r["leaf_hash"]), bytes(r["nodes"])) for r in c.fetchall()]
+
+    @retry_idempotent
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
         seqs = sorted({node_home(n)[0] for n in nodes})
         with self._read() as c:
@@ -289,6 +298,26 @@ class PostgresLog(LogWriter):
     def add_checkpoint(self, size: int, note: str, issued_at: str) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(self._q["add_checkpoint"], (size, note, issued_at))
+
+    # -- witnesses' cosignatures of checkpoints (ledger.witness_client) ------------------
+
+    @retry_idempotent
+    def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self._q["add_cosignature"], (size, witness, line))
+
+    @retry_idempotent
+    def cosignatures(self, size: int) -> list[tuple[str, str]]:
+        with self._read() as c:
+            c.execute(self._q["cosignatures"], (size,))
+            return [(row["witness"], row["line"]) for row in c.fetchall()]
+
+    @retry_idempotent
+    def last_cosigned(self, witness: str) -> int | None:
+        with self._read() as c:
+            c.execute(self._q["last_cosigned"], (witness,))
+            row = c.fetchone()
+        return None if row is None or row["size"] is None else int(row["size"])
 
     # -- the guard's snapshots (ledger.guard_snapshot) ----------------------------------
 
@@ -327,6 +356,8 @@ _QUERIES = {
     " AND e.originator_version = l.originator_version"
     " WHERE l.seq >= %s ORDER BY l.seq LIMIT %s",
     "log_nodes_in": "SELECT seq, leaf_hash, nodes FROM {schema}.ledger_log WHERE seq = ANY(%s)",
+    "tree_rows": "SELECT seq, leaf_hash, nodes FROM {schema}.ledger_log WHERE seq >= %s"
+    " ORDER BY seq LIMIT %s",
     "checkpoints": "SELECT size, note FROM {schema}.ledger_checkpoints ORDER BY size",
     "checkpoints_near": "(SELECT size, note FROM {schema}.ledger_checkpoints WHERE size < %s"
     " ORDER BY size DESC LIMIT 1) UNION ALL (SELECT size, note FROM {schema}.ledger_checkpoints"
@@ -345,6 +376,12 @@ _QUERIES = {
     "share_lock": "LOCK TABLE {schema}.{events} IN SHARE MODE",
     "outcome_lock_timeout": "SET LOCAL lock_timeout = '5s'",
     "delete_snapshot": "DELETE FROM {schema}.ledger_guard_snapshots WHERE name = %s",
+    "add_cosignature": "INSERT INTO {schema}.ledger_cosignatures VALUES (%s, %s, %s)"
+    " ON CONFLICT (size, witness) DO NOTHING",
+    "cosignatures": "SELECT witness, line FROM {schema}.ledger_cosignatures WHERE size = %s"
+    " ORDER BY witness",
+    "last_cosigned": "SELECT MAX(size) AS size FROM {schema}.ledger_cosignatures"
+    " WHERE witness = %s",
 }
 
 

@@ -32,7 +32,6 @@ from ledger.appender import (
     Appended,
     Head,
     LogWriter,
-    append_batch,
     key_record,
     node_home,
     nodes_from_rows,
@@ -40,7 +39,7 @@ from ledger.appender import (
 )
 from ledger.guard_snapshot import Snapshot
 from ledger.merkle import Node
-from ledger.trust import KeyRecord, TrustState
+from ledger.trust import KeyRecord
 
 LOCK_TIMEOUT_SECONDS = 60
 _CREATED = re.compile(r"\s*CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (\w+)", re.IGNORECASE)
@@ -58,6 +57,9 @@ LOG_TABLES = [
     " roles TEXT NOT NULL, registered_seq INTEGER NOT NULL, revoked_seq INTEGER)",
     "CREATE TABLE IF NOT EXISTS ledger_checkpoints ("
     " size INTEGER PRIMARY KEY, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_cosignatures ("
+    " size INTEGER NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL,"
+    " PRIMARY KEY (size, witness))",
     "CREATE TABLE IF NOT EXISTS ledger_guard_snapshots ("
     " name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, size INTEGER NOT NULL,"
     " last_leaf_hash BLOB NOT NULL, state BLOB NOT NULL, mac BLOB NOT NULL)",
@@ -133,7 +135,9 @@ class SQLiteLog(LogWriter):
         if self.guarded is None:
             return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
         with self.guarded.writing():
-            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+            returning = super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
+        self._committed()
+        return returning  # type: ignore[no-any-return]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -143,12 +147,11 @@ class SQLiteLog(LogWriter):
         if not stored_events:  # e.g. a process recorder saving only its tracking position
             return returning  # type: ignore[no-any-return]
         head = self._select_head(c)
-        keys = self.key_cache.resolve(
-            head.keys_version, prepared.key_ids, lambda ids: self._select_keys(c, ids)
-        )
-        appended = append_batch(head, TrustState(keys, self.catalogue), prepared)
-        self._admit_to_guard(
-            lambda start, limit: self._select_rows(c, start, limit), head, prepared, appended
+        appended = self._append(
+            lambda start, limit: self._select_rows(c, start, limit),
+            head,
+            prepared,
+            lambda ids: self._select_keys(c, ids),
         )
         self._write(c, appended)
         for sql, params in kwargs.get("alongside", ()):  # in the events' own transaction
@@ -222,6 +225,14 @@ class SQLiteLog(LogWriter):
         )
         return [(r[0], r[1], None if r[2] is None else bytes(r[2])) for r in c.fetchall()]
 
+    def read_tree_rows(self, start: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT seq, leaf_hash, nodes FROM ledger_log WHERE seq >= ? ORDER BY seq LIMIT ?",
+                (start, limit),
+            )
+            return [(r[0], bytes(r[1]), bytes(r[2])) for r in c.fetchall()]
+
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]:
         seqs = sorted({node_home(n)[0] for n in nodes})
         rows: dict[int, tuple[bytes, bytes]] = {}
@@ -263,6 +274,30 @@ class SQLiteLog(LogWriter):
                 "INSERT INTO ledger_checkpoints VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING",
                 (size, note, issued_at),
             )
+
+    # -- witnesses' cosignatures of checkpoints (ledger.witness_client) ------------------
+
+    def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "INSERT INTO ledger_cosignatures VALUES (?, ?, ?)"
+                " ON CONFLICT (size, witness) DO NOTHING",
+                (size, witness, line),
+            )
+
+    def cosignatures(self, size: int) -> list[tuple[str, str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT witness, line FROM ledger_cosignatures WHERE size = ? ORDER BY witness",
+                (size,),
+            )
+            return [(row[0], row[1]) for row in c.fetchall()]
+
+    def last_cosigned(self, witness: str) -> int | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT MAX(size) FROM ledger_cosignatures WHERE witness = ?", (witness,))
+            row = c.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     # -- the guard's snapshots (ledger.guard_snapshot) ----------------------------------
 

@@ -20,6 +20,10 @@ class LogStore(Protocol):
         """Up to `limit` rows (seq, prev, state or None if the event is missing) from `start`."""
         ...
 
+    def read_tree_rows(self, start: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+        """(seq, stored leaf hash, stored Merkle nodes) of log rows from `start`."""
+        ...
+
     def fetch_nodes(self, nodes: set[Node]) -> Mapping[Node, bytes]: ...
 
     def key_records(self) -> list[KeyRecord]: ...
@@ -33,6 +37,18 @@ class LogStore(Protocol):
         ...
 
     def add_checkpoint(self, size: int, note: str, issued_at: str) -> None: ...
+
+    def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        """Keep a witness's cosignature line of the checkpoint of `size` (the first one)."""
+        ...
+
+    def cosignatures(self, size: int) -> list[tuple[str, str]]:
+        """(witness name, signature line) of each cosignature kept for `size`."""
+        ...
+
+    def last_cosigned(self, witness: str) -> int | None:
+        """The largest size a cosignature by `witness` is kept for, if any."""
+        ...
 
 
 def leaf_from_row(seq: int, prev: str, state: bytes | None) -> bytes:

@@ -6,6 +6,9 @@ reads O(log n) nodes in one query, never the log itself.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +19,8 @@ from ledger.entry import format_instant
 from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
 from ledger.note import Checkpoint, NoteError, VerifierKey
+from ledger.replay import LogReplay
+from ledger.signer_record import Signed, SignerRecord, SignerRecordError, SignerRecordSession
 from ledger.store import LogStore, iter_leaves
 from ledger.tlog_proof import format_tlog_proof
 
@@ -29,56 +34,123 @@ class ProofRequestError(UserError, ValueError):
 
 
 class LogSigner:
-    """Issues checkpoints for one log with its log key."""
+    """Issues checkpoints for one log with its log key.
 
-    def __init__(self, store: LogStore, origin: str, log_key: Ed25519PrivateKey) -> None:
+    Given a `record` (ledger.signer_record), the signer remembers every checkpoint it
+    signed outside the database and never signs one smaller than, or inconsistent with,
+    the largest. Given `confirm` (the writer's replay, ledger.replay), it signs only a
+    tree the entries themselves make, after checking the stored head against them.
+    """
+
+    def __init__(
+        self,
+        store: LogStore,
+        origin: str,
+        log_key: Ed25519PrivateKey,
+        *,
+        record: SignerRecord | None = None,
+        confirm: Callable[[], LogReplay] | None = None,
+    ) -> None:
         self.store = store
         self.origin = origin
         self._key = log_key
         self.verifier = VerifierKey(origin, log_key.public_key().public_bytes_raw())
+        self.record = record
+        self._confirm = confirm
+        self._lock = threading.Lock()  # one signature at a time in this process
 
     def checkpoint(self, size: int | None = None) -> str:
         """The signed checkpoint for `size` (default: the whole log), issuing it if new."""
-        head = None
-        if size is None:
-            head = self.store.head()
-            size = head.size
-        elif not 0 <= size <= MAX_TREE_SIZE:  # beyond any log, and beyond what a store can read
-            raise ProofRequestError(f"the log has {self.store.head().size} entries, not {size}")
+        if size is not None:
+            if not 0 <= size <= MAX_TREE_SIZE:  # beyond any log, and beyond what a store reads
+                raise ProofRequestError(f"the log has {self.store.head().size} entries, not {size}")
+            for issued_size, note in self.store.checkpoints_near(size):
+                if issued_size == size:
+                    return note  # issued already: nothing to sign
+        with self._lock, self._recorded() as session:
+            return self._issue(size, session)
+
+    @contextmanager
+    def _recorded(self) -> Iterator[SignerRecordSession | None]:
+        if self.record is None:
+            yield None
+        else:
+            with self.record.locked() as session:
+                yield session
+
+    def _issue(self, size: int | None, session: SignerRecordSession | None) -> str:
+        head_size, head_root = self._head()
+        size = head_size if size is None else size
+        if not 0 <= size <= head_size:
+            raise ProofRequestError(f"the log has {head_size} entries, not {size}")
         near = self.store.checkpoints_near(size)
         for issued_size, note in near:
             if issued_size == size:
-                return note  # issued already: no need to read the head
-        head = head or self.store.head()
-        head_size = head.size
-        if not 0 <= size <= head_size:
-            raise ProofRequestError(f"the log has {head_size} entries, not {size}")
+                return note  # another process issued it while this one waited
         if size == head_size:
-            root = head.frontier.root()  # the head keeps the right edge: no reads needed
+            root = head_root
         else:
             root = merkle.root_at(size, self.store.fetch_nodes)
+            # Stored nodes could be edited: the root must be a prefix of the head's.
+            self._check_consistent(size, root, head_size, head_root, "the head")
         # Append-only: the new checkpoint must agree with those already issued. Checking
         # the nearest one on each side suffices, since consistency is transitive.
         for old_size, note in near:
-            self._check_consistent(old_size, Checkpoint.open(note, self.verifier).root, size, root)
+            old_root = Checkpoint.open(note, self.verifier).root
+            self._check_consistent(old_size, old_root, size, root, "the checkpoint issued")
+        largest = session.largest if session is not None else None
+        if largest is not None:
+            self._check_record(largest, size, root)
+        now = format_instant(datetime.now(UTC))
         note = Checkpoint(self.origin, size, root).sign(self._key)
-        self.store.add_checkpoint(size, note, format_instant(datetime.now(UTC)))
+        if session is not None and (largest is None or largest.size < size):
+            session.append(size, root, note, now)  # remembered before anyone sees it
+        self.store.add_checkpoint(size, note, now)
         # Another process may have issued it first: Ed25519 is deterministic, so the
         # stored note is this one byte for byte either way.
         return note
 
-    def _check_consistent(self, old_size: int, old_root: bytes, size: int, root: bytes) -> None:
+    def _head(self) -> tuple[int, bytes]:
+        if self._confirm is not None:
+            replay = self._confirm()
+            return replay.size, replay.root()
+        head = self.store.head()
+        return head.size, head.frontier.root()  # the head keeps the right edge: no reads
+
+    def _check_record(self, largest: Signed, size: int, root: bytes) -> None:
+        """The rule of LEDGER_FORMAT.md section 6 against the signer's own memory."""
+        if size < largest.size:
+            raise SignerRecordError(
+                f"refusing to sign a checkpoint of {size} entries: the log key has already "
+                f"signed one of {largest.size}. The database holds fewer entries than were "
+                "published (an older copy restored, or the log truncated)"
+            )
+        if size == largest.size and root != largest.root:
+            raise SignerRecordError(
+                f"refusing to sign: the log key signed another root for size {size} "
+                "(the database's log was rewritten; signing would be a fork)"
+            )
+        try:
+            self._check_consistent(largest.size, largest.root, size, root, "the last signed")
+        except NoteError as exc:
+            raise SignerRecordError(str(exc)) from None
+
+    def _check_consistent(
+        self, old_size: int, old_root: bytes, size: int, root: bytes, what: str
+    ) -> None:
         low, high = sorted((old_size, size))
-        if low == 0:
+        if low in (0, high):
+            if low == high and old_root != root:
+                raise NoteError(f"refusing to sign: {what} at size {size} has another root")
             return
         low_root, high_root = (old_root, root) if old_size < size else (root, old_root)
-        proof = merkle.consistency_proof(low, high, self.store.fetch_nodes)
         try:
+            proof = merkle.consistency_proof(low, high, self.store.fetch_nodes)
             merkle.verify_consistency(low, high, low_root, high_root, proof)
-        except merkle.ProofError as exc:
+        except (merkle.ProofError, LookupError) as exc:
             raise NoteError(
-                f"refusing to sign: the log at size {size} is not consistent with the "
-                f"checkpoint issued at size {old_size} ({exc})"
+                f"refusing to sign: the log at size {size} is not consistent with "
+                f"{what} at size {old_size} ({exc})"
             ) from None
 
 
@@ -100,6 +172,13 @@ def _refuse_unless(check: Any, *args: Any) -> None:
         ) from None
 
 
+def _missing(size: int, exc: LookupError) -> StoredTreeError:
+    return StoredTreeError(
+        f"the log no longer holds what its checkpoint of {size} entries covers ({exc}): "
+        "entries were removed; run cmpp verify"
+    )
+
+
 def inclusion(log: LogSigner, index: int, size: int | None = None) -> dict[str, Any]:
     return _inclusion(log, index, size)[0]
 
@@ -112,8 +191,11 @@ def _inclusion(log: LogSigner, index: int, size: int | None) -> tuple[dict[str, 
     if not 0 <= index < tree_size:
         raise ProofRequestError(f"entry {index} is not in a tree of {tree_size} entries")
     fetch = log.store.fetch_nodes
-    leaf = fetch({(0, index)})[(0, index)]
-    proof = merkle.inclusion_proof(index, tree_size, fetch)
+    try:
+        leaf = fetch({(0, index)})[(0, index)]
+        proof = merkle.inclusion_proof(index, tree_size, fetch)
+    except LookupError as exc:
+        raise _missing(tree_size, exc) from None
     found = next(iter_leaves(log.store, index, index + 1), None)
     if found is None or found[0] != index:
         raise StoredTreeError(f"entry {index} is missing from the log; run cmpp verify")
@@ -140,7 +222,10 @@ def consistency(log: LogSigner, old_size: int, new_size: int) -> dict[str, Any]:
         )
     new_note = log.checkpoint(new_size)
     old_note = log.checkpoint(old_size)
-    proof = merkle.consistency_proof(old_size, new_size, log.store.fetch_nodes)
+    try:
+        proof = merkle.consistency_proof(old_size, new_size, log.store.fetch_nodes)
+    except LookupError as exc:
+        raise _missing(new_size, exc) from None
     old_root, new_root = (
         Checkpoint.parse_text(note.split("\n\n")[0] + "\n").root for note in (old_note, new_note)
     )

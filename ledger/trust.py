@@ -7,6 +7,8 @@ the verifier replays the same rules over a bundle and reports what breaks them.
 
 from __future__ import annotations
 
+from collections import ChainMap
+from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -60,9 +62,17 @@ class TrustState:
     def __init__(
         self, keys: dict[str, KeyRecord] | None = None, catalogue: Catalogue = LEDGER_ONLY
     ) -> None:
-        self.keys: dict[str, KeyRecord] = dict(keys or {})
+        self.keys: MutableMapping[str, KeyRecord] = dict(keys or {})
         self.catalogue = catalogue
         self.changed: list[KeyRecord] = []  # records added or revoked since construction
+
+    @classmethod
+    def over(cls, base: TrustState) -> TrustState:
+        """A state that reads `base`'s keys and writes its changes apart (a batch that
+        may not commit), without copying them."""
+        state = cls(catalogue=base.catalogue)
+        state.keys = ChainMap({}, base.keys)
+        return state
 
     def admit(self, seq: int, event: dict[str, Any]) -> KeyRecord:
         """Check that `event` may stand at `seq`; apply its key changes; return its key."""

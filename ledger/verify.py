@@ -6,7 +6,7 @@
   4. entry 0 and the trusted keys ........... _Run._check_trust, _Run._check_opening
   5. signatures, keys and permissions ....... check_lines (signatures), _Run._check_trust
   6. Merkle root = checkpoint root .......... _Run._check_latest, and the source's claims
-  7. the checkpoint's signature (log key) ... _Run._check_latest
+  7. the checkpoint's signature (log key) ... _Run._check_latest, and its cosignatures
   8. earlier checkpoints .................... _Run._check_earlier
   9. domain invariants ...................... _Run.take, replaying the rules given
 
@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger import canonical
 from ledger.catalogue import KEY_REGISTERED, LEDGER_ONLY, LEDGER_OPENED, Catalogue
+from ledger.cosignature import WitnessKey, cosignatures_by
 from ledger.entry import (
     CLOCK_SKEW_SECONDS,
     ENTRY_MEMBERS,
@@ -206,8 +207,10 @@ class _Run:
         catalogue: Catalogue,
         *,
         held: Sequence[str] = (),
+        witness_keys: Sequence[WitnessKey] = (),
     ) -> None:
         self.source = source
+        self.witness_keys = list(witness_keys)
         self.held: list[tuple[int, str, Checkpoint | None]] = []  # checkpoints the auditor holds
         self.trusted_log_key = trusted_log_key
         self.trusted_root_key_id = trusted_root_key_id
@@ -366,6 +369,7 @@ class _Run:
                 report.checked[Check.CHECKPOINT] = f"signed by {log_key.name}+{log_key.hash.hex()}"
             except NoteError as exc:
                 report.add(Check.CHECKPOINT, None, f"checkpoint: {exc}")
+        self._check_cosignatures(note)
         latest = self.latest
         if latest is None:
             return
@@ -377,6 +381,18 @@ class _Run:
                 None,
                 f"the root over the first {latest.size} entries is not the checkpoint's root",
             )
+
+    def _check_cosignatures(self, note: str) -> None:
+        """Step 7, with witness keys: each witness cosigned the latest checkpoint."""
+        report, cosigned = self.report, []
+        for key in self.witness_keys:
+            try:
+                cosignatures_by(note, key)
+                cosigned.append(key.short)
+            except NoteError as exc:
+                report.add(Check.CHECKPOINT, None, f"witness {key.short}: {exc}")
+        if cosigned and Check.CHECKPOINT in report.checked:
+            report.checked[Check.CHECKPOINT] += f", cosigned by {', '.join(cosigned)}"
 
     def _check_earlier(self, log_key: VerifierKey | None) -> None:
         report, latest = self.report, self.latest
@@ -465,6 +481,7 @@ def verify(
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
     held_checkpoints: Sequence[str] = (),
+    witness_keys: Sequence[WitnessKey] = (),
 ) -> Report:
     """Run checks 1 to 9 over `source` and return every finding.
 
@@ -472,7 +489,8 @@ def verify(
     types only, unless the program's catalogue is given). Check 9 replays `invariants`:
     rule sets in the ledger.guard.Guard form (fresh ones: they keep state), each with a
     `types` attribute naming the event types whose data it reads. Without them, check 9
-    is reported as skipped.
+    is reported as skipped. Each of `witness_keys` must have cosigned the latest
+    checkpoint (step 7).
     """
     run = _Run(
         source,
@@ -481,6 +499,7 @@ def verify(
         list(invariants or []),
         catalogue,
         held=held_checkpoints,
+        witness_keys=witness_keys,
     )
     jobs = jobs or os.cpu_count() or 1
     public_keys: dict[str, bytes] = {}

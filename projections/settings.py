@@ -26,8 +26,11 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.catalogue import is_identifier
+from ledger.coverage import DEFAULT_ENTRIES, DEFAULT_SECONDS
+from ledger.errors import UserError
 from ledger.note import NoteError, check_key_name
 from ledger.persistence import ConfigError, persistence_env, without_password
+from ledger.witness_client import parse_witnesses
 
 # The demo's secrets (`make run`): published here, so refused anywhere but the demo.
 DEMO_PASSPHRASE = "demo-only-not-secret"  # noqa: S105 (published on purpose)
@@ -46,6 +49,16 @@ class Settings(BaseSettings):
     actor: str = "user:cli"  # who the command line acts as
     demo: bool = False  # allow the demo's published secrets (and fill them in if unset)
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
+    # The log key's record of every checkpoint it signed (ledger.signer_record): kept
+    # outside the database, beside the log key unless set. It must survive the database.
+    signer_record: Path | None = None
+    # Writers issue a checkpoint once this many entries are uncovered, or this many
+    # seconds after an uncovered write, and when they exit (ledger.coverage).
+    checkpoint_every_entries: int = Field(default=DEFAULT_ENTRIES, ge=1, le=1_000_000)
+    checkpoint_every_seconds: float = Field(default=DEFAULT_SECONDS, gt=0, le=86_400)
+    # Witnesses asked to cosign each checkpoint: `<witness key>=<url or directory>`, by
+    # commas or spaces (ledger.witness_client).
+    witnesses: str | None = None
     # Set by throwaway_settings() only: a private attribute is read from no environment
     # variable and no constructor argument, so nothing but a test or a benchmark sets it.
     _throwaway: bool = PrivateAttr(default=False)
@@ -82,6 +95,16 @@ class Settings(BaseSettings):
                 check_key_name(value)  # the origin is the log key's name in signed notes
             except NoteError:
                 raise ValueError("a name with no spaces and no '+'") from None
+        return value
+
+    @field_validator("witnesses")
+    @classmethod
+    def _witnesses(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_witnesses(value)
+            except UserError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("vault_key")
@@ -137,6 +160,10 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def signer_record_path(self) -> Path:
+        return self.signer_record or self.key_dir / "signed-checkpoints.jsonl"
 
     @property
     def throwaway(self) -> bool:

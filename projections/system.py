@@ -8,6 +8,7 @@ first asked for, so a command that needs no database (verifying a bundle) opens 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,21 +20,23 @@ from domain.application import CMPPApplication
 from domain.verification import verify_log
 from ledger.bundle import BundleError, BundleSource
 from ledger.catalogue import BOARD, LOG_ROLE, is_identifier
+from ledger.cosignature import WitnessKey
+from ledger.coverage import AutoCheckpoints, CoveragePolicy
 from ledger.keystore import KeyStore
 from ledger.live import LiveSource
-from ledger.note import VerifierKey
+from ledger.note import Checkpoint, VerifierKey
 from ledger.persistence import ConfigError, persistence_env
 from ledger.registry import KeyRuleError, manages_keys
 from ledger.report import Report
+from ledger.signer_record import SignerRecord
 from ledger.signing import Signer, SigningKey
-from ledger.transparency import LogSigner
+from ledger.transparency import MAX_TREE_SIZE, LogSigner
 from ledger.verify import Source
-from projections.balances import Balances, LogIndex
-from projections.case_history import CaseHistory
+from ledger.witness_client import Cosigned, cosign, cosigned_note, parse_witnesses
 from projections.db import ProjectionDB
-from projections.oversight import Oversight
 from projections.reports import Progress, Reports, no_progress
-from projections.runner import Projection, Projector
+from projections.runner import Projector
+from projections.scratch import every_projection
 from projections.settings import Settings
 
 
@@ -56,6 +59,7 @@ class System:
         # Read-only: the SQLite file is opened so that nothing is written and no lock is
         # taken (verifying, proving, exporting work on a read-only or busy file).
         self.read_only = read_only
+        self.coverage_errors: list[Exception] = []
 
     @cached_property
     def app(self) -> CMPPApplication:
@@ -64,7 +68,11 @@ class System:
             pool_size=self.settings.postgres_pool_size,
             read_only=self.read_only,
         )
-        return CMPPApplication(env=env, vault_key=self.settings.vault_key_bytes)
+        app = CMPPApplication(env=env, vault_key=self.settings.vault_key_bytes)
+        app.signer_record_path = self.settings.signer_record_path
+        if not self.read_only:
+            app.store.commit_hooks.append(self._committed)  # type: ignore[attr-defined]
+        return app
 
     @cached_property
     def keys(self) -> KeyStore:
@@ -78,17 +86,64 @@ class System:
 
     @cached_property
     def log(self) -> LogSigner:
+        """The checkpoint signer: it remembers what it signed outside the database, and
+        signs only the tree this process's replay of the entries makes."""
         opening = self.app.opening["data"]
         log_key = self.keys.load(opening["log_key"]["key_id"])
-        return LogSigner(self.app.store, opening["origin"], log_key.private)
+        return LogSigner(
+            self.app.store,
+            opening["origin"],
+            log_key.private,
+            record=SignerRecord(self.settings.signer_record_path, opening["origin"]),
+            confirm=self.app.confirmed_log,
+        )
+
+    @property
+    def coverage_policy(self) -> CoveragePolicy:
+        """When writers issue checkpoints, and so how long the uncovered tail may grow."""
+        return CoveragePolicy(
+            self.settings.checkpoint_every_entries, self.settings.checkpoint_every_seconds
+        )
+
+    @cached_property
+    def coverage(self) -> AutoCheckpoints:
+        """Checkpoints issued as this process writes (ledger.coverage)."""
+        policy = self.coverage_policy
+
+        def sign() -> int:
+            return Checkpoint.parse_text(self.log.checkpoint().split("\n\n")[0] + "\n").size
+
+        def covered() -> int:
+            issued = self.app.store.checkpoints_near(MAX_TREE_SIZE)
+            return max((size for size, _ in issued), default=0)
+
+        return AutoCheckpoints(sign, covered, policy, self._coverage_failed)
+
+    def _committed(self, size: int) -> None:
+        # Entry 0 is covered by create_ledger, whose key files are not yet in place.
+        if size > 1 and self._can_sign():
+            self.coverage.committed(size)
+
+    def _can_sign(self) -> bool:
+        """Whether this process holds the log key (a writer elsewhere leaves signing to
+        the host that does)."""
+        if "_signs" not in self.__dict__:
+            key_id = self.app.opening["data"]["log_key"]["key_id"]
+            self.__dict__["_signs"] = any(r["key_id"] == key_id for r in self.keys.list())
+        return bool(self.__dict__["_signs"])
+
+    def _coverage_failed(self, error: Exception) -> None:
+        # Loud, but the writes it follows have committed: the failure is kept and raised
+        # when the process closes (exit 2 from the command line).
+        self.coverage_errors.append(error)
+        logging.getLogger("cmpp").warning("no checkpoint issued: %s", error)
 
     @cached_property
     def projector(self) -> Projector:
         if self.read_only:
             # Projections are kept in the database they follow: keeping them writes.
             raise ConfigError("the projections need a database they may write to")
-        projections: list[Projection] = [Balances(), LogIndex(), CaseHistory(), Oversight()]
-        return Projector(self.app.store, ProjectionDB(self.settings.url), projections)
+        return Projector(self.app.store, ProjectionDB(self.settings.url), every_projection())
 
     @cached_property
     def reports(self) -> Reports:
@@ -131,7 +186,7 @@ class System:
         """A key in force that manages keys (entry 0's root key until it is rotated),
         from the key store, acting as `actor` (default: the configured actor)."""
         first = self.app.opening["data"]["root_key"]["key_id"]
-        in_force = [k for k in self.app.store.key_records() if k.revoked_seq is None]
+        in_force = [k for k in self.app.trusted_keys() if k.revoked_seq is None]
         managers = sorted(
             (k.key_id != first, k.registered_seq, k.key_id)
             for k in in_force
@@ -145,7 +200,7 @@ class System:
 
     def signer(self, holder: str, role: str, actor: str | None = None) -> Signer:
         """A key in force of `holder` with `role` from the key store, acting as `actor`."""
-        in_force = {k.key_id for k in self.app.store.key_records() if k.revoked_seq is None}
+        in_force = {k.key_id for k in self.app.trusted_keys() if k.revoked_seq is None}
         for record in self.keys.list():
             key_id, roles = str(record["key_id"]), record["roles"]
             held = isinstance(roles, list) and role in roles
@@ -161,6 +216,7 @@ class System:
         trusted_root_key: str | None = None,
         jobs: int | None = None,
         held_checkpoints: Sequence[str] = (),
+        witness_keys: Sequence[WitnessKey] = (),
     ) -> Report:
         """Checks 1 to 9 over a bundle, or (without one) over the live database."""
         source: Source
@@ -170,6 +226,11 @@ class System:
             source = BundleSource(bundle)
         else:
             source = LiveSource(self.app.store)
+            if witness_keys and source.latest_checkpoint is not None:
+                # The witnesses' cosignatures are kept beside the checkpoint they sign.
+                source.latest_checkpoint = cosigned_note(
+                    self.app.store, source.latest_checkpoint
+                )
         with self.progress("verifying", source.size_hint or None) as advance:
             return verify_log(
                 source,
@@ -178,9 +239,28 @@ class System:
                 jobs=jobs,
                 progress=advance,
                 held_checkpoints=held_checkpoints,
+                witness_keys=witness_keys,
             )
 
+    def cosign(self) -> list[Cosigned]:
+        """Ask each configured witness (CMPP_WITNESSES) to cosign the latest checkpoint,
+        issuing it if the log grew; keep each cosignature. One result per witness."""
+        return cosign(self.log, parse_witnesses(self.settings.witnesses or ""))
+
     def close(self) -> None:
+        """Cover this process's writes with a checkpoint, then let go of the databases.
+        A checkpoint that could not be issued is raised here, after closing."""
+        try:
+            if "coverage" in self.__dict__:
+                self.coverage.close()
+        finally:
+            self._close_databases()
+        if self.coverage_errors:
+            error = self.coverage_errors[0]
+            self.coverage_errors.clear()
+            raise error
+
+    def _close_databases(self) -> None:
         if "projector" in self.__dict__:
             self.projector.db.close()
         if "app" in self.__dict__:

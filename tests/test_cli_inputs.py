@@ -42,7 +42,17 @@ from tools.cli import app
 # (Hypothesis replays the example that was interrupted, and blocks again), a thread does.
 pytestmark = pytest.mark.timeout(120, method="thread")
 
-FINDINGS = {("verify",), ("verify-entry",), ("reconcile",)}  # the only ones that may exit 1
+# The only commands that may exit 1: a verification finding, differences found, or an
+# answer refused because the log does not verify (--verified).
+FINDINGS = {
+    ("verify",),
+    ("verify-entry",),
+    ("reconcile",),
+    ("sf425",),
+    ("balances",),
+    ("replay",),
+    ("projections", "check"),
+}
 HEADER = "payment_ref,paid_on,amount_cents,payee"
 UNWRITABLE = Path("/proc/cmpp-no-such-place")  # under /proc nothing can be made, even by root
 
@@ -155,7 +165,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         # every example after it.
         keys = json.loads(invoke(env, "keys", "list", "--json").stdout)
         (home / "header.csv").write_text(HEADER + "\n")
-        unpaid = json.loads(invoke(env, "reconcile", str(home / "header.csv"), "--json").stdout)
+        # From the stored projections: that also brings them up to date for what follows.
+        unpaid = json.loads(
+            invoke(env, "reconcile", str(home / "header.csv"), "--unverified", "--json").stdout
+        )
         db = ProjectionDB(url)
         participants = [r["participant_id"] for r in db.query("SELECT * FROM case_participants")]
         db.close()
@@ -299,6 +312,10 @@ def _path(
     choices = ["missing", "directory", "fifo", "binary", "under a file", "unwritable", "new"]
     choice = data.draw(st.sampled_from(choices if content is None else ["content"] * 7 + choices))
     path = place / name
+    copies = 0
+    while os.path.lexists(path):  # a repeatable option's second value: a place of its own
+        copies += 1
+        path = place / f"{name}-{copies}"
     if choice == "content":
         assert content is not None
         path.write_bytes(data.draw(content))

@@ -34,7 +34,9 @@ T = TypeVar("T")
 
 
 def _key_files(system: System) -> list[str]:
-    return sorted(path.name for path in system.settings.key_dir.iterdir())
+    """Every file in the key store but the log key's record of signed checkpoints."""
+    record = system.settings.signer_record_path
+    return sorted(path.name for path in system.settings.key_dir.iterdir() if path != record)
 
 
 def _registered(system: System) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from tools import (
     projection_commands,
     report_commands,
     vault_commands,
+    witness_commands,
 )
 from tools.console import Commands
 
@@ -21,6 +22,7 @@ app.add_typer(ledger_commands.export, name="export")
 app.add_typer(key_commands.keys, name="keys")
 app.add_typer(projection_commands.projections, name="projections")
 app.add_typer(vault_commands.vault, name="vault")
+app.add_typer(witness_commands.witness, name="witness")
 
 
 def main() -> None:

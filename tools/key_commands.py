@@ -93,7 +93,7 @@ def register_new_key(ledger: System, holder: str, roles: tuple[str, ...], label:
 
 def rotate_to_new_key(ledger: System, key_id: str, reason: str) -> SigningKey:
     """`key_id`'s successor, registered as it is revoked, its file kept once that commits."""
-    record = next((k for k in ledger.app.store.key_records() if k.key_id == key_id), None)
+    record = next((k for k in ledger.app.trusted_keys() if k.key_id == key_id), None)
     if record is None:
         raise KeyRuleError(f"key {key_id} is not registered")
     board = ledger.root_signer()

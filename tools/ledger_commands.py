@@ -17,17 +17,20 @@ import typer
 from ledger import transparency
 from ledger.application import LedgerNotOpenError
 from ledger.bundle import BundleError
+from ledger.cosignature import WitnessKey
 from ledger.errors import UserError
 from ledger.export import export_bundle, export_entry_proof
 from ledger.note import VerifierKey
 from ledger.tlog_proof import TlogProofError, verify_tlog_proof
 from ledger.transparency import MAX_TREE_SIZE
+from ledger.witness_client import cosigned_note
 from projections.system import System
 from tools.console import (
     ActorOpt,
     JsonOpt,
     emit,
     err,
+    fail,
     out,
     printable,
     progress_bar,
@@ -72,10 +75,32 @@ def init(
 
 @commands.command()
 def checkpoint(as_json: JsonOpt = False) -> None:
-    """Print the latest signed checkpoint, issuing a new one if the log grew."""
+    """Print the latest signed checkpoint, issuing a new one if the log grew, with the
+    cosignatures of the witnesses (CMPP_WITNESSES), each asked to cosign it first."""
     with system() as ledger:
-        note = ledger.log.checkpoint()
-    emit({"checkpoint": note}, as_json, lambda: out.print(note, end=""))
+        results = ledger.cosign()
+        # The very checkpoint the witnesses were shown, though the log may have grown since.
+        size = results[0].size if results else None
+        note = cosigned_note(ledger.app.store, ledger.log.checkpoint(size))
+        policy = ledger.coverage_policy
+    witnesses = [
+        {"witness": r.witness, "size": r.size, "cosigned": r.ok, "problem": r.problem}
+        for r in results
+    ]
+    coverage = {
+        "every_entries": policy.entries,
+        "every_seconds": policy.seconds,
+        "uncovered_tail": policy.describe(),
+    }
+
+    def show() -> None:
+        out.print(note, end="")  # exactly the note on stdout: it is kept as a held checkpoint
+        err.print(f"writers cover the log as they go: {policy.describe()}")
+
+    emit({"checkpoint": note, "witnesses": witnesses, "coverage": coverage}, as_json, show)
+    refused = [f"the witness {r.witness} did not cosign: {r.problem}" for r in results if not r.ok]
+    if refused:
+        raise fail("; ".join(refused))  # the note is printed all the same
 
 
 def _demo(ledger: System, participants: int, seed: int) -> DemoSummary:
@@ -227,6 +252,14 @@ def verify(  # noqa: PLR0917 (a command's parameters are its options)
             " A log shorter than it, or with another root at its size, fails.",
         ),
     ] = None,
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-key",
+            help="A witness's verifier key (name+hash+key); repeatable. The latest checkpoint"
+            " must carry a valid cosignature by each.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the log (checks 1 to 9 of LEDGER_FORMAT.md section 7); exit 0, 1 or 2."""
@@ -235,12 +268,14 @@ def verify(  # noqa: PLR0917 (a command's parameters are its options)
             raise BundleError("--trusted-root-key is empty: give the root key id you trust")
         key = None if trusted_key is None else VerifierKey.parse(trusted_key)
         held = [_held_checkpoint(path) for path in checkpoint or []]
+        witness_keys = [WitnessKey.parse(text) for text in witness_key or []]
         report = ledger.verify(
             bundle,
             trusted_key=key,
             trusted_root_key=trusted_root_key,
             jobs=jobs,
             held_checkpoints=held,
+            witness_keys=witness_keys,
         )
     # A finding may quote what a bundle holds: shown, never acted on by the terminal.
     emit(report.to_json(), as_json, lambda: out.print("\n".join(map(printable, report.lines()))))

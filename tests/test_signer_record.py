@@ -1,0 +1,190 @@
+"""The signer remembers, writers cover their writes, and a writer fails closed (issue 10;
+LEDGER_FORMAT.md section 6): the log key keeps a record of what it signed outside the
+database, and neither it nor any writer goes on from a database that disagrees."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.appender import LogWriteError
+from ledger.replay import AlteredLogError
+from ledger.signer_record import SignerRecord, SignerRecordError
+from ledger.signing import Signer, SigningKey
+from ledger.transparency import ProofRequestError
+from projections.system import System
+from tests.helpers import RawDatabase
+from tests.pilot import new_system, open_pilot
+from tests.tampering import Backup, rogue_key, truncate
+from tools.cli import app as cli
+
+
+def _record_lines(system: System) -> list[dict[str, object]]:
+    path = system.settings.signer_record_path
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_every_signed_checkpoint_is_recorded_beside_the_log_key(database_url: str) -> None:
+    pilot = open_pilot(database_url)
+    first = pilot.log.checkpoint()
+    pilot.enrol()
+    second = pilot.log.checkpoint()
+    lines = _record_lines(pilot.system)
+    assert [line["note"] for line in lines][-2:] == [first, second]
+    assert pilot.system.settings.signer_record_path.parent == pilot.system.settings.key_dir
+    assert pilot.system.settings.signer_record_path.stat().st_mode & 0o077 == 0
+
+
+def test_a_restored_copy_is_refused_by_the_signer_and_by_every_writer(
+    database_url: str, tmp_path: Path
+) -> None:
+    pilot = open_pilot(database_url)
+    backup = Backup(database_url, tmp_path)
+    pilot.enrol()
+    published = pilot.log.checkpoint()
+    pilot.system.close()
+    backup.restore()
+
+    later = System(pilot.system.settings)
+    # The signer's own replay sees the log is shorter than its record, before it signs.
+    with pytest.raises(AlteredLogError, match="the log key signed last covers"):
+        later.log.checkpoint()
+    with pytest.raises(AlteredLogError, match="entries were removed"):
+        replace(pilot, system=later).enrol()
+    assert published in [line["note"] for line in _record_lines(later)]
+    # The command line says so loudly, with exit 2, and prints no checkpoint.
+    env = {"CMPP_DATABASE_URL": database_url, "CMPP_DATA_DIR": str(later.settings.data_dir)}
+    secrets = (later.settings.key_passphrase, later.settings.vault_key)
+    assert secrets[0] is not None and secrets[1] is not None
+    env |= {"CMPP_KEY_PASSPHRASE": secrets[0].get_secret_value()}
+    env |= {"CMPP_VAULT_KEY": secrets[1].get_secret_value()}
+    result = CliRunner().invoke(cli, ["checkpoint"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "the log key signed last covers" in result.output
+    later.close()
+
+
+def test_a_truncated_log_and_its_checkpoints_are_refused(database_url: str) -> None:
+    pilot = open_pilot(database_url)
+    keep = pilot.system.app.store.head().size
+    pilot.enrol()
+    pilot.log.checkpoint()
+    truncate(RawDatabase(database_url), keep, with_checkpoints=True)
+    later = System(pilot.system.settings)
+    with pytest.raises(AlteredLogError, match="the log key signed last"):
+        later.log.checkpoint()
+    with pytest.raises(AlteredLogError, match="the log key signed last"):
+        later.app.confirmed_log()
+
+
+def test_the_signer_signs_no_checkpoint_smaller_than_it_signed(database_url: str) -> None:
+    system = new_system(database_url)
+    for name in "abc":
+        system.app.register_organisation(
+            system.root_signer(), org_id=f"org:{name}", name=name, kind="grantee", uei=None
+        )
+    size = system.app.store.head().size
+    issued = system.log.checkpoint()
+    assert system.log.checkpoint(size) == issued  # issued sizes are given back
+    with pytest.raises(ProofRequestError):
+        system.log.checkpoint(size + 1)
+    # A size never issued, below one signed: signing it now could hide a rollback.
+    with pytest.raises(SignerRecordError, match=f"already signed one of {size}"):
+        system.log.checkpoint(size - 1)
+    system.close()
+
+
+def test_a_torn_last_line_is_cut_and_a_foreign_record_refused(tmp_path: Path) -> None:
+    record = SignerRecord(tmp_path / "record.jsonl", "cmpp.example.gov/ledger/a")
+    with record.locked() as session:
+        session.append(3, b"\x01" * 32, "note three\n", "2026-11-28T00:00:00.000000Z")
+    with (tmp_path / "record.jsonl").open("a") as torn:
+        torn.write('{"origin": "cmpp.example.gov/ledger/a", "size": 9')
+    largest = record.largest()
+    assert largest is not None and largest.size == 3  # the torn line is not a signature
+    with record.locked() as session:
+        assert session.largest is not None and session.largest.size == 3
+    assert (tmp_path / "record.jsonl").read_text().endswith("}\n")  # cut under the lock
+    other = SignerRecord(tmp_path / "record.jsonl", "cmpp.example.gov/ledger/b")
+    with pytest.raises(SignerRecordError, match="belongs to the log"):
+        other.largest()
+
+
+def test_writers_issue_checkpoints_by_count_by_time_and_on_exit(database_url: str) -> None:
+    system = new_system(database_url, checkpoint_every_entries=3, checkpoint_every_seconds=0.3)
+    board = system.root_signer()
+
+    def largest_checkpoint() -> int:
+        return max(size for size, _ in system.app.store.checkpoints())
+
+    def register(n: int) -> None:
+        system.app.register_organisation(
+            board, org_id=f"org:n{n}", name="N", kind="grantee", uei=None
+        )
+
+    start = system.app.store.head().size
+    for n in range(3):
+        register(n)
+    assert largest_checkpoint() == start + 3  # by count, at once
+    register(3)
+    assert largest_checkpoint() == start + 3
+    deadline = time.monotonic() + 10
+    while largest_checkpoint() < start + 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert largest_checkpoint() == start + 4  # by time
+    quiet = System(system.settings.model_copy(update={"checkpoint_every_seconds": 3600}))
+    quiet.app.register_organisation(
+        quiet.root_signer(), org_id="org:last", name="L", kind="grantee", uei=None
+    )
+    assert largest_checkpoint() == start + 4
+    quiet.close()
+    assert largest_checkpoint() == start + 5  # on a clean exit
+    assert "at most 2 entries" in system.coverage.policy.describe()
+    system.close()
+
+
+def test_a_writer_refuses_keys_only_the_tables_know(database_url: str) -> None:
+    pilot = open_pilot(database_url)
+    raw = RawDatabase(database_url)
+    # A key the board revoked, put back in force by one UPDATE, signs nothing.
+    revoked = pilot.irc
+    pilot.system.app.revoke_key(pilot.board, revoked.key.key_id, "left the program")
+    raw.execute("UPDATE ledger_keys SET revoked_seq = NULL WHERE key_id = ?", (revoked.key.key_id,))
+    later = System(pilot.system.settings)
+    with pytest.raises(LogWriteError, match="was revoked"):
+        replace(pilot, system=later).enrol(signer=revoked)
+    assert revoked.key.key_id not in {
+        k.key_id for k in later.app.trusted_keys() if k.revoked_seq is None
+    }
+    # A board key no entry registered, inserted into the table, registers nothing.
+    rogue = Signer("user:rogue", SigningKey.generate("org:board", ("board",)))
+    rogue_key(raw, rogue.key, "org:board", ["board"])
+    size = later.app.store.head().size
+    with pytest.raises(LogWriteError, match="is not registered"):
+        later.app.register_organisation(rogue, org_id="org:x", name="X", kind="grantee", uei=None)
+    assert later.app.store.head().size == size
+    later.close()
+
+
+def test_cmpp_checkpoint_says_how_large_the_uncovered_tail_may_grow(database_url: str) -> None:
+    system = new_system(database_url)
+    secrets = (system.settings.key_passphrase, system.settings.vault_key)
+    assert secrets[0] is not None and secrets[1] is not None
+    env = {
+        "CMPP_DATABASE_URL": database_url,
+        "CMPP_DATA_DIR": str(system.settings.data_dir),
+        "CMPP_KEY_PASSPHRASE": secrets[0].get_secret_value(),
+        "CMPP_VAULT_KEY": secrets[1].get_secret_value(),
+        "CMPP_CHECKPOINT_EVERY_ENTRIES": "50",
+    }
+    result = CliRunner().invoke(cli, ["checkpoint", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    coverage = json.loads(result.stdout)["coverage"]
+    assert coverage["every_entries"] == 50 and coverage["every_seconds"] == 10
+    assert coverage["uncovered_tail"].startswith("at most 49 entries")
+    system.close()

@@ -1,0 +1,209 @@
+"""`cmpp witness` and the ledger's commands with witnesses (issue 10): the ledger has its
+checkpoints cosigned over HTTP by `cmpp witness serve`, prints and exports them with their
+cosignatures, and `cmpp verify --witness-key` requires them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from ledger.cosignature import WitnessKey, cosignatures_by
+from ledger.witness import SIZE_TYPE, Witness
+from projections.settings import Settings, load_settings, throwaway_settings
+from tools import console
+from tools.cli import app
+from tools.witness_commands import make_server
+
+CMPP = str(Path(sys.executable).parent / "cmpp")
+# A server that never answers must fail its test, not hold the suite for its whole timeout.
+pytestmark = pytest.mark.timeout(180)
+
+
+def fast_settings(**overrides: Any) -> Settings:
+    """The settings as `cmpp` reads them, with the key store of a test's throwaway ledger
+    (its keys sealed at a test's KDF cost)."""
+    read = load_settings(**overrides)
+    assert read.key_passphrase is not None and read.vault_key is not None
+    return throwaway_settings(
+        read.url,
+        read.data_dir,
+        actor=read.actor,
+        witnesses=read.witnesses,
+        key_passphrase=read.key_passphrase.get_secret_value(),
+        vault_key=read.vault_key.get_secret_value(),
+    )
+
+
+def invoke(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+@contextmanager
+def serving(directory: Path) -> Iterator[str]:
+    """`cmpp witness serve DIR`'s server, in a thread, on a free port; its URL."""
+    server, listening = make_server(Witness(directory), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        assert server.started
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def post(url: str, body: bytes) -> tuple[int, str, str]:
+    request = urllib.request.Request(f"{url}/add-checkpoint", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+
+
+def check7(result: Result) -> list[str]:
+    checks = json.loads(result.stdout)["checks"]
+    return [f["message"] for f in next(c for c in checks if c["number"] == 7)["findings"]]
+
+
+def test_the_ledger_is_cosigned_over_http_and_verified_with_the_witness_key(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "load_settings", fast_settings)
+    env = {
+        "CMPP_DATABASE_URL": database_url,
+        "CMPP_DATA_DIR": str(tmp_path / "var"),
+        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
+        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
+    }
+    made = invoke(env, "init", "--json")
+    assert made.exit_code == 0, made.output
+    log_vkey = json.loads(made.stdout)["log_vkey"]
+    directory = str(tmp_path / "witness")
+    started = invoke(env, "witness", "init", directory, "--name", "ig.example.gov/w", "--json")
+    assert started.exit_code == 0, started.output
+    wkey = json.loads(started.stdout)["key"]
+    assert invoke(env, "witness", "add-log", directory, "--log-key", log_vkey).exit_code == 0
+    register = ("keys", "register", "--holder", "org:cws", "--role", "grantee")
+
+    with serving(tmp_path / "witness") as url:
+        cosigning = {**env, "CMPP_WITNESSES": f"{wkey}={url}"}
+        sizes = []
+        for _ in range(3):
+            assert invoke(cosigning, *register).exit_code == 0
+            shown = invoke(cosigning, "checkpoint", "--json")
+            assert shown.exit_code == 0, shown.output
+            answer = json.loads(shown.stdout)
+            [asked] = answer["witnesses"]
+            assert asked["cosigned"] and asked["problem"] is None
+            assert cosignatures_by(answer["checkpoint"], WitnessKey.parse(wkey))
+            sizes.append(asked["size"])
+        assert sizes == sorted(set(sizes))
+        text = invoke(cosigning, "checkpoint")
+        assert text.exit_code == 0
+        assert text.stdout.splitlines()[-1].startswith("— ig.example.gov/w ")
+        status, content_type, body = post(url, b"old 1\n\n" + answer["checkpoint"].encode())
+        assert (status, content_type, body) == (409, SIZE_TYPE, f"{sizes[-1]}\n")
+        assert post(url, b"\xff")[0] == 400
+
+    shown = json.loads(invoke(env, "witness", "show", directory, "--json").stdout)
+    assert shown["logs"][0]["size"] == sizes[-1] and shown["evidence"] == 0
+    verified = invoke(env, "verify", "--witness-key", wkey, "--json")
+    assert verified.exit_code == 0, verified.output
+    other = invoke(env, "witness", "init", str(tmp_path / "other"), "--name", "x.example/w")
+    never_asked = other.stdout.strip()
+    both = ("--witness-key", wkey, "--witness-key", never_asked)
+    unverified = invoke(env, "verify", *both, "--json")
+    assert unverified.exit_code == 1
+    named = f"witness {WitnessKey.parse(never_asked).short}"
+    assert [m.split(":")[0] for m in check7(unverified)] == [named]
+    bad = invoke(env, "verify", "--witness-key", wkey[:-3] + "AAA")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+
+    # A bundle carries the cosignatures in checkpoint.txt, listed in its manifest.
+    assert invoke(env, "export", "bundle", str(tmp_path / "bundle")).exit_code == 0
+    bundled = ("verify", "--bundle", str(tmp_path / "bundle"), "--witness-key", wkey, "--json")
+    assert invoke(env, *bundled).exit_code == 0
+    assert invoke(env, *register).exit_code == 0  # a checkpoint nobody cosigned yet
+    assert invoke(env, "export", "bundle", str(tmp_path / "later")).exit_code == 0
+    later = invoke(env, *bundled[:2], str(tmp_path / "later"), *bundled[3:])
+    assert later.exit_code == 1
+    [finding] = check7(later)
+    assert "ig.example.gov/w" in finding and "no cosignature" in finding
+
+
+def test_a_witness_that_does_not_cosign_is_named_and_the_note_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "load_settings", fast_settings)
+    env = {
+        "CMPP_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        "CMPP_DATA_DIR": str(tmp_path / "var"),
+        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
+        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
+    }
+    assert invoke(env, "init").exit_code == 0
+    stranger = Witness.create(tmp_path / "witness", "ig.example.gov/w")  # not told of this log
+    env["CMPP_WITNESSES"] = f"{stranger.key}={tmp_path / 'witness'}"
+    result = invoke(env, "checkpoint")
+    assert result.exit_code == 2 and result.stdout.startswith("cmpp.example.gov/ledger/")
+    coverage, refusal = result.stderr.splitlines()  # the refusal is one line
+    assert coverage.startswith("writers cover the log as they go: at most 999 entries")
+    assert "ig.example.gov/w" in refusal and "404" in refusal
+    env["CMPP_WITNESSES"] = "not-a-key=http://127.0.0.1:1"
+    assert invoke(env, "checkpoint").exit_code == 2
+
+
+def test_witness_commands_refuse_what_they_cannot_use(tmp_path: Path) -> None:
+    directory = str(tmp_path / "witness")
+    for args in (
+        ("witness", "show", directory),
+        ("witness", "serve", directory, "--port", "0"),
+        ("witness", "add-log", directory, "--log-key", "x+00000000+AAAA"),
+        ("witness", "init", directory, "--name", "has space"),
+    ):
+        result = invoke({}, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert invoke({}, "witness", "init", directory, "--name", "w.example/1").exit_code == 0
+    again = invoke({}, "witness", "init", directory, "--name", "w.example/1")
+    assert again.exit_code == 2 and "not empty" in again.stderr
+
+
+def test_cmpp_witness_serve_answers_until_stopped(tmp_path: Path) -> None:
+    directory = tmp_path / "witness"
+    Witness.create(directory, "w.example/1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMPP_")}
+    server = subprocess.Popen(
+        [CMPP, "witness", "serve", str(directory), "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stderr is not None
+        first = server.stderr.readline()
+        assert "listening on http://127.0.0.1:" in first, first
+        url = first.strip().rsplit(" ", 1)[1]
+        status, _type, body = post(url, b"old 0\n\nnot a checkpoint\n")
+        assert status == 400 and body.startswith("not a checkpoint")
+    finally:
+        server.terminate()
+        server.wait(10)
