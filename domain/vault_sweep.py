@@ -9,12 +9,13 @@ record it sees whose event exists has that event in the log it reads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from domain.vault import Sealed, Vault
+from ledger.entry import EntryError, read_event
+from ledger.replay import altered
 from ledger.store import LogStore
 
 READ_BATCH = 2000
@@ -29,14 +30,16 @@ class SweepReport:
 
 
 def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+    # Without recursion: an entry's data may be nested as deep as the parser allows.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _commitments_in_log(
@@ -48,9 +51,13 @@ def _commitments_in_log(
         rows = store.read_rows(start, READ_BATCH)
         if not rows:
             return found, start
-        for _seq, _prev, state in rows:
+        for seq, _prev, state in rows:
             if state is not None:
-                data = json.loads(state)["event"]["data"]
+                try:
+                    data = read_event(state)["data"]
+                except EntryError as exc:
+                    # Whether it commits to a record cannot be told: sweep nothing.
+                    raise altered(f"entry {seq} is not a signed event ({exc})") from None
                 found.update(s for s in _strings(data) if s in wanted)
         start = rows[-1][0] + 1
         progress(start)

@@ -6,7 +6,6 @@ Subclass it to add a domain. Every save must say who signs:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -16,17 +15,18 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import EventStore, IntegrityError
 
 from ledger.catalogue import LEDGER_ONLY, Catalogue
+from ledger.entry import EntryError, parse_signed_state
 from ledger.errors import UserError
 from ledger.guard import GuardedWrites, NoRules
 from ledger.hashing import b64decode
 from ledger.mapper import SigningEventStore
 from ledger.note import VerifierKey
 from ledger.registry import Ledger
-from ledger.replay import LogReplay
+from ledger.replay import LogReplay, altered
 from ledger.signer_record import SignerRecord
 from ledger.signing import Signer
 from ledger.store import LogStore
-from ledger.trust import KeyRecord
+from ledger.trust import KeyRecord, TrustError, TrustState
 
 # Every key change saves the one Ledger aggregate, so writers changing keys at once
 # conflict on its version. Each conflict means another change committed; this bounds
@@ -71,6 +71,10 @@ class LedgerApplication(Application[UUID]):
         # Where the log key's record of signed checkpoints is (ledger.signer_record), if
         # this writer can see it: then it also refuses a log shorter than that record.
         self.signer_record_path: Path | None = None
+
+    def close(self) -> None:
+        self.guarded.close()
+        super().close()
 
     @property
     def guarded(self) -> GuardedWrites:
@@ -132,7 +136,14 @@ class LedgerApplication(Application[UUID]):
             rows = self.store.read_rows(0, 1)
             if not rows or rows[0][0] != 0 or rows[0][2] is None:
                 raise LedgerNotOpenError("no ledger here yet: run `cmpp init` first")
-            self._opening = json.loads(rows[0][2])["event"]
+            # Read before any replay: bytes an operator wrote there are refused here, as
+            # the replay would refuse them, rather than tripped on by whoever reads them.
+            try:
+                event, _sig = parse_signed_state(rows[0][2])
+                TrustState(catalogue=self.catalogue).admit(0, event)
+            except (EntryError, TrustError, KeyError, TypeError) as exc:
+                raise altered(f"entry 0 is not the ledger's opening ({exc})") from None
+            self._opening = event
         return self._opening
 
     @property

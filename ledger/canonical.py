@@ -16,6 +16,7 @@ from typing import Any
 import rfc8785
 
 MAX_SAFE_INTEGER = 2**53 - 1
+_LONGEST_INTEGER = len(str(-MAX_SAFE_INTEGER))
 
 _encode = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
@@ -40,19 +41,30 @@ def _serialise(value: Any) -> bytes:
 
 
 def loads(data: bytes) -> Any:
-    """Parse bytes that MUST be canonical; raise CanonicalError otherwise."""
+    """Parse bytes that MUST be canonical; raise CanonicalError otherwise, and nothing
+    else: the bytes may be anyone's (a row an operator edited, a bundle's line), and a
+    verifier or a writer reading them must report them, not crash on them."""
     try:
         value = _decode(data.decode("utf-8"))
+        # Parsed JSON holds only JSON types, and the hooks above checked every number,
+        # so the value needs no walk before re-serialising.
+        serialised = _serialise(value)
+    except RecursionError:  # the parser and the encoder recurse once per level
+        raise CanonicalError("not a ledger value: nested too deep") from None
+    except UnicodeEncodeError:  # JSON may escape a lone surrogate; UTF-8 cannot hold one
+        raise CanonicalError("not a ledger value: a string holds a lone surrogate") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CanonicalError(f"not JSON: {exc}") from None
-    # Parsed JSON holds only JSON types, and the hooks above checked every number,
-    # so the value needs no walk before re-serialising.
-    if _serialise(value) != data:
+    if serialised != data:
         raise CanonicalError("not in canonical (RFC 8785) form")
     return value
 
 
 def _safe_int(text: str) -> int:
+    # Checked by its length first: int() refuses text of more than 4,300 digits with a
+    # plain ValueError, and converting that many costs time for nothing.
+    if len(text) > _LONGEST_INTEGER:
+        raise CanonicalError(f"integer {text[:20]}… of {len(text)} characters is too large")
     number = int(text)
     if not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
         raise CanonicalError(f"integer {text} is outside ±(2^53 - 1)")

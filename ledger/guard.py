@@ -13,6 +13,7 @@ are journaled and undone if the transaction does not commit.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.errors import UserError
 from ledger.guard_snapshot import SnapshotGuard, SnapshotStore
 from ledger.merkle import Frontier
-from ledger.replay import LogReplay
+from ledger.replay import AlteredLogError, LogReplay, SignatureCheck
 from ledger.trust import TrustState
 
 
@@ -238,6 +239,7 @@ class GuardedWrites:
         # against the replay, run once the writer first reaches the committed log.
         self.on_ready: list[Callable[[LogReplay], None]] = []
         self._anchored = False
+        self._wrote = False  # whether this process committed a batch through it
 
     def ready(self) -> None:
         """Bring the guard up to the committed log, from a snapshot where one can be trusted:
@@ -279,6 +281,7 @@ class GuardedWrites:
                 self._undo_pending()
                 raise
             if self._pending is not None:
+                self._wrote = True
                 _mark, appended, events = self._pending
                 self.guard.commit()
                 self._pending = None
@@ -316,11 +319,22 @@ class GuardedWrites:
             rows = read(replay.size, 1000)
             if not rows:
                 return
-            for seq, prev, state in rows:
-                if stop is not None and seq >= stop:
-                    return
-                event = replay.apply(seq, prev, state)
-                self.guard.admit(seq, event, strict=False)
+            deferred: list[SignatureCheck] = []
+            reached = False
+            try:
+                for seq, prev, state in rows:
+                    if stop is not None and seq >= stop:
+                        reached = True
+                        break
+                    event = replay.apply(seq, prev, state, deferred)
+                    self.guard.admit(seq, event, strict=False)
+            except AlteredLogError:
+                replay.check_signatures(deferred)  # an earlier entry's may be the first change
+                raise
+            # Before anything is decided on these entries: all verified, in parallel.
+            replay.check_signatures(deferred)
+            if reached:
+                return
         if stop is not None and replay.size != stop:
             raise replay.fail(f"the stored head says {stop} entries, the log holds {replay.size}")
 
@@ -348,9 +362,19 @@ class GuardedWrites:
         self._snapshot_at = stored.size
         self.snapshot_status = f"started from the snapshot of {stored.size} entries"
 
-    def _save_snapshot_if_due(self) -> None:
+    def close(self) -> None:
+        """As a writer closes: save a snapshot if it wrote and moved well past the last,
+        so that the next process to start catches up on fewer entries."""
+        with self._lock:
+            if self._wrote and self.replay.broken is None:
+                # A snapshot is a shortcut, never needed: one not saved costs a longer start.
+                with contextlib.suppress(Exception):
+                    self._save_snapshot_if_due(guard_snapshot.SNAPSHOT_ON_CLOSE)
+
+    def _save_snapshot_if_due(self, every: int | None = None) -> None:
+        every = guard_snapshot.SNAPSHOT_EVERY if every is None else every
         store = self._snapshots
-        if store is None or self.replay.size - self._snapshot_at < guard_snapshot.SNAPSHOT_EVERY:
+        if store is None or self.replay.size - self._snapshot_at < every:
             return
         if self.replay.last_leaf is None:
             return

@@ -25,6 +25,7 @@ from ledger.entry import EntryError, seal
 from ledger.merkle import leaf_hash
 
 SNAPSHOT_EVERY = 20_000  # entries a guard may move past its last snapshot before saving anew
+SNAPSHOT_ON_CLOSE = 1_000  # ... or, when a writer closes, past which it saves one then
 
 
 class SnapshotRejectedError(ValueError):

@@ -10,7 +10,6 @@ which eventsourcing's Mapper interface does not carry, so the application's
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -21,8 +20,9 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger import canonical
 from ledger.appender import SignedStoredEvent
-from ledger.entry import format_instant, parse_instant, signed_state
+from ledger.entry import EntryError, format_instant, parse_instant, read_event, signed_state
 from ledger.hashing import b64encode
+from ledger.replay import altered
 from ledger.signing import Signer
 
 ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
@@ -89,11 +89,20 @@ class SigningMapper(Mapper[Any]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
         cls = resolve_topic(stored_event.topic)
-        event = json.loads(stored_event.state)["event"]
+        # An aggregate is read before a writer replays the log, so bytes an operator
+        # wrote into the row are met here first: refused as the replay would refuse them.
+        try:
+            event = read_event(stored_event.state)
+            timestamp = parse_instant(event["at"])
+        except EntryError as exc:
+            raise altered(
+                f"event {stored_event.originator_version} of stream "
+                f"{stored_event.originator_id} is not a signed event ({exc})"
+            ) from None
         state: dict[str, Any] = dict(event["data"])
         state["originator_id"] = stored_event.originator_id
         state["originator_version"] = stored_event.originator_version
-        state["timestamp"] = parse_instant(event["at"])
+        state["timestamp"] = timestamp
         if issubclass(cls, CanInitAggregate):
             state["originator_topic"] = _aggregate_topic(cls)
         domain_event = object.__new__(cls)

@@ -159,7 +159,10 @@ class Checkpoint:
         origin, size_text, root_b64 = lines[:3]
         if not origin:
             raise NoteError("checkpoint origin is empty")
-        if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+        # ASCII digits only (str.isdigit() takes '²', which int() refuses), and few
+        # enough to be a tree size (below 2^63).
+        decimal = size_text.isascii() and size_text.isdigit() and len(size_text) <= 19
+        if not decimal or (size_text != "0" and size_text.startswith("0")):
             raise NoteError(f"checkpoint size {size_text!r} is not a decimal without zeros")
         try:
             root = b64decode(root_b64)

@@ -13,7 +13,11 @@ or sign (`AlteredLogError`), naming what differs.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -45,6 +49,38 @@ def altered(where: str) -> AlteredLogError:
     )
 
 
+PARALLEL_THRESHOLD = 64  # signatures below which threads cost more than they save
+_CORES = os.cpu_count() or 1
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=_CORES, thread_name_prefix="replay"))
+        return _POOL[0]
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    seq: int
+    key: Ed25519PublicKey
+    sig: str
+    signed: bytes  # JCS(event): what the signature covers
+
+    def holds(self) -> bool:
+        try:
+            self.key.verify(b64decode(self.sig), self.signed)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def _failing(checks: list[SignatureCheck]) -> list[int]:
+    return [check.seq for check in checks if not check.holds()]
+
+
 class LogReplay:
     """The log's state as its entries make it: size, last leaf, tree edge and keys."""
 
@@ -73,9 +109,16 @@ class LogReplay:
 
     # -- replaying committed entries ------------------------------------------------------
 
-    def apply(self, seq: int, prev: str, state: bytes | None) -> dict[str, Any]:
+    def apply(
+        self,
+        seq: int,
+        prev: str,
+        state: bytes | None,
+        deferred: list[SignatureCheck] | None = None,
+    ) -> dict[str, Any]:
         """Check the committed entry at `seq` as a verifier would, then take it in.
-        Returns its event (for the domain's rules)."""
+        Returns its event (for the domain's rules). With `deferred`, its signature check
+        is added there, for `check_signatures` to run with others' in parallel."""
         self.refuse_if_broken()
         if seq != self.size or state is None:
             raise self.fail(f"entry {self.size} is missing from the log")
@@ -91,25 +134,36 @@ class LogReplay:
             signer = self.trust.admit(seq, event)
         except (TrustError, KeyError, TypeError) as exc:
             raise self.fail(f"entry {seq} breaks the key rules ({exc})") from None
-        if not self._signed_by(signer, leaf, sig):
-            raise self.fail(f"the signature of entry {seq} does not verify")
+        check = SignatureCheck(seq, self._public_key(signer), sig, event_bytes_of(leaf))
+        if deferred is None:
+            self.check_signatures([check])
+        else:
+            deferred.append(check)
         if seq == 0:
             self.origin = event["data"]["origin"]
         self.trust.changed.clear()  # replayed changes are history, not a batch's
         self.take(leaf_hash(leaf))
         return event
 
-    def _signed_by(self, signer: KeyRecord, leaf: bytes, sig: str) -> bool:
+    def _public_key(self, signer: KeyRecord) -> Ed25519PublicKey:
         key = self._public.get(signer.key_id)
         if key is None:
             key = self._public[signer.key_id] = Ed25519PublicKey.from_public_bytes(
                 signer.public_key
             )
-        try:
-            key.verify(b64decode(sig), event_bytes_of(leaf))
-        except (InvalidSignature, ValueError, EntryError):
-            return False
-        return True
+        return key
+
+    def check_signatures(self, checks: list[SignatureCheck]) -> None:
+        """Verify signatures of entries already taken in (in threads: Ed25519 releases the
+        interpreter); the first that fails breaks the replay for good."""
+        if len(checks) < PARALLEL_THRESHOLD or _CORES == 1:
+            failed = [c.seq for c in checks if not c.holds()]
+        else:
+            step = -(-len(checks) // _CORES)
+            parts = [checks[i : i + step] for i in range(0, len(checks), step)]
+            failed = [seq for part in _pool().map(_failing, parts) for seq in part]
+        if failed:
+            raise self.fail(f"the signature of entry {min(failed)} does not verify")
 
     def take(self, leaf: bytes) -> None:
         self.frontier.append(leaf)
@@ -211,4 +265,3 @@ class LogReplay:
         self.frontier = Frontier.from_bytes(size, frontier)
         self.last_leaf = last or None
         self.origin = origin
-

@@ -6,10 +6,18 @@ truncating the log, would erase the memory too — so the signer keeps its own r
 beside the log key: one JSON line per checkpoint signed, appended and flushed to disk
 before the checkpoint is handed to anyone. Before signing, it reads the largest
 checkpoint it has signed; the new one must be at least as large and consistent with
-it (ledger.transparency checks the proof).
+it (ledger.transparency checks the proof, and that the database holds no checkpoint
+larger than the record knows).
 
-Processes on one machine sharing the record take an exclusive lock on it while they
-compare and sign, so the record's last line is always the largest signed.
+The record is read whole, every line checked: sizes strictly increase line after line
+(a checkpoint is appended only when larger than every one before), each line names
+this log. A line that breaks that order, or cannot be read, means the record was
+altered, and nothing more is signed until it is mended from a copy. A process reads
+only what was appended since it last read. Processes on one machine take an exclusive
+lock on the file while they compare and sign.
+
+What it cannot catch: a record restored from a backup together with the database
+(the two then agree). Witnesses, and auditors holding checkpoints, catch that.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,11 +34,10 @@ from pathlib import Path
 from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
 
-_TAIL_BYTES = 64 * 1024  # a line holds one note of a few hundred bytes
-
 
 class SignerRecordError(UserError, RuntimeError):
-    """The signer refuses: its record says it signed a larger or another checkpoint."""
+    """The signer refuses: its record says it signed a larger or another checkpoint,
+    or the record itself was lost or altered."""
 
     rule = "signer-record"
 
@@ -41,12 +49,24 @@ class Signed:
     note: str
 
 
+@dataclass
+class _Scan:
+    """How far this process has read the record, and what it found."""
+
+    inode: int = -1
+    offset: int = 0
+    largest: Signed | None = None
+    lines: int = 0
+
+
 class SignerRecord:
     """An append-only file of the checkpoints one log key signed."""
 
     def __init__(self, path: Path, origin: str) -> None:
         self.path = path
         self.origin = origin
+        self._scan = _Scan()
+        self._lock = threading.Lock()  # the scan cache, between this process's threads
 
     @contextmanager
     def locked(self) -> Iterator[SignerRecordSession]:
@@ -55,37 +75,92 @@ class SignerRecord:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield SignerRecordSession(self, fd)
+            with self._lock:
+                yield SignerRecordSession(self, fd, self._read(fd, mend=True))
         finally:
             os.close(fd)  # releases the lock
 
     def largest(self) -> Signed | None:
         """The largest checkpoint signed (None if none yet), for checks outside signing.
 
-        Read without the lock (a signer in this very process may hold it): a line being
-        written is not yet complete, and a checkpoint is handed out only once it is.
+        Read without the file lock (a signer in this very process may hold it): a line
+        being written is not yet complete, and a checkpoint is handed out only once it is.
         """
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
-            return _last_signed(self, fd, mend=False)
+            with self._lock:
+                return self._read(fd, mend=False).largest
         finally:
             os.close(fd)
 
+    def _read(self, fd: int, *, mend: bool) -> _Scan:
+        """Read what was appended since this process last read (all of it, the first
+        time, or if the file was replaced or cut), checking each line."""
+        stat = os.fstat(fd)
+        scan = self._scan
+        if stat.st_ino != scan.inode or stat.st_size < scan.offset:
+            scan = _Scan(inode=stat.st_ino)
+        os.lseek(fd, scan.offset, os.SEEK_SET)
+        data = b""
+        while chunk := os.read(fd, 1 << 20):
+            data += chunk
+        complete = data.rfind(b"\n") + 1
+        if mend and complete < len(data):
+            # A signer stopped mid-line (or is writing it now): that checkpoint was never
+            # stored nor handed out, since the line is written first. Holding the lock,
+            # cut it, so that the next line starts clean.
+            os.ftruncate(fd, scan.offset + complete)
+        for line in data[:complete].splitlines():
+            scan.lines += 1
+            signed = self._parse(line, scan.lines)
+            if scan.largest is not None and signed.size <= scan.largest.size:
+                raise self._damaged(
+                    f"line {scan.lines} is for {signed.size} entries, after one for "
+                    f"{scan.largest.size}: a record only grows"
+                )
+            scan.largest = signed
+        scan.offset += complete
+        self._scan = scan
+        return scan
+
+    def _parse(self, line: bytes, number: int) -> Signed:
+        try:
+            value = json.loads(line)
+            signed = Signed(int(value["size"]), b64decode(value["root"]), str(value["note"]))
+            origin = value["origin"]
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise self._damaged(f"line {number} cannot be read ({exc})") from None
+        if origin != self.origin:
+            raise SignerRecordError(
+                f"the signer's record {self.path.name} belongs to the log {origin!r}, "
+                f"not {self.origin!r}; set CMPP_SIGNER_RECORD to this log's record"
+            )
+        return signed
+
+    def _damaged(self, why: str) -> SignerRecordError:
+        return SignerRecordError(
+            f"the signer's record {self.path.name} was altered: {why}. The log key signs "
+            "nothing until it is mended from a copy"
+        )
+
 
 class SignerRecordSession:
-    def __init__(self, record: SignerRecord, fd: int) -> None:
+    def __init__(self, record: SignerRecord, fd: int, scan: _Scan) -> None:
         self.record = record
         self._fd = fd
-        self.largest = self._read_last()
+        self._scan = scan
 
-    def _read_last(self) -> Signed | None:
-        return _last_signed(self.record, self._fd, mend=True)
+    @property
+    def largest(self) -> Signed | None:
+        return self._scan.largest
 
     def append(self, size: int, root: bytes, note: str, signed_at: str) -> None:
         """Add a signed checkpoint, on disk before anyone sees it."""
+        if self.largest is not None and size <= self.largest.size:
+            raise SignerRecordError(f"the record already holds a checkpoint of {size} or more")
         line = {
             "origin": self.record.origin,
             "size": size,
@@ -93,46 +168,9 @@ class SignerRecordSession:
             "signed_at": signed_at,
             "note": note,
         }
-        os.write(self._fd, json.dumps(line, sort_keys=True).encode() + b"\n")
+        data = json.dumps(line, sort_keys=True).encode() + b"\n"
+        os.write(self._fd, data)
         os.fsync(self._fd)
-        self.largest = Signed(size, root, note)
-
-
-def _last_signed(record: SignerRecord, fd: int, *, mend: bool) -> Signed | None:
-    """The record's last complete line; with `mend` (holding the lock), cut a torn one."""
-    end = os.lseek(fd, 0, os.SEEK_END)
-    start = max(0, end - _TAIL_BYTES)
-    os.lseek(fd, start, os.SEEK_SET)
-    tail = os.read(fd, end - start)
-    if tail and not tail.endswith(b"\n"):
-        # A signer stopped mid-line (or is writing it now): that checkpoint was never
-        # stored nor handed out, since the line is written first. Holding the lock, cut
-        # it, so that the next line starts clean.
-        cut = tail.rfind(b"\n") + 1
-        if mend:
-            os.ftruncate(fd, start + cut)
-        tail = tail[:cut]
-    lines = tail.splitlines()
-    if not lines:
-        if end > _TAIL_BYTES:
-            raise _damaged(record, "its last line is longer than any checkpoint")
-        return None
-    try:
-        value = json.loads(lines[-1])
-        signed = Signed(int(value["size"]), b64decode(value["root"]), str(value["note"]))
-        origin = value["origin"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _damaged(record, f"its last line cannot be read ({exc})") from None
-    if origin != record.origin:
-        raise SignerRecordError(
-            f"the signer's record {record.path.name} belongs to the log {origin!r}, "
-            f"not {record.origin!r}; set CMPP_SIGNER_RECORD to this log's record"
-        )
-    return signed
-
-
-def _damaged(record: SignerRecord, why: str) -> SignerRecordError:
-    return SignerRecordError(
-        f"the signer's record {record.path.name} is damaged: {why}; "
-        "the log key signs nothing until it is mended from a copy"
-    )
+        self._scan.largest = Signed(size, root, note)
+        self._scan.offset += len(data)
+        self._scan.lines += 1

@@ -216,8 +216,11 @@ class SQLiteLog(LogWriter):
         self, c: SQLiteCursor, start: int, limit: int
     ) -> list[tuple[int, str, bytes | None]]:
         events = getattr(self, "events_table_name", "stored_events")
+        # SQLite keeps whatever type is written into a column: a state set by hand to text
+        # or a number is read as its bytes, for the readers to refuse as they refuse any.
         c.execute(
-            f"SELECT l.seq, l.prev, e.state FROM ledger_log l LEFT JOIN {events} e"  # noqa: S608
+            "SELECT l.seq, l.prev, CAST(e.state AS BLOB) FROM ledger_log l"  # noqa: S608
+            f" LEFT JOIN {events} e"
             " ON e.originator_id = l.originator_id"
             " AND e.originator_version = l.originator_version"
             " WHERE l.seq >= ? ORDER BY l.seq LIMIT ?",

@@ -99,6 +99,8 @@ class LogSigner:
             old_root = Checkpoint.open(note, self.verifier).root
             self._check_consistent(old_size, old_root, size, root, "the checkpoint issued")
         largest = session.largest if session is not None else None
+        if session is not None:
+            self._check_database_known(largest)
         if largest is not None:
             self._check_record(largest, size, root)
         now = format_instant(datetime.now(UTC))
@@ -116,6 +118,54 @@ class LogSigner:
             return replay.size, replay.root()
         head = self.store.head()
         return head.size, head.frontier.root()  # the head keeps the right edge: no reads
+
+    def _check_database_known(self, largest: Signed | None) -> None:
+        """Every checkpoint the database holds was signed by this log key, so none may be
+        larger than the largest in the record: else the record is lost, cut or old."""
+        issued = self.store.checkpoints_near(MAX_TREE_SIZE)
+        if not issued:
+            return
+        stored_size, stored_note = issued[-1]
+        if largest is not None and stored_size <= largest.size:
+            return
+        Checkpoint.open(stored_note, self.verifier)  # a row the log key never signed: altered
+        if largest is None:
+            raise SignerRecordError(
+                f"the signer's record is missing or empty, but the log key has signed "
+                f"checkpoints (the database holds one of {stored_size} entries): the record "
+                "was lost. Restore it from a copy; for a ledger made before signers kept "
+                "records, start one with `cmpp checkpoint --start-record`"
+            )
+        raise SignerRecordError(
+            f"the database holds a checkpoint of {stored_size} entries signed by the log key, "
+            f"larger than any in the signer's record ({largest.size}): the record is an old "
+            "copy, or was cut. Restore the whole record"
+        )
+
+    def start_record(self) -> int:
+        """Start the signer's record of a ledger made before signers kept one, from the
+        largest checkpoint in the database (after checking it against the entries).
+        Returns its size."""
+        if self.record is None:
+            raise SignerRecordError("this signer keeps no record")
+        with self._lock, self.record.locked() as session:
+            if session.largest is not None:
+                raise SignerRecordError(
+                    f"the signer's record already holds checkpoints (up to {session.largest.size})"
+                )
+            issued = self.store.checkpoints_near(MAX_TREE_SIZE)
+            if not issued:
+                raise SignerRecordError("the database holds no checkpoint to start the record from")
+            size, note = issued[-1]
+            root = Checkpoint.open(note, self.verifier).root
+            head_size, head_root = self._head()
+            if size > head_size:
+                raise SignerRecordError(
+                    f"the database's checkpoint covers {size} entries, the log only {head_size}"
+                )
+            self._check_consistent(size, root, head_size, head_root, "the head")
+            session.append(size, root, note, format_instant(datetime.now(UTC)))
+            return size
 
     def _check_record(self, largest: Signed, size: int, root: bytes) -> None:
         """The rule of LEDGER_FORMAT.md section 6 against the signer's own memory."""

@@ -438,7 +438,6 @@ class _Run:
                     f"(its root is not the root of the first {claimed} entries)",
                 )
 
-
     def _check_held(self, log_key: VerifierKey | None) -> None:
         """A checkpoint the auditor holds (fetched earlier, or from a witness) must be a
         prefix of this log: a shorter log is a rollback, another root at its size a fork."""

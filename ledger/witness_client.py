@@ -2,15 +2,17 @@
 checkpoint, and keeping their cosignatures beside it (table ledger_cosignatures).
 
 A witness is addressed by a URL (its submission prefix: requests go to
-`<url>/add-checkpoint`) or by the path of its state directory, which is then called in
-this process (a witness on a shared mount, and the tests). Configured as
-`<witness verifier key>=<url or directory>` entries (CMPP_WITNESSES).
+`<url>/add-checkpoint`; http or https, with a host and no credentials) or by the path of
+its state directory, which is then called in this process (a witness on a shared mount,
+and the tests). Configured as `<witness verifier key>=<url or directory>` entries
+(CMPP_WITNESSES). No message shows a URL's user or password (`redact`).
 """
 
 from __future__ import annotations
 
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +36,11 @@ class CosignError(UserError):
     rule = "cosign"
 
 
+URL_SCHEMES = ("http", "https")
+# An address that starts with a scheme is a URL (a directory that would is written ./…).
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
 @dataclass(frozen=True)
 class WitnessAddress:
     key: WitnessKey
@@ -41,7 +48,34 @@ class WitnessAddress:
 
     @property
     def is_url(self) -> bool:
-        return self.address.startswith(("http://", "https://"))
+        return SCHEME.match(self.address) is not None
+
+
+def redact(text: str) -> str:
+    """`text` with whatever may be a URL's user and password (all before an `@`, after a
+    scheme's `://` or in a run of characters) shown as `***`: messages never carry them."""
+    text = re.sub(r"://[^\s]*@", "://***@", text)
+    return re.sub(r"[^\s/=,]*@", "***@", text)
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot address a witness (None if it can): an http or https URL with a
+    host, and no credentials (user:password@), which messages and proxies would show."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "a witness URL that cannot be read"
+    if parts.scheme.lower() not in URL_SCHEMES:
+        return "a witness URL must be http:// or https://"
+    if "@" in url:
+        return "a witness URL may not carry credentials (user:password@) or any '@'"
+    try:
+        parts.port  # noqa: B018 (a port that is not a number raises)
+    except ValueError:
+        return "a witness URL's port must be a number (0 to 65535)"
+    if not parts.hostname:
+        return "a witness URL must name a host"
+    return None
 
 
 @dataclass(frozen=True)
@@ -61,18 +95,25 @@ class Cosigned:
 def parse_witnesses(text: str) -> list[WitnessAddress]:
     """`<key>=<address>` entries, separated by commas or white space (so a directory's
     path holds neither). A key's base64 part (33 bytes) has no `=`: the first `=` after
-    it ends the key."""
+    it ends the key. An address that starts with a scheme is a URL (see url_problem);
+    the messages name CMPP_WITNESSES, and never show what may be a password."""
     found: list[WitnessAddress] = []
-    for entry in (e for e in re.split(r"[\s,]+", text) if e):
+    for number, entry in enumerate((e for e in re.split(r"[\s,]+", text) if e), 1):
         name, plus, rest = entry.partition("+")
         key_hash, plus2, rest = rest.partition("+")
         key_b64, equals, address = rest.partition("=")
         if not (plus and plus2 and equals and address):
-            raise CosignError(f"{entry!r} is not <witness key>=<url or directory>")
+            raise CosignError(
+                f"CMPP_WITNESSES: {redact(entry)!r} (entry {number}) is not "
+                "<witness key>=<url or directory>"
+            )
         key = WitnessKey.parse(f"{name}+{key_hash}+{key_b64}")
+        witness = WitnessAddress(key, address)
+        if witness.is_url and (problem := url_problem(address)) is not None:
+            raise CosignError(f"CMPP_WITNESSES: {problem} (the witness {key.name})")
         if any(w.key.name == key.name for w in found):
-            raise CosignError(f"the witness {key.name} is named twice")
-        found.append(WitnessAddress(key, address))
+            raise CosignError(f"CMPP_WITNESSES: the witness {key.name} is named twice")
+        found.append(witness)
     return found
 
 
@@ -152,6 +193,9 @@ def _post(witness: WitnessAddress, body: str) -> tuple[int, str]:
         answer = Witness(Path(witness.address)).add_checkpoint(body)
         return answer.status, answer.body
     url = witness.address.rstrip("/") + "/add-checkpoint"
+    problem = url_problem(url)  # parse_witnesses refused it already; an address made here
+    if problem is not None:
+        raise CosignError(f"the witness {witness.key.name} at {redact(url)}: {problem}")
     request = urllib.request.Request(  # noqa: S310 (the scheme is http or https, checked above)
         url,
         data=body.encode(),
@@ -163,9 +207,9 @@ def _post(witness: WitnessAddress, body: str) -> tuple[int, str]:
             return response.status, _text(response.read(MAX_RESPONSE_BYTES + 1))
     except urllib.error.HTTPError as exc:
         return exc.code, _text(exc.read(MAX_RESPONSE_BYTES + 1))
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        message = f"cannot reach the witness {witness.key.name} at {url}: {reason}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: http.client's
+        reason = redact(str(getattr(exc, "reason", None) or exc))  # InvalidURL, an IDNA label
+        message = f"cannot reach the witness {witness.key.name} at {redact(url)}: {reason}"
         raise CosignError(message) from None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -18,8 +17,10 @@ from typing import Any, Protocol
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
+from domain.catalogue import CATALOGUE
 from ledger import canonical
 from ledger.appender import Head
+from ledger.entry import EntryError, read_event
 from ledger.errors import UserError
 from ledger.outcome import DatabaseUnavailableError, Outage
 from projections.db import ProjectionDB
@@ -73,6 +74,44 @@ class ProjectionError(UserError, RuntimeError):
     """The log cannot be projected (a missing entry): verify the ledger."""
 
     rule = "projection"
+
+
+class AlteredEntryError(ProjectionError):
+    """An entry that is not a well-formed ledger entry: no writer made it, so the
+    database was altered. The projection stops there, its batch rolled back."""
+
+    rule = "altered-log"
+
+
+def read_entry(seq: int, state: bytes) -> dict[str, Any]:
+    """The event of the entry at `seq`, for the projections (AlteredEntryError if the
+    stored bytes are not an entry's)."""
+    try:
+        return read_event(state)
+    except EntryError as exc:
+        raise AlteredEntryError(
+            f"entry {seq} is not a well-formed ledger entry ({exc}): the log was altered; "
+            "run `cmpp verify` to see what changed"
+        ) from None
+
+
+def _not_as_declared(seq: int, event: dict[str, Any], error: Exception) -> Exception:
+    """A projection failed on an entry: if the entry's data is not what its type declares
+    (no writer made it: the database was altered), say so; otherwise the failure is
+    the projection's own, and goes up as it is."""
+    kind = event.get("type")
+    declared = CATALOGUE.types.get(kind) if isinstance(kind, str) else None
+    problems = (
+        ["its type is not in the catalogue"]
+        if declared is None
+        else [message for _rule, message in declared.problems(event.get("data"))]
+    )
+    if not problems:
+        return error
+    return AlteredEntryError(
+        f"entry {seq} ({kind!s:.80}) is not as its type declares ({problems[0]}): the log "
+        "was altered; run `cmpp verify` to see what changed"
+    )
 
 
 @contextmanager
@@ -215,11 +254,14 @@ class Projector:
                         raise ProjectionError(
                             f"entry {expected} is missing from the log: run cmpp verify"
                         )
-                    event = json.loads(state)["event"]
+                    event = read_entry(seq, state)
                     kind = event["type"]
                     for apply, types, start in wants:
                         if seq >= start and (types is None or kind in types):
-                            apply(db, seq, event)
+                            try:
+                                apply(db, seq, event)
+                            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                                raise _not_as_declared(seq, event, exc) from None
                 for projection in behind:
                     db.execute(
                         "UPDATE projection_positions SET position = ? WHERE name = ?",

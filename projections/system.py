@@ -27,6 +27,7 @@ from ledger.live import LiveSource
 from ledger.note import Checkpoint, VerifierKey
 from ledger.persistence import ConfigError, persistence_env
 from ledger.registry import KeyRuleError, manages_keys
+from ledger.replay import AlteredLogError
 from ledger.report import Report
 from ledger.signer_record import SignerRecord
 from ledger.signing import Signer, SigningKey
@@ -97,6 +98,20 @@ class System:
             record=SignerRecord(self.settings.signer_record_path, opening["origin"]),
             confirm=self.app.confirmed_log,
         )
+
+    def signed_by_this_host(self) -> list[str]:
+        """The largest checkpoint in the log key's record, where this machine keeps it:
+        verifying the live log holds it as an auditor holds one (a database restored
+        from an older copy, or cut, is then a rollback on the signer's own host too)."""
+        path = self.settings.signer_record_path
+        if not path.exists():
+            return []
+        try:
+            origin = self.app.origin
+        except AlteredLogError:
+            return []  # entry 0 itself was altered: the verifier's checks say so
+        largest = SignerRecord(path, origin).largest()
+        return [] if largest is None else [largest.note]
 
     @property
     def coverage_policy(self) -> CoveragePolicy:
@@ -226,11 +241,10 @@ class System:
             source = BundleSource(bundle)
         else:
             source = LiveSource(self.app.store)
+            held_checkpoints = [*held_checkpoints, *self.signed_by_this_host()]
             if witness_keys and source.latest_checkpoint is not None:
                 # The witnesses' cosignatures are kept beside the checkpoint they sign.
-                source.latest_checkpoint = cosigned_note(
-                    self.app.store, source.latest_checkpoint
-                )
+                source.latest_checkpoint = cosigned_note(self.app.store, source.latest_checkpoint)
         with self.progress("verifying", source.size_hint or None) as advance:
             return verify_log(
                 source,

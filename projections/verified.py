@@ -12,8 +12,7 @@ read; one edited changes the root. The answer says which entries and root it res
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -104,12 +103,17 @@ class Basis:
 
 
 def verify_for_figures(
-    store: LogStore, progress: Progress = no_progress, *, jobs: int | None = None
+    store: LogStore,
+    progress: Progress = no_progress,
+    *,
+    jobs: int | None = None,
+    held_checkpoints: Sequence[str] = (),
 ) -> Verification:
-    """Verify the live log (checks 1 to 9); raise LogNotVerifiedError if it does not."""
+    """Verify the live log (checks 1 to 9, and 8 against `held_checkpoints`); raise
+    LogNotVerifiedError if it does not."""
     source = LiveSource(store)
     with progress("verifying", source.size_hint or None) as advance:
-        report = verify_log(source, jobs=jobs, progress=advance)
+        report = verify_log(source, jobs=jobs, progress=advance, held_checkpoints=held_checkpoints)
     if not report.ok or report.root is None or source.latest_checkpoint is None:
         raise LogNotVerifiedError(report)
     # It verified, so the latest checkpoint parses, is signed and matches the log.
@@ -155,7 +159,7 @@ def rebuild_verified(
     with progress("rebuilding from the verified log", verification.size) as advance:
         try:
             projector.catch_up(stop=verification.size, progress=advance)
-        except (ProjectionError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except ProjectionError as exc:  # an entry missing or not an entry (AlteredEntryError)
             # Every verified entry was there and was canonical JSON: it changed since.
             changed = f"an entry read to rebuild the projections is not as verified ({exc})"
     read = entries.frontier
@@ -174,10 +178,14 @@ def rebuild_verified(
 
 @contextmanager
 def verified_reports(
-    store: LogStore, progress: Progress = no_progress, *, jobs: int | None = None
+    store: LogStore,
+    progress: Progress = no_progress,
+    *,
+    jobs: int | None = None,
+    held_checkpoints: Sequence[str] = (),
 ) -> Iterator[tuple[Reports, Basis]]:
     """Reports answered from a scratch rebuild of the verified log, and what they rest on."""
-    verification = verify_for_figures(store, progress, jobs=jobs)
+    verification = verify_for_figures(store, progress, jobs=jobs, held_checkpoints=held_checkpoints)
     with scratch_db() as scratch:
         projector = rebuild_verified(store, verification, scratch, progress)
         basis = Basis(verification.size, verification.root, verification.checkpoint.size)

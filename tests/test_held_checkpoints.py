@@ -39,6 +39,10 @@ def test_a_fork_and_a_bad_signature_among_held_checkpoints(database_url: str) ->
     [finding] = held_findings(ledger, forged)
     assert finding.startswith("held checkpoint 1:")
     assert [m.split(":")[0] for m in held_findings(ledger, "not a note")] == ["held checkpoint 1"]
+    # A size in digits int() refuses (str.isdigit() takes them) is a finding, not a crash.
+    for digits in ("\u00b2", "\u0661\u0662"):
+        text = published.replace(f"\n{size}\n", f"\n{digits}\n", 1)
+        assert [m.split(":")[0] for m in held_findings(ledger, text)] == ["held checkpoint 1"]
 
 
 def test_cmpp_verify_names_a_database_restored_from_an_older_copy(tmp_path: Path) -> None:

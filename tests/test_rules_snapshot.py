@@ -215,3 +215,18 @@ def test_a_row_that_is_not_a_snapshot_is_discarded(system: System, column: str) 
         assert guarded(app).snapshot_status.startswith("discarded the stored snapshot")
         assert known(app.rules) == known(replayed(system.app))
         app.close()
+
+
+def test_a_writer_that_closes_leaves_a_snapshot_for_the_next(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(guard_snapshot, "SNAPSHOT_ON_CLOSE", 5)
+    app = restarted(system)
+    board = system.root_signer()
+    for n in range(6):
+        app.register_organisation(board, org_id=f"org:c{n}", name="C", kind="grantee", uei=None)
+    head = app.store.head().size
+    app.close()
+    later = restarted(system)
+    assert guarded(later).snapshot_status == f"started from the snapshot of {head} entries"
+    later.close()

@@ -13,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.appender import LogWriteError
+from ledger.note import Checkpoint
 from ledger.replay import AlteredLogError
+from ledger.report import Check
 from ledger.signer_record import SignerRecord, SignerRecordError
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import ProofRequestError
@@ -188,3 +190,88 @@ def test_cmpp_checkpoint_says_how_large_the_uncovered_tail_may_grow(database_url
     assert coverage["every_entries"] == 50 and coverage["every_seconds"] == 10
     assert coverage["uncovered_tail"].startswith("at most 49 entries")
     system.close()
+
+
+def _grown(database_url: str) -> System:
+    """A ledger whose log key signed a few checkpoints, the last one published."""
+    system = new_system(database_url)
+    for name in "abc":
+        system.app.register_organisation(
+            system.root_signer(), org_id=f"org:{name}", name=name, kind="grantee", uei=None
+        )
+        system.log.checkpoint()
+    system.close()
+    return System(system.settings)
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        ("deleted", "was lost"),
+        ("emptied", "was lost"),
+        ("a smaller line appended", "a record only grows"),
+        ("its last line torn", "larger than any in the signer's record"),
+        ("cut to its first line", "larger than any in the signer's record"),
+    ],
+)
+def test_a_record_lost_or_altered_signs_nothing(database_url: str, damage: str, says: str) -> None:
+    """Whoever can reach the record must not be able to make the log key sign a fork
+    by making it forget: the database's own signed checkpoints betray an old record."""
+    system = _grown(database_url)
+    path = system.settings.signer_record_path
+    lines = path.read_bytes().splitlines(keepends=True)
+    if damage == "deleted":
+        path.unlink()
+    elif damage == "emptied":
+        path.write_bytes(b"")
+    elif damage == "a smaller line appended":
+        path.write_bytes(b"".join(lines) + lines[0])
+    elif damage == "its last line torn":
+        path.write_bytes(b"".join(lines)[:-10])
+    else:
+        path.write_bytes(lines[0])
+    later = System(system.settings)
+    with pytest.raises(SignerRecordError, match=says):
+        later.app.register_organisation(  # the log grows: a checkpoint must be signed
+            later.root_signer(), org_id="org:d", name="d", kind="grantee", uei=None
+        )
+        later.log.checkpoint()
+
+
+def test_a_ledger_without_a_record_starts_one_from_its_checkpoints(database_url: str) -> None:
+    system = _grown(database_url)
+    size = system.app.store.head().size  # the largest checkpoint signed
+    system.settings.signer_record_path.unlink()
+    system.app.register_organisation(
+        system.root_signer(), org_id="org:d", name="d", kind="grantee", uei=None
+    )
+    with pytest.raises(SignerRecordError, match="start-record"):
+        system.log.checkpoint()
+    assert System(system.settings).log.start_record() == size
+    with pytest.raises(SignerRecordError, match="already holds"):
+        System(system.settings).log.start_record()
+    later = System(system.settings)
+    assert Checkpoint.parse_text(later.log.checkpoint().split("\n\n")[0] + "\n").size == size + 1
+    later.close()
+
+
+def test_on_the_signers_host_verify_and_verified_figures_hold_the_record(
+    database_url: str,
+) -> None:
+    system = _grown(database_url)
+    assert system.verify().ok
+    truncate(RawDatabase(database_url), system.app.store.head().size - 1, with_checkpoints=True)
+    with System(system.settings, read_only=True) as reader:
+        report = reader.verify()
+    held = [f.message for f in report.findings[Check.EARLIER_CHECKPOINTS]]
+    assert not report.ok and [m.split(":")[0] for m in held] == ["rollback"], held
+    secrets = (system.settings.key_passphrase, system.settings.vault_key)
+    assert secrets[0] is not None and secrets[1] is not None
+    env = {
+        "CMPP_DATABASE_URL": database_url,
+        "CMPP_DATA_DIR": str(system.settings.data_dir),
+        "CMPP_KEY_PASSPHRASE": secrets[0].get_secret_value(),
+        "CMPP_VAULT_KEY": secrets[1].get_secret_value(),
+    }
+    result = CliRunner().invoke(cli, ["sf425", "--json"], env=env)
+    assert result.exit_code == 1 and "rollback" in result.stdout, result.output

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger import transparency
 from ledger.errors import UserError
@@ -319,3 +321,42 @@ def test_each_kind_of_tampering_is_caught(database_url: str, tmp_path: Path, kin
     MATRIX[(kind.name, backend)] = caught
     missed = kind.expected - caught
     assert not missed, f"{kind.name}: not caught by {sorted(missed)} (caught by {sorted(caught)})"
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_writer_never_writes_onto_a_log_with_a_flipped_byte(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """The issue's random byte-flips: a writer wrote onto a log that fails verification in
+    2 of 10. Now it refuses, or the flip left a log that still verifies."""
+    folder = tmp_path_factory.mktemp("flip")
+    url = database_url if database_url.startswith("postgresql") else f"sqlite:///{folder / 'l.db'}"
+    if url.startswith("postgresql"):
+        RawDatabase(url).execute("DROP TABLE IF EXISTS ledger_log CASCADE")
+        for table in RawDatabase(url).execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ):
+            RawDatabase(url).execute(f'DROP TABLE IF EXISTS "{table[0]}" CASCADE')
+    pilot = open_pilot(url)
+    fund(pilot)
+    pilot.enrol()
+    pilot.system.close()
+    raw = RawDatabase(url)
+    seq = data.draw(st.integers(0, _size_of(raw) - 1), label="entry")
+    state = raw.state(seq)
+    at = data.draw(st.integers(0, len(state) - 1), label="byte")
+    bit = data.draw(st.integers(0, 7), label="bit")
+    raw.set_state(seq, state[:at] + bytes([state[at] ^ (1 << bit)]) + state[at + 1 :])
+    system = System(pilot.system.settings)
+    wrote = not _refuses(lambda: replace(pilot, system=system).enrol())
+    _refuses(system.close)
+    if wrote:
+        with System(pilot.system.settings, read_only=True) as reader:
+            assert reader.verify().ok, f"wrote onto a log whose entry {seq} was altered"
+
+
+def _size_of(raw: RawDatabase) -> int:
+    return int(raw.execute("SELECT size FROM ledger_head")[0][0])

@@ -22,7 +22,9 @@ from typer.testing import CliRunner, Result
 
 from ledger.cosignature import WitnessKey, cosignatures_by
 from ledger.witness import SIZE_TYPE, Witness
+from ledger.witness_client import CosignError, WitnessAddress, cosign, parse_witnesses, redact
 from projections.settings import Settings, load_settings, throwaway_settings
+from tests.helpers import open_ledger
 from tools import console
 from tools.cli import app
 from tools.witness_commands import make_server
@@ -207,3 +209,82 @@ def test_cmpp_witness_serve_answers_until_stopped(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_size_in_other_digits_is_a_400_over_http(tmp_path: Path) -> None:
+    """`²` and `٣٨٨` are digits to str.isdigit(), not to int(): a 400, not a 500."""
+    directory = tmp_path / "witness"
+    Witness.create(directory, "w.example/1")
+    root = base64.b64encode(b"\x01" * 32).decode()
+    signature = base64.b64encode(b"\x00" * 68).decode()
+    with serving(directory) as url:
+        for size in ("²", "٣٨٨", "３"):
+            note = f"origin\n{size}\n{root}\n\n— origin {signature}\n"
+            for old in ("0", size):
+                status, _type, body = post(url, f"old {old}\n\n{note}".encode())
+                assert status == 400 and "Traceback" not in body, (size, old, body)
+        assert post(url, b"old 0\n\norigin\n\xc2\xb2\nroot")[0] == 400
+
+
+SECRET_URL = "https://ig-user:SeCrEtToken@127.0.0.1:9/witness"
+
+
+def test_a_witness_url_with_credentials_or_another_scheme_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "load_settings", fast_settings)
+    env = {
+        "CMPP_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        "CMPP_DATA_DIR": str(tmp_path / "var"),
+        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
+        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
+    }
+    assert invoke(env, "init").exit_code == 0
+    key = Witness.create(tmp_path / "witness", "ig.example.gov/w").key
+    for address in (
+        SECRET_URL,
+        "http://SeCrEtToken@127.0.0.1:9/",
+        "https://ig-user:SeCrEtToken@",
+        "ftp://127.0.0.1/witness",
+        "file:///srv/witness",
+        "https:///witness",
+        "http:/127.0.0.1/witness",
+        "https://127.0.0.1:SeCrEtToken/witness",
+    ):
+        for listed in (f"{key}={address}", f"{key}={address},{key}={tmp_path}"):
+            result = invoke({**env, "CMPP_WITNESSES": listed}, "checkpoint")
+            assert result.exit_code == 2, (address, result.output)
+            assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+            assert "CMPP_WITNESSES" in result.stderr, result.stderr
+            assert "SeCrEtToken" not in result.output, result.output
+    # A password with a comma in it splits the entry: the rest is not shown either.
+    result = invoke({**env, "CMPP_WITNESSES": f"{key}=https://u:Se,CrEtToken@h/"}, "checkpoint")
+    assert result.exit_code == 2 and "CrEtToken" not in result.output, result.output
+
+
+def test_a_witness_address_never_shows_its_credentials(tmp_path: Path) -> None:
+    key = Witness.create(tmp_path / "witness", "ig.example.gov/w").key
+    with pytest.raises(CosignError) as refused:
+        parse_witnesses(f"{key}={SECRET_URL}")
+    assert "SeCrEtToken" not in str(refused.value) and "CMPP_WITNESSES" in str(refused.value)
+    assert str(refused.value).count("\n") == 0
+    with pytest.raises(CosignError) as malformed:
+        parse_witnesses(f"x=https://ig-user:SeCrEtToken@h/ {key}=https://h/")
+    assert "SeCrEtToken" not in str(malformed.value)
+    other = Witness.create(tmp_path / "b", "b.example/w").key
+    third = Witness.create(tmp_path / "c", "c.example/w").key
+    [http, upper, directory] = parse_witnesses(
+        f"{key}=http://127.0.0.1:7380/w,{other}=HTTPS://[::1]:7380 {third}={tmp_path / 'c'}"
+    )
+    assert http.is_url and upper.is_url and not directory.is_url
+    assert (
+        redact(f"at {SECRET_URL}/add-checkpoint")
+        == "at https://***@127.0.0.1:9/witness/add-checkpoint"
+    )
+
+    # An address made in code, not read from CMPP_WITNESSES, is refused when used.
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    for address in (SECRET_URL, "gopher://127.0.0.1:9/witness"):
+        [result] = cosign(ledger.log, [WitnessAddress(key, address)])
+        assert not result.ok and result.problem is not None
+        assert "SeCrEtToken" not in result.problem and "witness URL" in result.problem

@@ -74,10 +74,24 @@ def init(
 
 
 @commands.command()
-def checkpoint(as_json: JsonOpt = False) -> None:
+def checkpoint(
+    as_json: JsonOpt = False,
+    start_record: Annotated[
+        bool,
+        typer.Option(
+            "--start-record",
+            help="Start the log key's record of signed checkpoints from the database's"
+            " largest (a ledger made before signers kept one); check that checkpoint"
+            " against one you hold first.",
+        ),
+    ] = False,
+) -> None:
     """Print the latest signed checkpoint, issuing a new one if the log grew, with the
     cosignatures of the witnesses (CMPP_WITNESSES), each asked to cosign it first."""
     with system() as ledger:
+        if start_record:
+            started = ledger.log.start_record()
+            err.print(f"the signer's record starts from the checkpoint of {started} entries")
         results = ledger.cosign()
         # The very checkpoint the witnesses were shown, though the log may have grown since.
         size = results[0].size if results else None

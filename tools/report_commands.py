@@ -65,7 +65,9 @@ def answering(verified: bool, as_json: bool) -> Iterator[tuple[Reports, dict[str
     try:
         with (
             system(read_only=True) as ledger,  # nothing stored is read, or written
-            verified_reports(ledger.app.store, ledger.progress) as (reports, basis),
+            verified_reports(
+                ledger.app.store, ledger.progress, held_checkpoints=ledger.signed_by_this_host()
+            ) as (reports, basis),
         ):
             yield reports, basis.to_json()
     except LogNotVerifiedError as exc:

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ledger.note import VerifierKey
-from ledger.witness import Witness, WitnessError
+from ledger.witness import MAX_BODY_BYTES, Witness, WitnessError
 from tools.console import JsonOpt, emit, err, out, printable, user_errors
 
 witness = typer.Typer(
@@ -26,7 +26,6 @@ witness = typer.Typer(
 )
 DirArg = Annotated[Path, typer.Argument(metavar="DIR", help="The witness's state directory.")]
 DEFAULT_PORT = 7380
-MAX_BODY_BYTES = 64 * 1024  # 63 proof lines and a checkpoint with its signatures fit easily
 
 
 def witness_app(state: Witness) -> FastAPI:
@@ -123,7 +122,8 @@ def witness_serve(
 
 @witness.command("show")
 def witness_show(directory: DirArg, as_json: JsonOpt = False) -> None:
-    """The witness's key, its logs (each at the size last cosigned), the evidence kept."""
+    """The witness's key, its logs (each at the size last cosigned), the evidence kept
+    (and, for a log at the cap on rollback and inconsistent records, how many were not)."""
     with user_errors():
         info = Witness(directory).describe()
 
@@ -132,6 +132,13 @@ def witness_show(directory: DirArg, as_json: JsonOpt = False) -> None:
         for log in info["logs"]:
             size = "nothing cosigned yet" if log["size"] is None else f"size {log['size']}"
             out.print(printable(f"log       {log['origin']}: {size}"))
+            if log["evidence"] or log["evidence_not_kept"]:
+                out.print(f"          evidence kept: {log['evidence']}")
+            if log["evidence_cap_reached"] or log["evidence_not_kept"]:
+                out.print(
+                    f"          evidence cap reached ({info['evidence_cap']} rollback or "
+                    f"inconsistent records): {log['evidence_not_kept']} more refusals not kept"
+                )
         out.print(f"evidence  {info['evidence']}")
 
     emit(info, as_json, show)
