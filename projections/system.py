@@ -33,7 +33,13 @@ from ledger.signer_record import SignerRecord
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import MAX_TREE_SIZE, LogSigner
 from ledger.verify import Source
-from ledger.witness_client import Cosigned, cosign, cosigned_note, parse_witnesses
+from ledger.witness_client import (
+    Cosigned,
+    CosignError,
+    cosign,
+    cosigned_note,
+    parse_witnesses,
+)
 from projections.db import ProjectionDB
 from projections.reports import Progress, Reports, no_progress
 from projections.runner import Projector
@@ -126,7 +132,18 @@ class System:
         policy = self.coverage_policy
 
         def sign() -> int:
-            return Checkpoint.parse_text(self.log.checkpoint().split("\n\n")[0] + "\n").size
+            size = Checkpoint.parse_text(self.log.checkpoint().split("\n\n")[0] + "\n").size
+            if self.settings.witnesses:
+                # Cosigned as issued. A witness that refuses or cannot be reached is
+                # reported, loudly, but the checkpoint stands: signing again would not help.
+                refused = [r for r in self.cosign() if not r.ok]
+                if refused:
+                    self._coverage_failed(
+                        CosignError(
+                            "; ".join(f"the witness {r.witness}: {r.problem}" for r in refused)
+                        )
+                    )
+            return size
 
         def covered() -> int:
             issued = self.app.store.checkpoints_near(MAX_TREE_SIZE)

@@ -19,6 +19,7 @@ from ledger.report import Check
 from ledger.signer_record import SignerRecord, SignerRecordError
 from ledger.signing import Signer, SigningKey
 from ledger.transparency import ProofRequestError
+from ledger.witness import Witness
 from projections.system import System
 from tests.helpers import RawDatabase
 from tests.pilot import new_system, open_pilot
@@ -275,3 +276,26 @@ def test_on_the_signers_host_verify_and_verified_figures_hold_the_record(
     }
     result = CliRunner().invoke(cli, ["sf425", "--json"], env=env)
     assert result.exit_code == 1 and "rollback" in result.stdout, result.output
+
+
+def test_checkpoints_issued_as_writers_write_are_cosigned(
+    database_url: str, tmp_path: Path
+) -> None:
+    created = new_system(database_url, checkpoint_every_entries=2)
+    witness = Witness.create(tmp_path / "witness", "ig.example.gov/witness")
+    witness.add_log(created.log.verifier)
+    created.close()
+    system = System(
+        created.settings.model_copy(update={"witnesses": f"{witness.key}={witness.directory}"})
+    )
+    board = system.root_signer()
+    for name in "abc":
+        system.app.register_organisation(
+            board, org_id=f"org:{name}", name=name, kind="grantee", uei=None
+        )
+    head = system.app.store.head().size
+    system.close()  # the third is covered on exit
+    [log] = witness.describe()["logs"]
+    assert log["size"] == head
+    with System(created.settings, read_only=True) as reader:
+        assert reader.app.store.cosignatures(head)
