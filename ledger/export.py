@@ -13,13 +13,14 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, FORMAT, MANIFEST
+from ledger.cosignature import WitnessKey
 from ledger.entry import format_instant
 from ledger.errors import UserError
 from ledger.store import LogStore, iter_leaves
@@ -117,8 +118,12 @@ def export_bundle(
     root_key_id: str,
     out: Path,
     progress: Callable[[int], None] | None = None,
+    *,
+    witness_keys: Sequence[WitnessKey] = (),
 ) -> dict[str, Any]:
-    """Write the whole log as a bundle at `out`; it appears complete or not at all."""
+    """Write the whole log as a bundle at `out`; it appears complete or not at all. Its
+    checkpoint carries the kept cosignatures that verify with `witness_keys` (the
+    configured witnesses'); with none, no cosignature (the rows are not trusted)."""
     shown, out = out, Path(os.path.abspath(out))  # abspath: "x/.." names its parent
     with _writing(shown):
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -126,7 +131,7 @@ def export_bundle(
         _remove_abandoned(out)
     size = store.head().size
     # With the witnesses' cosignatures kept for it: a verifier given a witness key needs them.
-    note = cosigned_note(store, log.checkpoint(size))
+    note = cosigned_note(store, log.checkpoint(size), witness_keys)
     partial = out.with_name(f".{out.name}{PARTIAL}{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     made = _first_missing(out.parent)

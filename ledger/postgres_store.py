@@ -377,7 +377,7 @@ _QUERIES = {
     "outcome_lock_timeout": "SET LOCAL lock_timeout = '5s'",
     "delete_snapshot": "DELETE FROM {schema}.ledger_guard_snapshots WHERE name = %s",
     "add_cosignature": "INSERT INTO {schema}.ledger_cosignatures VALUES (%s, %s, %s)"
-    " ON CONFLICT (size, witness) DO NOTHING",
+    " ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line",
     "cosignatures": "SELECT witness, line FROM {schema}.ledger_cosignatures WHERE size = %s"
     " ORDER BY witness",
     "last_cosigned": "SELECT MAX(size) AS size FROM {schema}.ledger_cosignatures"

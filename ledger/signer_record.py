@@ -11,8 +11,8 @@ larger than the record knows).
 
 The record is read whole, every line checked: sizes strictly increase line after line
 (a checkpoint is appended only when larger than every one before), each line names
-this log. A line that breaks that order, or cannot be read, means the record was
-altered, and nothing more is signed until it is mended from a copy. A process reads
+this log, and the last line is complete. A line that breaks that, or cannot be read,
+means the record was altered, and nothing more is signed until it is mended. A process reads
 only what was appended since it last read. Processes on one machine take an exclusive
 lock on the file while they compare and sign.
 
@@ -76,7 +76,7 @@ class SignerRecord:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             with self._lock:
-                yield SignerRecordSession(self, fd, self._read(fd, mend=True))
+                yield SignerRecordSession(self, fd, self._read(fd, locked=True))
         finally:
             os.close(fd)  # releases the lock
 
@@ -92,11 +92,11 @@ class SignerRecord:
             return None
         try:
             with self._lock:
-                return self._read(fd, mend=False).largest
+                return self._read(fd, locked=False).largest
         finally:
             os.close(fd)
 
-    def _read(self, fd: int, *, mend: bool) -> _Scan:
+    def _read(self, fd: int, *, locked: bool) -> _Scan:
         """Read what was appended since this process last read (all of it, the first
         time, or if the file was replaced or cut), checking each line."""
         stat = os.fstat(fd)
@@ -108,11 +108,15 @@ class SignerRecord:
         while chunk := os.read(fd, 1 << 20):
             data += chunk
         complete = data.rfind(b"\n") + 1
-        if mend and complete < len(data):
-            # A signer stopped mid-line (or is writing it now): that checkpoint was never
-            # stored nor handed out, since the line is written first. Holding the lock,
-            # cut it, so that the next line starts clean.
-            os.ftruncate(fd, scan.offset + complete)
+        if locked and complete < len(data):
+            # A signer stopped mid-line, or someone cut the record. Only a person can tell
+            # which; cutting it here would forget a checkpoint that may have been handed out.
+            raise self._damaged(
+                "its last line is incomplete. If a signer was stopped while signing, that "
+                "checkpoint was never handed out: remove the incomplete line and sign again; "
+                "if not, restore the record from a copy"
+            )
+        # Without the lock, a line being written now is simply not read yet.
         for line in data[:complete].splitlines():
             scan.lines += 1
             signed = self._parse(line, scan.lines)
@@ -129,10 +133,15 @@ class SignerRecord:
     def _parse(self, line: bytes, number: int) -> Signed:
         try:
             value = json.loads(line)
-            signed = Signed(int(value["size"]), b64decode(value["root"]), str(value["note"]))
+            size, root, note = value["size"], b64decode(value["root"]), value["note"]
             origin = value["origin"]
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise self._damaged(f"line {number} cannot be read ({exc})") from None
+        if type(size) is not int or not 0 <= size < 2**63 or len(root) != 32:
+            raise self._damaged(f"line {number} does not hold a tree size and a root")
+        if not isinstance(note, str):
+            raise self._damaged(f"line {number} does not hold a note")
+        signed = Signed(size, root, note)
         if origin != self.origin:
             raise SignerRecordError(
                 f"the signer's record {self.path.name} belongs to the log {origin!r}, "

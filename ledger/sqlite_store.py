@@ -284,7 +284,7 @@ class SQLiteLog(LogWriter):
         with self.datastore.transaction(commit=True) as c:
             c.execute(
                 "INSERT INTO ledger_cosignatures VALUES (?, ?, ?)"
-                " ON CONFLICT (size, witness) DO NOTHING",
+                " ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line",
                 (size, witness, line),
             )
 

@@ -39,15 +39,18 @@ class LogStore(Protocol):
     def add_checkpoint(self, size: int, note: str, issued_at: str) -> None: ...
 
     def add_cosignature(self, size: int, witness: str, line: str) -> None:
-        """Keep a witness's cosignature line of the checkpoint of `size` (the first one)."""
+        """Keep the cosignature line of the checkpoint of `size` by `witness` (its key's
+        name+hash), in place of any kept for them (which did not verify, or was as good)."""
         ...
 
     def cosignatures(self, size: int) -> list[tuple[str, str]]:
-        """(witness name, signature line) of each cosignature kept for `size`."""
+        """(witness, signature line) of each cosignature kept for `size`, as written: the
+        witness is its key's name+hash (a bare name in rows of older ledgers). Untrusted:
+        a reader verifies a line (ledger.witness_client.verifies) before using it."""
         ...
 
     def last_cosigned(self, witness: str) -> int | None:
-        """The largest size a cosignature by `witness` is kept for, if any."""
+        """The largest size a cosignature by `witness` (name+hash) is kept for, if any."""
         ...
 
 

@@ -66,7 +66,7 @@ class LogSigner:
                 raise ProofRequestError(f"the log has {self.store.head().size} entries, not {size}")
             for issued_size, note in self.store.checkpoints_near(size):
                 if issued_size == size:
-                    return note  # issued already: nothing to sign
+                    return self._stored(size, note)  # issued already: nothing to sign
         with self._lock, self._recorded() as session:
             return self._issue(size, session)
 
@@ -86,7 +86,7 @@ class LogSigner:
         near = self.store.checkpoints_near(size)
         for issued_size, note in near:
             if issued_size == size:
-                return note  # another process issued it while this one waited
+                return self._stored(size, note)  # another process issued it meanwhile
         if size == head_size:
             root = head_root
         else:
@@ -100,7 +100,7 @@ class LogSigner:
             self._check_consistent(old_size, old_root, size, root, "the checkpoint issued")
         largest = session.largest if session is not None else None
         if session is not None:
-            self._check_database_known(largest)
+            self._check_database_known(largest, head_size)
         if largest is not None:
             self._check_record(largest, size, root)
         now = format_instant(datetime.now(UTC))
@@ -119,51 +119,76 @@ class LogSigner:
         head = self.store.head()
         return head.size, head.frontier.root()  # the head keeps the right edge: no reads
 
-    def _check_database_known(self, largest: Signed | None) -> None:
-        """Every checkpoint the database holds was signed by this log key, so none may be
-        larger than the largest in the record: else the record is lost, cut or old."""
-        issued = self.store.checkpoints_near(MAX_TREE_SIZE)
-        if not issued:
-            return
-        stored_size, stored_note = issued[-1]
-        if largest is not None and stored_size <= largest.size:
-            return
-        Checkpoint.open(stored_note, self.verifier)  # a row the log key never signed: altered
-        if largest is None:
-            raise SignerRecordError(
-                f"the signer's record is missing or empty, but the log key has signed "
-                f"checkpoints (the database holds one of {stored_size} entries): the record "
-                "was lost. Restore it from a copy; for a ledger made before signers kept "
-                "records, start one with `cmpp checkpoint --start-record`"
+    def _stored(self, size: int, note: str) -> str:
+        """A note from the checkpoints table, handed out only if it is the log key's
+        checkpoint of `size` entries (an operator can write any row there)."""
+        try:
+            opened = Checkpoint.open(note, self.verifier)
+        except NoteError as exc:
+            raise StoredTreeError(
+                f"the checkpoint stored for {size} entries is not signed by the log key "
+                f"({exc}): the checkpoints table was altered; run cmpp verify"
+            ) from None
+        if opened.size != size:
+            raise StoredTreeError(
+                f"the checkpoint stored for {size} entries is one of {opened.size}: the "
+                "checkpoints table was altered; run cmpp verify"
             )
+        return note
+
+    def _check_database_known(self, largest: Signed | None, head_size: int) -> None:
+        """The record starts with the ledger (its first checkpoint, of entry 0), and every
+        checkpoint the database holds was signed by this log key, so none may be larger
+        than the largest in the record: else the record was lost, cut or is old."""
+        issued = self.store.checkpoints_near(MAX_TREE_SIZE)
+        stored_size = issued[-1][0] if issued else 0
+        if largest is None and max(head_size, stored_size) > 1:
+            raise SignerRecordError(
+                "the signer's record is missing or empty, but this ledger has grown past "
+                "its first checkpoint: the record was lost. Restore it from a copy; for a "
+                "ledger made before signers kept records, start one from the latest "
+                "checkpoint you hold (from a witness or an auditor): "
+                "`cmpp checkpoint --start-record FILE`"
+            )
+        if largest is None or stored_size <= largest.size:
+            return
+        self._stored(stored_size, issued[-1][1])  # a row the log key never signed: altered
         raise SignerRecordError(
             f"the database holds a checkpoint of {stored_size} entries signed by the log key, "
             f"larger than any in the signer's record ({largest.size}): the record is an old "
             "copy, or was cut. Restore the whole record"
         )
 
-    def start_record(self) -> int:
-        """Start the signer's record of a ledger made before signers kept one, from the
-        largest checkpoint in the database (after checking it against the entries).
-        Returns its size."""
+    def start_record(self, held: str) -> int:
+        """Start the signer's record of a ledger made before signers kept one, from `held`
+        (the latest checkpoint someone outside holds) or the database's largest if that
+        is larger, each checked to be a prefix of the entries. Returns its size."""
         if self.record is None:
             raise SignerRecordError("this signer keeps no record")
+        try:
+            held_checkpoint = Checkpoint.open(held, self.verifier)
+        except NoteError as exc:
+            raise SignerRecordError(f"the checkpoint given is not this log's ({exc})") from None
         with self._lock, self.record.locked() as session:
             if session.largest is not None:
                 raise SignerRecordError(
                     f"the signer's record already holds checkpoints (up to {session.largest.size})"
                 )
-            issued = self.store.checkpoints_near(MAX_TREE_SIZE)
-            if not issued:
-                raise SignerRecordError("the database holds no checkpoint to start the record from")
-            size, note = issued[-1]
-            root = Checkpoint.open(note, self.verifier).root
             head_size, head_root = self._head()
-            if size > head_size:
-                raise SignerRecordError(
-                    f"the database's checkpoint covers {size} entries, the log only {head_size}"
-                )
-            self._check_consistent(size, root, head_size, head_root, "the head")
+            candidates = [(held_checkpoint.size, held_checkpoint.root, held)]
+            issued = self.store.checkpoints_near(MAX_TREE_SIZE)
+            if issued and issued[-1][0] > held_checkpoint.size:
+                size, note = issued[-1]
+                root = Checkpoint.open(self._stored(size, note), self.verifier).root
+                candidates.append((size, root, note))
+            for size, root, _note in candidates:
+                if size > head_size:
+                    raise SignerRecordError(
+                        f"rollback: a checkpoint of {size} entries was signed, and the log "
+                        f"holds {head_size}"
+                    )
+                self._check_consistent(size, root, head_size, head_root, "the head")
+            size, root, note = candidates[-1]
             session.append(size, root, note, format_instant(datetime.now(UTC)))
             return size
 

@@ -117,13 +117,37 @@ def parse_witnesses(text: str) -> list[WitnessAddress]:
     return found
 
 
-def cosigned_note(store: LogStore, note: str) -> str:
-    """`note` with every cosignature kept for its size appended (each once)."""
+def cosigned_note(store: LogStore, note: str, keys: Sequence[WitnessKey]) -> str:
+    """`note` with, for each of the witness `keys` it carries no cosignature of yet, one
+    kept cosignature by that key that verifies over this very note's text. The database's
+    rows are not trusted: a line that does not verify, of another size's checkpoint or of
+    a witness not among `keys` (another key under the same name) is left out. No keys:
+    no line is added (nothing could tell a cosignature from junk)."""
     text, lines = split_note(note)
+    if not keys:
+        return note
     size = Checkpoint.parse_text(text).size
-    have = set(lines)
-    extra = [line for _name, line in store.cosignatures(size) if line not in have]
+    kept = store.cosignatures(size)
+    extra = []
+    for key in keys:
+        if any(verifies(text, line, key) for line in lines):
+            continue
+        # Its own rows (name+hash) first; a row of an older ledger (bare name) may verify too.
+        rows = sorted(kept, key=lambda row: row[0] != key.short)
+        found = next((line for _by, line in rows if verifies(text, line, key)), None)
+        if found is not None and found not in extra:
+            extra.append(found)
     return note + "".join(f"{line}\n" for line in extra)
+
+
+def verifies(text: str, line: str, key: WitnessKey) -> bool:
+    """Whether `line` is exactly one signature line, a cosignature by `key` of the
+    checkpoint whose text (final newline included) is `text`."""
+    try:
+        found = cosignatures_by(f"{text}\n{line}\n", key)
+    except NoteError:
+        return False
+    return [kept for kept, _time in found] == [f"{line}\n"]
 
 
 def cosign(log: LogSigner, witnesses: Sequence[WitnessAddress]) -> list[Cosigned]:
@@ -144,19 +168,23 @@ def cosign(log: LogSigner, witnesses: Sequence[WitnessAddress]) -> list[Cosigned
 
 
 def _cosign_one(log: LogSigner, note: str, size: int, witness: WitnessAddress) -> str:
-    store, name = log.store, witness.key.name
+    store, key = log.store, witness.key
+    name, text = key.name, split_note(note)[0]
+    # Rows are kept by name+hash (another key under the same name is another witness), and
+    # trusted only once they verify: the database's operators could have written them.
     for kept_by, line in store.cosignatures(size):
-        if kept_by == name:
+        if kept_by == key.short and verifies(text, line, key):
             return line  # cosigned already: a witness is asked once per size
-    # The size it last cosigned, as far as this database knows; the witness corrects it
-    # (409) if the database forgot (a restore) or another copy of the log asked since.
-    last = store.last_cosigned(name)
-    old = last if last is not None and 0 < last <= size else 0
+    # The size it last cosigned, as far as this database can show (a kept line of that
+    # checkpoint that verifies; else 0); the witness corrects it (409) if the database
+    # forgot (a restore), holds junk, or another copy of the log asked since.
+    last = store.last_cosigned(key.short)
+    old = last if last is not None and 0 < last <= size and _kept(log, last, key) else 0
     for _attempt in range(2):
         status, body = _post(witness, _request(log, old, size, note))
         if status == 200:
-            line = _accept(note, body, witness.key)
-            store.add_cosignature(size, name, line)
+            line = _accept(note, body, key)
+            store.add_cosignature(size, key.short, line)
             return line
         if status == 422:
             raise CosignError(
@@ -177,6 +205,22 @@ def _cosign_one(log: LogSigner, note: str, size: int, witness: WitnessAddress) -
             )
         old = held
     raise CosignError(f"the witness {name} moved on meanwhile; ask again")
+
+
+def _kept(log: LogSigner, size: int, key: WitnessKey) -> bool:
+    """Whether the database keeps a cosignature by `key` of the log's checkpoint of `size`
+    that verifies (over that checkpoint as issued, signed by the log's key)."""
+    note = next((n for s, n in log.store.checkpoints_near(size) if s == size), None)
+    if note is None:
+        return False
+    try:
+        if Checkpoint.open(note, log.verifier).size != size:
+            return False
+        text = split_note(note)[0]
+    except NoteError:
+        return False
+    kept = log.store.cosignatures(size)
+    return any(by == key.short and verifies(text, line, key) for by, line in kept)
 
 
 def _request(log: LogSigner, old: int, size: int, note: str) -> str:

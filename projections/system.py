@@ -22,6 +22,7 @@ from ledger.bundle import BundleError, BundleSource
 from ledger.catalogue import BOARD, LOG_ROLE, is_identifier
 from ledger.cosignature import WitnessKey
 from ledger.coverage import AutoCheckpoints, CoveragePolicy
+from ledger.errors import UserError
 from ledger.keystore import KeyStore
 from ledger.live import LiveSource
 from ledger.note import Checkpoint, VerifierKey
@@ -45,6 +46,13 @@ from projections.reports import Progress, Reports, no_progress
 from projections.runner import Projector
 from projections.scratch import every_projection
 from projections.settings import Settings
+
+
+class CheckpointNotIssuedError(UserError, RuntimeError):
+    """A process's writes committed, but the checkpoint to cover them (or a witness's
+    cosignature of it) could not be had; the message says which, and why."""
+
+    rule = "checkpoint-not-issued"
 
 
 @dataclass(frozen=True)
@@ -260,8 +268,11 @@ class System:
             source = LiveSource(self.app.store)
             held_checkpoints = [*held_checkpoints, *self.signed_by_this_host()]
             if witness_keys and source.latest_checkpoint is not None:
-                # The witnesses' cosignatures are kept beside the checkpoint they sign.
-                source.latest_checkpoint = cosigned_note(self.app.store, source.latest_checkpoint)
+                # The witnesses' cosignatures are kept beside the checkpoint they sign; only
+                # those that verify with the keys given are added (the rows are not trusted).
+                source.latest_checkpoint = cosigned_note(
+                    self.app.store, source.latest_checkpoint, witness_keys
+                )
         with self.progress("verifying", source.size_hint or None) as advance:
             return verify_log(
                 source,
@@ -289,7 +300,11 @@ class System:
         if self.coverage_errors:
             error = self.coverage_errors[0]
             self.coverage_errors.clear()
-            raise error
+            if isinstance(error, CosignError):
+                said = f"recorded and covered by a checkpoint, but {error}"
+            else:
+                said = f"recorded, but no checkpoint was issued to cover it: {error}"
+            raise CheckpointNotIssuedError(f"what this command wrote was {said}") from error
 
     def _close_databases(self) -> None:
         if "projector" in self.__dict__:

@@ -27,6 +27,19 @@ from tests.tampering import Backup, rogue_key, truncate
 from tools.cli import app as cli
 
 
+def cli_env(system: System, **extra: str) -> dict[str, str]:
+    """The environment `cmpp` needs to open `system`'s ledger, plus `extra`."""
+    passphrase, vault_key = system.settings.key_passphrase, system.settings.vault_key
+    assert passphrase is not None and vault_key is not None
+    return {
+        "CMPP_DATABASE_URL": system.settings.url,
+        "CMPP_DATA_DIR": str(system.settings.data_dir),
+        "CMPP_KEY_PASSPHRASE": passphrase.get_secret_value(),
+        "CMPP_VAULT_KEY": vault_key.get_secret_value(),
+        **extra,
+    }
+
+
 def _record_lines(system: System) -> list[dict[str, object]]:
     path = system.settings.signer_record_path
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -61,11 +74,7 @@ def test_a_restored_copy_is_refused_by_the_signer_and_by_every_writer(
         replace(pilot, system=later).enrol()
     assert published in [line["note"] for line in _record_lines(later)]
     # The command line says so loudly, with exit 2, and prints no checkpoint.
-    env = {"CMPP_DATABASE_URL": database_url, "CMPP_DATA_DIR": str(later.settings.data_dir)}
-    secrets = (later.settings.key_passphrase, later.settings.vault_key)
-    assert secrets[0] is not None and secrets[1] is not None
-    env |= {"CMPP_KEY_PASSPHRASE": secrets[0].get_secret_value()}
-    env |= {"CMPP_VAULT_KEY": secrets[1].get_secret_value()}
+    env = cli_env(later)
     result = CliRunner().invoke(cli, ["checkpoint"], env=env)
     assert result.exit_code == 2, result.output
     assert "the log key signed last covers" in result.output
@@ -102,18 +111,37 @@ def test_the_signer_signs_no_checkpoint_smaller_than_it_signed(database_url: str
     system.close()
 
 
-def test_a_torn_last_line_is_cut_and_a_foreign_record_refused(tmp_path: Path) -> None:
-    record = SignerRecord(tmp_path / "record.jsonl", "cmpp.example.gov/ledger/a")
+def test_a_torn_or_odd_record_signs_nothing_and_a_foreign_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "record.jsonl"
+    record = SignerRecord(path, "cmpp.example.gov/ledger/a")
     with record.locked() as session:
         session.append(3, b"\x01" * 32, "note three\n", "2026-11-28T00:00:00.000000Z")
-    with (tmp_path / "record.jsonl").open("a") as torn:
+    with path.open("a") as torn:
         torn.write('{"origin": "cmpp.example.gov/ledger/a", "size": 9')
-    largest = record.largest()
-    assert largest is not None and largest.size == 3  # the torn line is not a signature
-    with record.locked() as session:
-        assert session.largest is not None and session.largest.size == 3
-    assert (tmp_path / "record.jsonl").read_text().endswith("}\n")  # cut under the lock
-    other = SignerRecord(tmp_path / "record.jsonl", "cmpp.example.gov/ledger/b")
+    # Read aside (a writer's check), a line being written is not read yet ...
+    largest = SignerRecord(path, "cmpp.example.gov/ledger/a").largest()
+    assert largest is not None and largest.size == 3
+    # ... but a signer holding the lock will not guess whether it was a crash or a cut.
+    with (
+        pytest.raises(SignerRecordError, match="last line is incomplete"),
+        SignerRecord(path, "cmpp.example.gov/ledger/a").locked(),
+    ):
+        pass
+    assert path.read_text().endswith('"size": 9')  # nothing cut
+    root = '"root": "' + "AQ" * 21 + 'AQ=="'
+    for odd in ('"size": Infinity', '"size": 1e400', '"size": "9"', '"root": 5'):
+        line = '{"note": "n", "origin": "cmpp.example.gov/ledger/a", ' + root + ", " + odd
+        if "size" not in odd:
+            line += ', "size": 9'
+        path.write_text(line + "}\n")
+        with pytest.raises(SignerRecordError, match="was altered"):
+            SignerRecord(path, "cmpp.example.gov/ledger/a").largest()
+    path.unlink()
+    with SignerRecord(path, "cmpp.example.gov/ledger/a").locked() as session:
+        session.append(3, b"\x01" * 32, "note three\n", "2026-11-28T00:00:00.000000Z")
+    other = SignerRecord(path, "cmpp.example.gov/ledger/b")
     with pytest.raises(SignerRecordError, match="belongs to the log"):
         other.largest()
 
@@ -176,15 +204,10 @@ def test_a_writer_refuses_keys_only_the_tables_know(database_url: str) -> None:
 
 def test_cmpp_checkpoint_says_how_large_the_uncovered_tail_may_grow(database_url: str) -> None:
     system = new_system(database_url)
-    secrets = (system.settings.key_passphrase, system.settings.vault_key)
-    assert secrets[0] is not None and secrets[1] is not None
-    env = {
-        "CMPP_DATABASE_URL": database_url,
-        "CMPP_DATA_DIR": str(system.settings.data_dir),
-        "CMPP_KEY_PASSPHRASE": secrets[0].get_secret_value(),
-        "CMPP_VAULT_KEY": secrets[1].get_secret_value(),
-        "CMPP_CHECKPOINT_EVERY_ENTRIES": "50",
-    }
+    env = cli_env(
+        system,
+        CMPP_CHECKPOINT_EVERY_ENTRIES="50",
+    )
     result = CliRunner().invoke(cli, ["checkpoint", "--json"], env=env)
     assert result.exit_code == 0, result.output
     coverage = json.loads(result.stdout)["coverage"]
@@ -211,7 +234,7 @@ def _grown(database_url: str) -> System:
         ("deleted", "was lost"),
         ("emptied", "was lost"),
         ("a smaller line appended", "a record only grows"),
-        ("its last line torn", "larger than any in the signer's record"),
+        ("its last line torn", "last line is incomplete"),
         ("cut to its first line", "larger than any in the signer's record"),
     ],
 )
@@ -239,21 +262,44 @@ def test_a_record_lost_or_altered_signs_nothing(database_url: str, damage: str, 
         later.log.checkpoint()
 
 
-def test_a_ledger_without_a_record_starts_one_from_its_checkpoints(database_url: str) -> None:
+def test_a_ledger_without_a_record_starts_one_from_a_checkpoint_held_outside(
+    database_url: str,
+) -> None:
     system = _grown(database_url)
     size = system.app.store.head().size  # the largest checkpoint signed
+    held = system.log.checkpoint(size - 1)  # an auditor's, from earlier
     system.settings.signer_record_path.unlink()
     system.app.register_organisation(
         system.root_signer(), org_id="org:d", name="d", kind="grantee", uei=None
     )
-    with pytest.raises(SignerRecordError, match="start-record"):
+    with pytest.raises(SignerRecordError, match="start-record FILE"):
         system.log.checkpoint()
-    assert System(system.settings).log.start_record() == size
+    # From the held one, or the database's largest if larger, once both are checked.
+    assert System(system.settings).log.start_record(held) == size
     with pytest.raises(SignerRecordError, match="already holds"):
-        System(system.settings).log.start_record()
+        System(system.settings).log.start_record(held)
     later = System(system.settings)
     assert Checkpoint.parse_text(later.log.checkpoint().split("\n\n")[0] + "\n").size == size + 1
     later.close()
+
+
+def test_start_record_refuses_a_log_shorter_than_the_checkpoint_held(database_url: str) -> None:
+    """The record lost and the log cut with its checkpoints: what someone outside holds
+    still shows the rollback, so the record cannot start from the cut log."""
+    system = _grown(database_url)
+    size = system.app.store.head().size
+    held = system.log.checkpoint()
+    system.settings.signer_record_path.unlink()
+    truncate(RawDatabase(database_url), size - 1, with_checkpoints=True)
+    with pytest.raises(SignerRecordError, match="rollback"):
+        System(system.settings).log.start_record(held)
+    assert not system.settings.signer_record_path.read_bytes()  # nothing recorded
+    later = System(system.settings)
+    with pytest.raises(SignerRecordError, match="was lost"):
+        later.app.register_organisation(
+            later.root_signer(), org_id="org:d", name="d", kind="grantee", uei=None
+        )
+        later.log.checkpoint()
 
 
 def test_on_the_signers_host_verify_and_verified_figures_hold_the_record(
@@ -266,14 +312,9 @@ def test_on_the_signers_host_verify_and_verified_figures_hold_the_record(
         report = reader.verify()
     held = [f.message for f in report.findings[Check.EARLIER_CHECKPOINTS]]
     assert not report.ok and [m.split(":")[0] for m in held] == ["rollback"], held
-    secrets = (system.settings.key_passphrase, system.settings.vault_key)
-    assert secrets[0] is not None and secrets[1] is not None
-    env = {
-        "CMPP_DATABASE_URL": database_url,
-        "CMPP_DATA_DIR": str(system.settings.data_dir),
-        "CMPP_KEY_PASSPHRASE": secrets[0].get_secret_value(),
-        "CMPP_VAULT_KEY": secrets[1].get_secret_value(),
-    }
+    env = cli_env(
+        system,
+    )
     result = CliRunner().invoke(cli, ["sf425", "--json"], env=env)
     assert result.exit_code == 1 and "rollback" in result.stdout, result.output
 
@@ -299,3 +340,27 @@ def test_checkpoints_issued_as_writers_write_are_cosigned(
     assert log["size"] == head
     with System(created.settings, read_only=True) as reader:
         assert reader.app.store.cosignatures(head)
+
+
+def test_a_write_that_committed_is_answered_before_its_checkpoint_fails(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The writes committed; only the checkpoint after them failed. The answer is printed
+    (else the user would run the command again and record it twice), then the failure."""
+    system = new_system(database_url)
+    empty = tmp_path / "elsewhere.jsonl"
+    empty.write_bytes(b"")
+    env = cli_env(
+        system,
+        CMPP_SIGNER_RECORD=str(empty),  # a record that knows nothing of this ledger
+    )
+    size = system.app.store.head().size
+    args = ["keys", "register", "--holder", "org:board", "--role", "board", "--json"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["key_id"]  # the answer, printed
+    [line] = result.stderr.splitlines()
+    assert "was recorded, but no checkpoint was issued to cover it" in line
+    assert "record" in line and "lost" in line
+    with System(system.settings, read_only=True) as reader:
+        assert reader.app.store.head().size == size + 1  # recorded once

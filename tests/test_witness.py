@@ -55,7 +55,7 @@ def evidence(witness: Witness, kind: str) -> list[dict[str, str]]:
 def witness_findings(ledger: LedgerUnderTest, *keys: WitnessKey) -> list[str]:
     source = LiveSource(ledger.app.store)
     assert source.latest_checkpoint is not None
-    source.latest_checkpoint = cosigned_note(ledger.app.store, source.latest_checkpoint)
+    source.latest_checkpoint = cosigned_note(ledger.app.store, source.latest_checkpoint, keys)
     report = verify(source, catalogue=ledger.catalogue, witness_keys=keys)
     return [f.message for f in report.findings[Check.CHECKPOINT]]
 
@@ -71,7 +71,7 @@ def test_a_witness_cosigns_a_growing_log(database_url: str, tmp_path: Path) -> N
         assert result.ok, result.problem
         sizes.append(result.size)
         assert held_size(witness) == result.size
-        note = cosigned_note(ledger.app.store, ledger.log.checkpoint())
+        note = cosigned_note(ledger.app.store, ledger.log.checkpoint(), [witness.key])
         [(line, _time)] = cosignatures_by(note, witness.key)
         assert line.rstrip("\n") == result.line
     assert sizes == sorted(set(sizes))

@@ -139,12 +139,15 @@ def test_the_ledger_is_cosigned_over_http_and_verified_with_the_witness_key(
     bad = invoke(env, "verify", "--witness-key", wkey[:-3] + "AAA")
     assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
 
-    # A bundle carries the cosignatures in checkpoint.txt, listed in its manifest.
-    assert invoke(env, "export", "bundle", str(tmp_path / "bundle")).exit_code == 0
+    # A bundle carries the cosignatures in checkpoint.txt, listed in its manifest: those
+    # that verify with the configured witnesses' keys (CMPP_WITNESSES; none without).
+    assert invoke(cosigning, "export", "bundle", str(tmp_path / "bundle")).exit_code == 0
     bundled = ("verify", "--bundle", str(tmp_path / "bundle"), "--witness-key", wkey, "--json")
     assert invoke(env, *bundled).exit_code == 0
+    assert invoke(env, "export", "bundle", str(tmp_path / "bare")).exit_code == 0
+    assert "— ig.example.gov/w " not in (tmp_path / "bare" / "checkpoint.txt").read_text()
     assert invoke(env, *register).exit_code == 0  # a checkpoint nobody cosigned yet
-    assert invoke(env, "export", "bundle", str(tmp_path / "later")).exit_code == 0
+    assert invoke(cosigning, "export", "bundle", str(tmp_path / "later")).exit_code == 0
     later = invoke(env, *bundled[:2], str(tmp_path / "later"), *bundled[3:])
     assert later.exit_code == 1
     [finding] = check7(later)

@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from ledger.errors import UserError
 from projections.settings import load_settings
-from projections.system import System
+from projections.system import CheckpointNotIssuedError, System
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 # Piped output is read by programs and people with wide screens: don't fold it at 80.
@@ -95,8 +95,18 @@ class Commands(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click.Context
+        _after_the_answer.clear()
         with user_errors():
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            if _after_the_answer:
+                raise _after_the_answer[0]
+            return result
+
+
+# Raised once the command has printed its answer: its writes committed, and only what
+# follows them (the checkpoint that covers them) failed. A user who saw only an error
+# would run the command again and record it twice.
+_after_the_answer: list[UserError] = []
 
 
 def _is_utf8(text: str) -> bool:
@@ -130,8 +140,14 @@ def system(actor: str | None = None, *, read_only: bool = False) -> Iterator[Sys
     that only reads the log says so: it then writes nothing and waits on no writer."""
     with user_errors():
         overrides = {} if actor is None else {"actor": actor}
-        with System(load_settings(**overrides), progress_bar, read_only=read_only) as built:
+        built = System(load_settings(**overrides), progress_bar, read_only=read_only)
+        try:
             yield built
+        finally:
+            try:
+                built.close()
+            except CheckpointNotIssuedError as exc:
+                _after_the_answer.append(exc)
 
 
 def emit(value: Any, as_json: bool, text: Callable[[], None]) -> None:

@@ -23,7 +23,7 @@ from ledger.export import export_bundle, export_entry_proof
 from ledger.note import VerifierKey
 from ledger.tlog_proof import TlogProofError, verify_tlog_proof
 from ledger.transparency import MAX_TREE_SIZE
-from ledger.witness_client import cosigned_note
+from ledger.witness_client import cosigned_note, parse_witnesses
 from projections.system import System
 from tools.console import (
     ActorOpt,
@@ -77,25 +77,30 @@ def init(
 def checkpoint(
     as_json: JsonOpt = False,
     start_record: Annotated[
-        bool,
+        Path | None,
         typer.Option(
             "--start-record",
-            help="Start the log key's record of signed checkpoints from the database's"
-            " largest (a ledger made before signers kept one); check that checkpoint"
-            " against one you hold first.",
+            metavar="FILE",
+            help="Start the log key's record of signed checkpoints (a ledger made before"
+            " signers kept one) from FILE, the latest checkpoint held outside (a witness's,"
+            " an auditor's), or the database's largest if larger; each must be a prefix of"
+            " the log.",
         ),
-    ] = False,
+    ] = None,
 ) -> None:
     """Print the latest signed checkpoint, issuing a new one if the log grew, with the
     cosignatures of the witnesses (CMPP_WITNESSES), each asked to cosign it first."""
     with system() as ledger:
-        if start_record:
-            started = ledger.log.start_record()
+        if start_record is not None:
+            held = _held_checkpoint(start_record)
+            started = ledger.log.start_record(held)
             err.print(f"the signer's record starts from the checkpoint of {started} entries")
         results = ledger.cosign()
         # The very checkpoint the witnesses were shown, though the log may have grown since.
         size = results[0].size if results else None
-        note = cosigned_note(ledger.app.store, ledger.log.checkpoint(size))
+        # Only kept lines that verify with the configured witnesses' keys are printed.
+        keys = [w.key for w in parse_witnesses(ledger.settings.witnesses or "")]
+        note = cosigned_note(ledger.app.store, ledger.log.checkpoint(size), keys)
         policy = ledger.coverage_policy
     witnesses = [
         {"witness": r.witness, "size": r.size, "cosigned": r.ok, "problem": r.problem}
@@ -241,6 +246,7 @@ def export_bundle_command(out_dir: Annotated[Path, typer.Argument(metavar="OUT")
                 ledger.app.opening["data"]["root_key"]["key_id"],
                 out_dir,
                 advance,
+                witness_keys=[w.key for w in parse_witnesses(ledger.settings.witnesses or "")],
             )
     out.print(printable(f"wrote {manifest['size']} entries to {out_dir}"))
 
