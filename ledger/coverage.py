@@ -16,17 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_ENTRIES = 1000
-DEFAULT_SECONDS = 10.0
+DEFAULT_SECONDS = 10
 
 
 @dataclass(frozen=True)
 class CoveragePolicy:
     entries: int = DEFAULT_ENTRIES  # sign once the tail is this long
-    seconds: float = DEFAULT_SECONDS  # or this long after the first uncovered write
+    seconds: int = DEFAULT_SECONDS  # or this long after the first uncovered write
 
     def describe(self) -> str:
         return (
-            f"at most {self.entries - 1} entries, or the last {self.seconds:g} s of writes, "
+            f"at most {self.entries - 1} entries, or the last {self.seconds} s of writes, "
             "go without a checkpoint (and what a writer killed before it closed wrote)"
         )
 

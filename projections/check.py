@@ -10,6 +10,7 @@ each a `Difference`. Small checks, each returning what it finds, as beancount's 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -248,10 +249,16 @@ def _key_columns(db: ProjectionDB, table: str) -> list[tuple[str, bool]]:
 def _order(row: Row, names: list[str]) -> tuple[tuple[int, Any], ...]:
     """A row's key as both databases order it: NULL, then numbers, then text (SQLite's
     order across types, which only a tampered SQLite row could mix)."""
-    return tuple((_RANK.get(type(row[k]), 3), row[k]) for k in names)
+    return tuple((_rank(row[k]), row[k]) for k in names)
 
 
-_RANK: dict[type, int] = {type(None): 0, int: 1, float: 1, bool: 1, str: 2}
+def _rank(value: Any) -> int:
+    # Any number a tampered SQLite column may hold sorts with the integers.
+    if value is None:
+        return 0
+    if isinstance(value, numbers.Number):
+        return 1
+    return 2 if isinstance(value, str) else 3
 
 
 def _merged(

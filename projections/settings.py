@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     # Writers issue a checkpoint once this many entries are uncovered, or this many
     # seconds after an uncovered write, and when they exit (ledger.coverage).
     checkpoint_every_entries: int = Field(default=DEFAULT_ENTRIES, ge=1, le=1_000_000)
-    checkpoint_every_seconds: float = Field(default=DEFAULT_SECONDS, gt=0, le=86_400)
+    checkpoint_every_seconds: int = Field(default=DEFAULT_SECONDS, ge=1, le=86_400)
     # Witnesses asked to cosign each checkpoint: `<witness key>=<url or directory>`, by
     # commas or spaces (ledger.witness_client).
     witnesses: str | None = None

@@ -147,7 +147,7 @@ def test_a_torn_or_odd_record_signs_nothing_and_a_foreign_one_is_refused(
 
 
 def test_writers_issue_checkpoints_by_count_by_time_and_on_exit(database_url: str) -> None:
-    system = new_system(database_url, checkpoint_every_entries=3, checkpoint_every_seconds=0.3)
+    system = new_system(database_url, checkpoint_every_entries=3, checkpoint_every_seconds=1)
     board = system.root_signer()
 
     def largest_checkpoint() -> int:
