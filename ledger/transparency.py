@@ -90,7 +90,10 @@ class LogSigner:
         if size == head_size:
             root = head_root
         else:
-            root = merkle.root_at(size, self.store.fetch_nodes)
+            try:
+                root = merkle.root_at(size, self.store.fetch_nodes)
+            except LookupError as exc:
+                raise _missing(head_size, exc) from None
             # Stored nodes could be edited: the root must be a prefix of the head's.
             self._check_consistent(size, root, head_size, head_root, "the head")
         # Append-only: the new checkpoint must agree with those already issued. Checking
