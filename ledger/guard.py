@@ -356,7 +356,9 @@ class GuardedWrites:
             rows = self._read_committed(stored.size - 1, 1) if stored.size > 0 else []
             guard_snapshot.restore(self._snapshot_key, both, stored, rows[0] if rows else None)
         except guard_snapshot.SnapshotRejectedError as exc:
-            store.delete_guard_snapshot(both.name)
+            # Discarded for every writer; a read-only process cannot, and need not.
+            with contextlib.suppress(Exception):
+                store.delete_guard_snapshot(both.name)
             self.snapshot_status = f"discarded the stored snapshot: {exc}"
             return
         self._snapshot_at = stored.size

@@ -200,6 +200,12 @@ def test_a_writer_refuses_keys_only_the_tables_know(database_url: str) -> None:
         later.app.register_organisation(rogue, org_id="org:x", name="X", kind="grantee", uei=None)
     assert later.app.store.head().size == size
     later.close()
+    # Nor does `cmpp keys list` show what only the table says.
+    listed = CliRunner().invoke(cli, ["keys", "list", "--json"], env=cli_env(later))
+    assert listed.exit_code == 0, listed.output
+    shown = {k["key_id"]: k for k in json.loads(listed.stdout)}
+    assert rogue.key.key_id not in shown
+    assert shown[revoked.key.key_id]["revoked_seq"] is not None
 
 
 def test_cmpp_checkpoint_says_how_large_the_uncovered_tail_may_grow(database_url: str) -> None:

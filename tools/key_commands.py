@@ -21,7 +21,9 @@ keys = typer.Typer(no_args_is_help=True, help="Signing keys: list, register, rot
 
 @keys.command("list")
 def keys_list(as_json: JsonOpt = False) -> None:
-    """The keys registered in the ledger."""
+    """The keys registered in the ledger, as its own entries register and revoke them
+    (replayed and checked as a writer does; never the keys table, which anyone with the
+    database could edit)."""
     with system(read_only=True) as ledger:
         rows: list[dict[str, Any]] = [
             {
@@ -31,7 +33,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
                 "registered_seq": max(k.registered_seq, 0),
                 "revoked_seq": k.revoked_seq,
             }
-            for k in ledger.app.store.key_records()
+            for k in sorted(ledger.app.trusted_keys(), key=lambda k: (k.registered_seq, k.key_id))
         ]
 
     def show() -> None:
