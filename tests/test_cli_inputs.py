@@ -12,7 +12,6 @@ after it pin each failure an adversarial tester found.
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import os
@@ -34,7 +33,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from projections.db import ProjectionDB
-from projections.settings import Settings, load_settings, throwaway_settings
+from tests.cli_support import cli_env, fast_settings
 from tools import console
 from tools.cli import app
 
@@ -55,18 +54,6 @@ FINDINGS = {
 }
 HEADER = "payment_ref,paid_on,amount_cents,payee"
 UNWRITABLE = Path("/proc/cmpp-no-such-place")  # under /proc nothing can be made, even by root
-
-
-def _test_settings(**overrides: Any) -> Settings:
-    """The settings `cmpp` reads from the environment, checked as it checks them, then
-    the same as a test's throwaway ledger: its keys sealed at a test's KDF cost, so a
-    command opens them in a millisecond rather than a third of a second."""
-    read = load_settings(**overrides)
-    secrets = {
-        name: None if value is None else value.get_secret_value()
-        for name, value in (("key_passphrase", read.key_passphrase), ("vault_key", read.vault_key))
-    }
-    return throwaway_settings(read.url, read.data_dir, actor=read.actor, **secrets)
 
 
 # -- the commands, as typer builds them ------------------------------------------------
@@ -150,14 +137,9 @@ def invoke(env: dict[str, str], *args: str) -> Result:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     home = tmp_path_factory.mktemp("cli-inputs")
     url = f"sqlite:///{home / 'ledger.sqlite3'}"
-    env = {
-        "CMPP_DATABASE_URL": url,
-        "CMPP_DATA_DIR": str(home / "var"),
-        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
-        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
-    }
+    env = cli_env(url, home / "var")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(console, "load_settings", _test_settings)
+        patch.setattr(console, "load_settings", fast_settings)
         made = invoke(env, "init", "--json")
         assert made.exit_code == 0, made.output
         assert invoke(env, "demo", "--participants", "4", "--seed", "3").exit_code == 0

@@ -9,10 +9,8 @@ projections stop at that seq with one line, their batch rolled back (or, with
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -21,7 +19,7 @@ from domain.application import CMPPApplication
 from ledger import canonical
 from ledger.replay import AlteredLogError
 from projections.db import ProjectionDB
-from projections.settings import Settings, load_settings, throwaway_settings
+from tests.cli_support import cli_env, fast_settings
 from tests.helpers import RawDatabase
 from tests.pilot import open_pilot
 from tools import console
@@ -44,20 +42,6 @@ ODD = {
     "a lone surrogate": b'{"event":{"data":"\\ud800"},"sig":"AAAA"}',
 }
 IDS = list(ODD)
-
-
-def _fast_settings(**overrides: Any) -> Settings:
-    """The settings as `cmpp` reads them, with a test's throwaway key store (its keys
-    sealed at a test's KDF cost)."""
-    read = load_settings(**overrides)
-    assert read.key_passphrase is not None and read.vault_key is not None
-    return throwaway_settings(
-        read.url,
-        read.data_dir,
-        actor=read.actor,
-        key_passphrase=read.key_passphrase.get_secret_value(),
-        vault_key=read.vault_key.get_secret_value(),
-    )
 
 
 def invoke(env: dict[str, str], *args: str) -> Result:
@@ -92,13 +76,8 @@ def check2_seqs(result: Result) -> set[int | None]:
 
 def make_ledger(url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A small pilot ledger, made and filled by `cmpp` itself; not yet projected."""
-    monkeypatch.setattr(console, "load_settings", _fast_settings)
-    env = {
-        "CMPP_DATABASE_URL": url,
-        "CMPP_DATA_DIR": str(data_dir),
-        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
-        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
-    }
+    monkeypatch.setattr(console, "load_settings", fast_settings)
+    env = cli_env(url, data_dir)
     for args in (["init"], ["demo", "--participants", "1", "--seed", "3"]):
         result = invoke(env, *args)
         assert result.exit_code == 0, result.output

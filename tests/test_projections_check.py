@@ -3,7 +3,6 @@ each row that differs (changed, missing, or made by no entry) is named; exit 1 i
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -16,22 +15,16 @@ from projections.check import check_projections
 from projections.db import ProjectionDB
 from projections.runner import Projector
 from projections.scratch import every_projection
+from tests.cli_support import cli_env
 from tests.helpers import RawDatabase
 from tests.pilot import demo_system
 from tools.cli import app as cli
-
-VAULT = base64.b64encode(b"v" * 32).decode()
 
 
 @pytest.fixture
 def demo_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     """`cmpp demo`'s pilot, not yet projected."""
-    env = {
-        "CMPP_DATABASE_URL": database_url,
-        "CMPP_DATA_DIR": str(tmp_path / "var"),
-        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
-        "CMPP_VAULT_KEY": VAULT,
-    }
+    env = cli_env(database_url, tmp_path / "var")
     for args in (["init"], ["demo", "--participants", "25", "--seed", "3"]):
         result = CliRunner().invoke(cli, args, env=env)
         assert result.exit_code == 0, result.output

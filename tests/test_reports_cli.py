@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -11,19 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from projections import balances
+from tests.cli_support import cli_env
 from tools.cli import app as cli
-
-VAULT = base64.b64encode(b"v" * 32).decode()
 
 
 @pytest.fixture
 def ledger_env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    env = {
-        "CMPP_DATABASE_URL": database_url,
-        "CMPP_DATA_DIR": str(tmp_path / "var"),
-        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
-        "CMPP_VAULT_KEY": VAULT,
-    }
+    env = cli_env(database_url, tmp_path / "var")
     for args in (["init"], ["demo", "--participants", "25", "--seed", "3"]):
         result = CliRunner().invoke(cli, args, env=env)
         assert result.exit_code == 0, result.output

@@ -27,7 +27,7 @@ from tests.tampering import Backup, rogue_key, truncate
 from tools.cli import app as cli
 
 
-def cli_env(system: System, **extra: str) -> dict[str, str]:
+def env_for(system: System, **extra: str) -> dict[str, str]:
     """The environment `cmpp` needs to open `system`'s ledger, plus `extra`."""
     passphrase, vault_key = system.settings.key_passphrase, system.settings.vault_key
     assert passphrase is not None and vault_key is not None
@@ -74,7 +74,7 @@ def test_a_restored_copy_is_refused_by_the_signer_and_by_every_writer(
         replace(pilot, system=later).enrol()
     assert published in [line["note"] for line in _record_lines(later)]
     # The command line says so loudly, with exit 2, and prints no checkpoint.
-    env = cli_env(later)
+    env = env_for(later)
     result = CliRunner().invoke(cli, ["checkpoint"], env=env)
     assert result.exit_code == 2, result.output
     assert "the log key signed last covers" in result.output
@@ -201,7 +201,7 @@ def test_a_writer_refuses_keys_only_the_tables_know(database_url: str) -> None:
     assert later.app.store.head().size == size
     later.close()
     # Nor does `cmpp keys list` show what only the table says.
-    listed = CliRunner().invoke(cli, ["keys", "list", "--json"], env=cli_env(later))
+    listed = CliRunner().invoke(cli, ["keys", "list", "--json"], env=env_for(later))
     assert listed.exit_code == 0, listed.output
     shown = {k["key_id"]: k for k in json.loads(listed.stdout)}
     assert rogue.key.key_id not in shown
@@ -210,7 +210,7 @@ def test_a_writer_refuses_keys_only_the_tables_know(database_url: str) -> None:
 
 def test_cmpp_checkpoint_says_how_large_the_uncovered_tail_may_grow(database_url: str) -> None:
     system = new_system(database_url)
-    env = cli_env(
+    env = env_for(
         system,
         CMPP_CHECKPOINT_EVERY_ENTRIES="50",
     )
@@ -318,7 +318,7 @@ def test_on_the_signers_host_verify_and_verified_figures_hold_the_record(
         report = reader.verify()
     held = [f.message for f in report.findings[Check.EARLIER_CHECKPOINTS]]
     assert not report.ok and [m.split(":")[0] for m in held] == ["rollback"], held
-    env = cli_env(
+    env = env_for(
         system,
     )
     result = CliRunner().invoke(cli, ["sf425", "--json"], env=env)
@@ -356,7 +356,7 @@ def test_a_write_that_committed_is_answered_before_its_checkpoint_fails(
     system = new_system(database_url)
     empty = tmp_path / "elsewhere.jsonl"
     empty.write_bytes(b"")
-    env = cli_env(
+    env = env_for(
         system,
         CMPP_SIGNER_RECORD=str(empty),  # a record that knows nothing of this ledger
     )

@@ -15,7 +15,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -23,7 +22,7 @@ from typer.testing import CliRunner, Result
 from ledger.cosignature import WitnessKey, cosignatures_by
 from ledger.witness import SIZE_TYPE, Witness
 from ledger.witness_client import CosignError, WitnessAddress, cosign, parse_witnesses, redact
-from projections.settings import Settings, load_settings, throwaway_settings
+from tests.cli_support import cli_env, fast_settings
 from tests.helpers import open_ledger
 from tools import console
 from tools.cli import app
@@ -32,21 +31,6 @@ from tools.witness_commands import make_server
 CMPP = str(Path(sys.executable).parent / "cmpp")
 # A server that never answers must fail its test, not hold the suite for its whole timeout.
 pytestmark = pytest.mark.timeout(180)
-
-
-def fast_settings(**overrides: Any) -> Settings:
-    """The settings as `cmpp` reads them, with the key store of a test's throwaway ledger
-    (its keys sealed at a test's KDF cost)."""
-    read = load_settings(**overrides)
-    assert read.key_passphrase is not None and read.vault_key is not None
-    return throwaway_settings(
-        read.url,
-        read.data_dir,
-        actor=read.actor,
-        witnesses=read.witnesses,
-        key_passphrase=read.key_passphrase.get_secret_value(),
-        vault_key=read.vault_key.get_secret_value(),
-    )
 
 
 def invoke(env: dict[str, str], *args: str) -> Result:
@@ -89,12 +73,7 @@ def test_the_ledger_is_cosigned_over_http_and_verified_with_the_witness_key(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(console, "load_settings", fast_settings)
-    env = {
-        "CMPP_DATABASE_URL": database_url,
-        "CMPP_DATA_DIR": str(tmp_path / "var"),
-        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
-        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
-    }
+    env = cli_env(database_url, tmp_path / "var")
     made = invoke(env, "init", "--json")
     assert made.exit_code == 0, made.output
     log_vkey = json.loads(made.stdout)["log_vkey"]
@@ -158,12 +137,7 @@ def test_a_witness_that_does_not_cosign_is_named_and_the_note_printed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(console, "load_settings", fast_settings)
-    env = {
-        "CMPP_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-        "CMPP_DATA_DIR": str(tmp_path / "var"),
-        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
-        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
-    }
+    env = cli_env(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path / "var")
     assert invoke(env, "init").exit_code == 0
     stranger = Witness.create(tmp_path / "witness", "ig.example.gov/w")  # not told of this log
     env["CMPP_WITNESSES"] = f"{stranger.key}={tmp_path / 'witness'}"
@@ -236,12 +210,7 @@ def test_a_witness_url_with_credentials_or_another_scheme_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(console, "load_settings", fast_settings)
-    env = {
-        "CMPP_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-        "CMPP_DATA_DIR": str(tmp_path / "var"),
-        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
-        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
-    }
+    env = cli_env(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path / "var")
     assert invoke(env, "init").exit_code == 0
     key = Witness.create(tmp_path / "witness", "ig.example.gov/w").key
     for address in (

@@ -4,7 +4,6 @@ key over that very checkpoint's text; rows are kept by the witness's name and ke
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -15,9 +14,10 @@ from ledger.cosignature import cosignatures_by, split_note
 from ledger.note import Checkpoint, VerifierKey, open_note
 from ledger.witness import Witness
 from ledger.witness_client import WitnessAddress, cosign, cosigned_note, verifies
+from tests.cli_support import cli_env, fast_settings
 from tests.helpers import LedgerUnderTest, RawDatabase, open_ledger
 from tests.test_witness import WITNESS, held_size, new_witness
-from tests.test_witness_cli import fast_settings, invoke
+from tests.test_witness_cli import invoke
 from tools import console
 
 JUNK = f"— {WITNESS} AAAA"
@@ -136,12 +136,7 @@ def test_cmpp_checkpoint_prints_only_lines_that_verify(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(console, "load_settings", fast_settings)
-    env = {
-        "CMPP_DATABASE_URL": database_url,
-        "CMPP_DATA_DIR": str(tmp_path / "var"),
-        "CMPP_KEY_PASSPHRASE": "a passphrase for tests",
-        "CMPP_VAULT_KEY": base64.b64encode(b"v" * 32).decode(),
-    }
+    env = cli_env(database_url, tmp_path / "var")
     made = invoke(env, "init", "--json")
     assert made.exit_code == 0, made.output
     log_key = VerifierKey.parse(json.loads(made.stdout)["log_vkey"])
