@@ -24,12 +24,12 @@ def fill_demo_log(url: str, events: int, seed: int = 1) -> BenchLedger:
     rng = random.Random(seed)
     ledger = open_bench_ledger(url)
     system = ledger.system
-    app, board, log = system.app, system.root_signer("user:chair"), system.log
+    app, board, log = system.app, system.root_signer(), system.log
     signers = {}
     for org, role in [("org:cws", "fiscal_agent"), *((g, "grantee") for g in GRANTEES)]:
         app.register_organisation(board, org_id=org, name=org, kind=role)
-        signers[org] = Signer(f"user:{org[4:]}", SigningKey.generate(org, (role,)))
-        app.register_key(board, signers[org].key.public_key, org, [role])
+        signers[org] = Signer(SigningKey.generate(org, (role,), f"user:{org[4:]}:bench"))
+        app.register_key(board, signers[org].key.public_key, org, [role], f"user:{org[4:]}:bench")
     app.record_appropriation(
         board,
         appropriation_id="FY2022",

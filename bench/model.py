@@ -48,6 +48,6 @@ def open_bench_ledger(url: str) -> BenchLedger:
     keys = tempfile.TemporaryDirectory(prefix="cmpp-bench-")
     system = System(throwaway_settings(url, Path(keys.name)))
     system.create_ledger()
-    server = Signer("user:server", SigningKey.generate("org:board", (SYSTEM,)))
+    server = Signer(SigningKey.generate("org:board", (SYSTEM,)))
     system.app.register_key(system.root_signer(), server.key.public_key, "org:board", [SYSTEM])
     return BenchLedger(system, server, keys)

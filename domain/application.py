@@ -26,6 +26,7 @@ from domain.organisations import Organisation
 from domain.rules import ProgramRules
 from domain.streams import Stream, streams_by_type
 from domain.vault import Vault, VaultError, refuse_another_key
+from ledger import alongside
 from ledger.application import LedgerApplication
 from ledger.catalogue import EventType
 from ledger.guard_snapshot import snapshot_key
@@ -76,7 +77,7 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         if stream.opens(event_type):
             aggregate = stream.open(data)
             try:
-                self.save(aggregate, signer=signer, alongside=Vault.staged())
+                self.save(aggregate, signer=signer, alongside=alongside.statements())
             except IntegrityError:
                 what = f"{stream.__name__.lower()} {data[stream.KEY or '']}"
                 if self._exists(aggregate.id):
@@ -108,7 +109,7 @@ class CMPPApplication(CaseCommands, LedgerApplication):
                 raise DomainError(f"known-{stream.PREFIX}", f"{what} does not exist") from None
             aggregate.record(event_type, data)
             try:
-                self.save(aggregate, signer=signer, alongside=Vault.staged())
+                self.save(aggregate, signer=signer, alongside=alongside.statements())
                 return stream_id
             except IntegrityError:
                 continue  # someone else recorded on this stream first: reload

@@ -19,8 +19,7 @@ import hmac
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from eventsourcing.postgres import PostgresDatastore
 
-from ledger import canonical
+from ledger import alongside, canonical
 from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
 from ledger.outcome import Statement, retry_idempotent
@@ -76,7 +75,6 @@ TABLES = [
 KEY_CHECK = "master-key-check"
 
 # The statements sealed for the command being recorded, per thread and task.
-_staged: ContextVar[tuple[Statement, ...]] = ContextVar("vault_staged", default=())
 
 
 def key_check_value(master_key: bytes) -> bytes:
@@ -235,18 +233,9 @@ class Vault:
         with self._staging([statement]):
             yield
 
-    @contextmanager
-    def _staging(self, statements: list[Statement]) -> Iterator[None]:
-        token = _staged.set((*_staged.get(), *statements))
-        try:
-            yield
-        finally:
-            _staged.reset(token)
-
     @staticmethod
-    def staged() -> list[Statement]:
-        """The statements to write with the event being saved now."""
-        return list(_staged.get())
+    def _staging(statements: list[Statement]) -> AbstractContextManager[None]:
+        return alongside.staged(statements)
 
     # -- reading -----------------------------------------------------------------------
 

@@ -245,6 +245,7 @@ def key_record(row: Any) -> KeyRecord:
         tuple(json.loads(row["roles"])),
         row["registered_seq"],
         row["revoked_seq"],
+        row["person"],
     )
 
 

@@ -1,7 +1,7 @@
 """The ledger application: eventsourcing wired to the signing mapper and the log.
 
 Subclass it to add a domain. Every save must say who signs:
-`app.save(aggregate, signer=Signer(actor, key))`.
+`app.save(aggregate, signer=Signer(key))`; the actor is the key's person or holder.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.persistence import EventStore, IntegrityError
 
+from ledger import alongside
 from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.entry import EntryError, parse_signed_state
 from ledger.errors import UserError
@@ -161,10 +162,21 @@ class LedgerApplication(Application[UUID]):
     def ledger(self) -> Ledger:
         return cast(Ledger, self.repository.get(self.ledger_id))
 
-    def register_key(self, signer: Signer, public_key: bytes, holder: str, roles: list[str]) -> str:
+    def register_key(
+        self,
+        signer: Signer,
+        public_key: bytes,
+        holder: str,
+        roles: list[str],
+        person: str | None = None,
+    ) -> str:
+        """Register a signing key of `holder`; `person` names the one person holding it
+        (every event it signs then has that person as its actor)."""
         return self._change_keys(
             signer,
-            lambda ledger: ledger.register_key(public_key, holder, roles, self.catalogue.roles),
+            lambda ledger: ledger.register_key(
+                public_key, holder, roles, self.catalogue.roles, person
+            ),
         )
 
     def rotate_key(
@@ -182,6 +194,15 @@ class LedgerApplication(Application[UUID]):
     def revoke_key(self, signer: Signer, key_id: str, reason: str) -> None:
         self._change_keys(signer, lambda ledger: ledger.revoke_key(key_id, reason))
 
+    def revoke_keys(self, signer: Signer, key_ids: list[str], reason: str) -> None:
+        """Revoke several keys in one transaction (a person's, when they are suspended)."""
+
+        def revoke_each(ledger: Ledger) -> None:
+            for key_id in key_ids:
+                ledger.revoke_key(key_id, reason)
+
+        self._change_keys(signer, revoke_each)
+
     def _change_keys(self, signer: Signer, change: Callable[[Ledger], T]) -> T:
         """Apply `change` to the ledger's aggregate and save it. If another writer saved
         it first (a version conflict), load it again and apply the change again: the key
@@ -190,7 +211,7 @@ class LedgerApplication(Application[UUID]):
             ledger = self.ledger()
             result = change(ledger)
             try:
-                self.save(ledger, signer=signer)
+                self.save(ledger, signer=signer, alongside=alongside.statements())
             except IntegrityError:
                 continue  # another key change committed first
             return result

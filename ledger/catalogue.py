@@ -228,6 +228,7 @@ KEY_REGISTERED = EventType(
     key_id=ID,
     public_key=ID,
     holder=ID,
+    person=ID.or_null(),
     roles=IDS,
 )
 KEY_REVOKED = EventType("ledger.KeyRevoked", signed_by=(BOARD,), key_id=ID, reason=TEXT)

@@ -188,7 +188,7 @@ class _Replayed:
     def __init__(self, guard: Guard, replay: LogReplay) -> None:
         self.guard, self.replay = cast(SnapshotGuard, guard), replay
         self.name = self.guard.name
-        self.fingerprint = f"{self.guard.fingerprint}+replay/1"
+        self.fingerprint = f"{self.guard.fingerprint}+replay/2"
 
     @property
     def position(self) -> int:

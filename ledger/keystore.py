@@ -141,6 +141,7 @@ class KeyStore:
             "public_key": key.public_key_b64,
             "holder": key.holder,
             "roles": list(key.roles),
+            "person": key.person,
             "label": label,
             "kdf": {
                 "name": KDF_NAME,
@@ -276,7 +277,7 @@ class KeyStore:
         return _signing_key(private, record, key_id)
 
     def list(self) -> list[dict[str, object]]:
-        """Public facts of every stored key: id, holder, roles, label."""
+        """Public facts of every stored key: id, holder, roles, label, person."""
         if not self.directory.is_dir():
             return []
         self._private_directory(create=False)
@@ -287,7 +288,8 @@ class KeyStore:
             except (OSError, UnicodeDecodeError):
                 raise _damaged(path, "unreadable") from None
             record = _public_facts(path, text)
-            out.append({k: record[k] for k in ("key_id", "holder", "roles", "label")})
+            facts = {k: record[k] for k in ("key_id", "holder", "roles", "label")}
+            out.append({**facts, "person": record.get("person")})
         return out
 
     def find(self, holder: str, role: str) -> SigningKey:
@@ -341,6 +343,8 @@ def _public_facts(path: Path, text: str) -> dict[str, Any]:
             raise _damaged(path, f"no {name}")
     if not all(isinstance(role, str) for role in record["roles"]):
         raise _damaged(path, "roles are not names")
+    if not isinstance(record.get("person"), str | None):
+        raise _damaged(path, "its person is not a person id")
     return record
 
 
@@ -385,7 +389,8 @@ def _associated_data(record: dict[str, Any]) -> bytes:
 
 
 def _signing_key(private: Ed25519PrivateKey, record: dict[str, Any], key_id: str) -> SigningKey:
-    key = SigningKey(private, record["holder"], tuple(record["roles"]))
+    person = record.get("person")  # files written before people held keys have none
+    key = SigningKey(private, record["holder"], tuple(record["roles"]), person)
     if key.key_id != key_id or key.public_key_b64 != record["public_key"]:
         raise KeyStoreError(f"the key file for {key_id} holds another key")
     return key

@@ -80,7 +80,7 @@ class SigningMapper(Mapper[Any]):
             "type": event_type(type(domain_event)),
             "stream": str(domain_event.originator_id),
             "version": domain_event.originator_version,
-            "at": format_instant(domain_event.timestamp),
+            "at": format_instant(signer.at or domain_event.timestamp),
             "actor": signer.actor,
             "org": signer.org,
             "key": signer.key.key_id,
@@ -120,7 +120,7 @@ class SigningEventStore(EventStore[Any]):
     ) -> list[Recording[Any]]:
         signer = kwargs.pop("signer", None)
         if not isinstance(signer, Signer):
-            raise UnsignedEventError("app.save(...) needs signer=Signer(actor, key)")
+            raise UnsignedEventError("app.save(...) needs signer=Signer(key)")
         stored = self.mapper.to_signed_stored_events(domain_events, signer)
         notification_ids = self.recorder.insert_events(stored, **kwargs)
         if not notification_ids:

@@ -70,7 +70,7 @@ LOG_TABLES = [
     " last_leaf_hash bytea, frontier bytea NOT NULL, keys_version bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_keys ("
     " key_id text PRIMARY KEY, public_key bytea NOT NULL, holder text NOT NULL,"
-    " roles text NOT NULL, registered_seq bigint NOT NULL, revoked_seq bigint)",
+    " roles text NOT NULL, registered_seq bigint NOT NULL, revoked_seq bigint, person text)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_checkpoints ("
     " size bigint PRIMARY KEY, note text NOT NULL, issued_at text NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}.ledger_cosignatures ("
@@ -230,6 +230,7 @@ class PostgresLog(LogWriter):
                         json.dumps(list(k.roles)),
                         k.registered_seq,
                         k.revoked_seq,
+                        k.person,
                     )
                     for k in appended.keys
                 ],
@@ -349,7 +350,7 @@ _QUERIES = {
     "upsert_head": "INSERT INTO {schema}.ledger_head VALUES (1, %s, %s, %s, %s) ON CONFLICT (id)"
     " DO UPDATE SET size = excluded.size, last_leaf_hash = excluded.last_leaf_hash,"
     " frontier = excluded.frontier, keys_version = excluded.keys_version",
-    "upsert_key": "INSERT INTO {schema}.ledger_keys VALUES (%s, %s, %s, %s, %s, %s)"
+    "upsert_key": "INSERT INTO {schema}.ledger_keys VALUES (%s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (key_id) DO UPDATE SET revoked_seq = excluded.revoked_seq",
     "read_rows": "SELECT l.seq, l.prev, e.state FROM {schema}.ledger_log l"
     " LEFT JOIN {schema}.{events} e ON e.originator_id = l.originator_id"

@@ -54,6 +54,7 @@ class Ledger(Aggregate):
             data = vars(self)
             aggregate.keys[data["key_id"]] = {
                 "holder": data["holder"],
+                "person": data["person"],
                 "roles": list(data["roles"]),
                 "revoked": False,
             }
@@ -68,9 +69,15 @@ class Ledger(Aggregate):
         self.origin = origin
         # key_id -> {"holder", "roles", "revoked"}
         self.keys: dict[str, dict[str, Any]] = {
-            root_key["key_id"]: {"holder": root_key["holder"], "roles": [BOARD], "revoked": False},
+            root_key["key_id"]: {
+                "holder": root_key["holder"],
+                "person": None,
+                "roles": [BOARD],
+                "revoked": False,
+            },
             log_key["key_id"]: {
                 "holder": root_key["holder"],
+                "person": None,
                 "roles": [LOG_ROLE],
                 "revoked": False,
             },
@@ -93,7 +100,12 @@ class Ledger(Aggregate):
         )
 
     def register_key(
-        self, public_key: bytes, holder: str, roles: list[str], known_roles: Iterable[str]
+        self,
+        public_key: bytes,
+        holder: str,
+        roles: list[str],
+        known_roles: Iterable[str],
+        person: str | None = None,
     ) -> str:
         new_id = key_id(public_key)
         if len(public_key) != 32:
@@ -106,10 +118,13 @@ class Ledger(Aggregate):
             raise KeyRuleError(f"roles must be distinct names from {', '.join(known)}")
         if not (isinstance(holder, str) and holder.startswith("org:")):
             raise KeyRuleError(f"holder {holder!r} is not an organisation id (org:…)")
+        if person is not None and not (isinstance(person, str) and person.startswith("user:")):
+            raise KeyRuleError(f"person {person!r} is not a person id (user:…)")
         data = {
             "key_id": new_id,
             "public_key": b64encode(public_key),
             "holder": holder,
+            "person": person,
             "roles": list(roles),
         }
         _well_formed(KEY_REGISTERED, data)
@@ -129,11 +144,11 @@ class Ledger(Aggregate):
     def rotate_key(
         self, key_id: str, new_public_key: bytes, reason: str, known_roles: Iterable[str]
     ) -> str:
-        """Register `key_id`'s successor (same holder and roles), then revoke it: one
+        """Register `key_id`'s successor (same holder, person and roles), then revoke it: one
         save, so the holder is never without a key, nor the board without its own."""
         record = self._revocable(key_id)
         new_id = self.register_key(
-            new_public_key, record["holder"], list(record["roles"]), known_roles
+            new_public_key, record["holder"], list(record["roles"]), known_roles, record["person"]
         )
         self.revoke_key(key_id, reason)
         return new_id

@@ -249,7 +249,7 @@ class LogReplay:
 
     def state(self) -> tuple[Any, ...]:
         keys = [
-            (r.key_id, r.public_key, r.holder, r.roles, r.registered_seq, r.revoked_seq)
+            (r.key_id, r.public_key, r.holder, r.roles, r.registered_seq, r.revoked_seq, r.person)
             for r in self.trust.keys.values()
         ]
         last = self.last_leaf or b""
@@ -258,9 +258,9 @@ class LogReplay:
     def restore(self, state: tuple[Any, ...]) -> None:
         keys, size, frontier, last, origin = state
         self.trust.keys.clear()
-        for key_id, public, holder, roles, registered, revoked in keys:
+        for key_id, public, holder, roles, registered, revoked, person in keys:
             self.trust.keys[key_id] = KeyRecord(
-                key_id, public, holder, tuple(roles), registered, revoked
+                key_id, public, holder, tuple(roles), registered, revoked, person
             )
         self.frontier = Frontier.from_bytes(size, frontier)
         self.last_leaf = last or None

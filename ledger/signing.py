@@ -7,6 +7,8 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -28,11 +30,13 @@ def _signing_pool() -> ThreadPoolExecutor:
 
 @dataclass(frozen=True)
 class SigningKey:
-    """An Ed25519 private key with the organisation that holds it and its roles."""
+    """An Ed25519 private key with the organisation that holds it, its roles, and the
+    one person who holds it (None for an organisation's own service key)."""
 
     private: Ed25519PrivateKey = field(repr=False)
     holder: str
     roles: tuple[str, ...]
+    person: str | None = None
     public_key: bytes = field(init=False, repr=False)
     key_id: str = field(init=False)
 
@@ -42,8 +46,10 @@ class SigningKey:
         object.__setattr__(self, "key_id", key_id(public))
 
     @classmethod
-    def generate(cls, holder: str, roles: tuple[str, ...]) -> SigningKey:
-        return cls(Ed25519PrivateKey.generate(), holder, roles)
+    def generate(
+        cls, holder: str, roles: tuple[str, ...], person: str | None = None
+    ) -> SigningKey:
+        return cls(Ed25519PrivateKey.generate(), holder, roles, person)
 
     def sign(self, data: bytes) -> bytes:
         return self.private.sign(data)
@@ -66,12 +72,39 @@ class SigningKey:
         return b64encode(self.public_key)
 
 
+class EventKey(Protocol):
+    """What signs events: a key held here (SigningKey), or a signature its holder made
+    elsewhere over bytes prepared for them (ledger.prepared)."""
+
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def public_key(self) -> bytes: ...
+    @property
+    def holder(self) -> str: ...
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+    @property
+    def person(self) -> str | None: ...
+
+    def sign_many(self, messages: Sequence[bytes]) -> list[bytes]: ...
+
+
 @dataclass(frozen=True)
 class Signer:
-    """The authenticated actor, and the key of the organisation they act for."""
+    """Who signs an event: the key's person, or (for a service key) its organisation.
 
-    actor: str
-    key: SigningKey
+    The actor is never chosen by a caller: it is the key's own (LEDGER_FORMAT.md
+    section 4), so an event cannot say one person did what another's key signed.
+    `at`, if set, is the instant the events are recorded at (an event prepared for its
+    signer earlier keeps the instant its signed bytes name)."""
+
+    key: EventKey
+    at: datetime | None = None
+
+    @property
+    def actor(self) -> str:
+        return self.key.person or self.key.holder
 
     @property
     def org(self) -> str:

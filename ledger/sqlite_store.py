@@ -54,7 +54,7 @@ LOG_TABLES = [
     " last_leaf_hash BLOB, frontier BLOB NOT NULL, keys_version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ledger_keys ("
     " key_id TEXT PRIMARY KEY, public_key BLOB NOT NULL, holder TEXT NOT NULL,"
-    " roles TEXT NOT NULL, registered_seq INTEGER NOT NULL, revoked_seq INTEGER)",
+    " roles TEXT NOT NULL, registered_seq INTEGER NOT NULL, revoked_seq INTEGER, person TEXT)",
     "CREATE TABLE IF NOT EXISTS ledger_checkpoints ("
     " size INTEGER PRIMARY KEY, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ledger_cosignatures ("
@@ -191,7 +191,7 @@ class SQLiteLog(LogWriter):
             )
         for key in appended.keys:
             c.execute(
-                "INSERT OR REPLACE INTO ledger_keys VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO ledger_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.key_id,
                     key.public_key,
@@ -199,6 +199,7 @@ class SQLiteLog(LogWriter):
                     json.dumps(list(key.roles)),
                     key.registered_seq,
                     key.revoked_seq,
+                    key.person,
                 ),
             )
 

@@ -37,6 +37,12 @@ class KeyRecord:
     roles: tuple[str, ...]
     registered_seq: int
     revoked_seq: int | None = None
+    person: str | None = None  # the one person who holds it; None for an organisation's key
+
+    @property
+    def actor(self) -> str:
+        """The `actor` of every event this key signs: its person, or its holder."""
+        return self.person or self.holder
 
 
 def _public_key(value: Any, claimed_id: Any) -> bytes:
@@ -94,6 +100,11 @@ class TrustState:
             raise TrustError(f"key {signer.key_id} was revoked at seq {signer.revoked_seq}")
         if signer.holder != event["org"]:
             raise TrustError(f"key {signer.key_id} is held by {signer.holder}, not {event['org']}")
+        if event["actor"] != signer.actor:
+            raise TrustError(
+                f"key {signer.key_id} is held by {signer.actor}, so an event it signs has "
+                f"actor {signer.actor}, not {event['actor']}"
+            )
         if not self.catalogue.may_sign(signer.roles, event_type):
             raise TrustError(
                 f"key {signer.key_id} ({', '.join(signer.roles)}) may not sign {event_type}"
@@ -123,6 +134,8 @@ class TrustState:
             raise TrustError("entry 0 must be signed by the root key it names")
         if event["org"] != root["holder"]:
             raise TrustError(f"entry 0's org must be the root key's holder {root['holder']}")
+        if event["actor"] != root["holder"]:
+            raise TrustError(f"entry 0's actor must be the root key's holder {root['holder']}")
         # The root key signs entry 0 itself, so it counts as registered "before" it (-1).
         root_record = KeyRecord(root["key_id"], root_pub, root["holder"], (BOARD,), -1)
         self._add(KeyRecord(log["key_id"], log_pub, root["holder"], (LOG_ROLE,), 0))
@@ -140,7 +153,11 @@ class TrustState:
             raise TrustError("roles must not repeat")
         if not isinstance(data["holder"], str) or not data["holder"]:
             raise TrustError("holder must be an organisation id")
-        self._add(KeyRecord(data["key_id"], public, data["holder"], tuple(roles), seq))
+        person = data["person"]
+        if person is not None and (not isinstance(person, str) or not person):
+            raise TrustError("person must be a person id or null")
+        holder = data["holder"]
+        self._add(KeyRecord(data["key_id"], public, holder, tuple(roles), seq, None, person))
 
     def _revoke(self, seq: int, data: dict[str, Any]) -> None:
         record = self.keys.get(data["key_id"])

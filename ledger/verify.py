@@ -128,6 +128,7 @@ def check_lines(
         if not event["type"].startswith(needs_data):
             event = {
                 "type": intern(event["type"]),
+                "actor": intern(event["actor"]),  # for step 5: the key's person or holder
                 "org": intern(event["org"]),
                 "key": intern(event["key"]),
                 "at": event["at"],  # for step 3

@@ -25,7 +25,6 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger.catalogue import is_identifier
 from ledger.coverage import DEFAULT_ENTRIES, DEFAULT_SECONDS
 from ledger.errors import UserError
 from ledger.note import NoteError, check_key_name
@@ -46,7 +45,6 @@ class Settings(BaseSettings):
     origin: str | None = None  # the log's name in checkpoints; default from the ledger id
     key_passphrase: SecretStr | None = None  # encrypts each private key file
     vault_key: SecretStr | None = None  # base64 of 32 bytes: wraps participants' data keys
-    actor: str = "user:cli"  # who the command line acts as
     demo: bool = False  # allow the demo's published secrets (and fill them in if unset)
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
     # The log key's record of every checkpoint it signed (ledger.signer_record): kept
@@ -71,13 +69,6 @@ class Settings(BaseSettings):
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 raise ValueError("is not UTF-8 text") from None
-        return value
-
-    @field_validator("actor")
-    @classmethod
-    def _actor(cls, value: str) -> str:
-        if not is_identifier(value) or " " in value:
-            raise ValueError("an id such as user:jdoe (printable, no spaces, 256 at most)")
         return value
 
     @field_validator("database_url")

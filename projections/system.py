@@ -161,10 +161,10 @@ class System:
 
     def _committed(self, size: int) -> None:
         # Entry 0 is covered by create_ledger, whose key files are not yet in place.
-        if size > 1 and self._can_sign():
+        if size > 1 and self.holds_log_key():
             self.coverage.committed(size)
 
-    def _can_sign(self) -> bool:
+    def holds_log_key(self) -> bool:
         """Whether this process holds the log key (a writer elsewhere leaves signing to
         the host that does)."""
         if "_signs" not in self.__dict__:
@@ -209,7 +209,7 @@ class System:
         ):
             self.app.open_ledger(
                 origin=origin,
-                root=Signer(self.settings.actor, root),
+                root=Signer(root),
                 log_public=log_key.public_key,
                 ledger_id=ledger_id,
             )
@@ -222,9 +222,9 @@ class System:
             database=self.settings.describe_database(),
         )
 
-    def root_signer(self, actor: str | None = None) -> Signer:
+    def root_signer(self) -> Signer:
         """A key in force that manages keys (entry 0's root key until it is rotated),
-        from the key store, acting as `actor` (default: the configured actor)."""
+        from the key store."""
         first = self.app.opening["data"]["root_key"]["key_id"]
         in_force = [k for k in self.app.trusted_keys() if k.revoked_seq is None]
         managers = sorted(
@@ -235,17 +235,17 @@ class System:
         stored = {str(record["key_id"]) for record in self.keys.list()}
         for _later, _seq, key_id in managers:
             if key_id in stored:
-                return Signer(actor or self.settings.actor, self.keys.load(key_id))
+                return Signer(self.keys.load(key_id))
         raise KeyRuleError("no key in force that may manage keys is in this key store")
 
-    def signer(self, holder: str, role: str, actor: str | None = None) -> Signer:
-        """A key in force of `holder` with `role` from the key store, acting as `actor`."""
+    def signer(self, holder: str, role: str) -> Signer:
+        """A key in force of `holder` with `role` from the key store."""
         in_force = {k.key_id for k in self.app.trusted_keys() if k.revoked_seq is None}
         for record in self.keys.list():
             key_id, roles = str(record["key_id"]), record["roles"]
             held = isinstance(roles, list) and role in roles
             if record["holder"] == holder and held and key_id in in_force:
-                return Signer(actor or self.settings.actor, self.keys.load(key_id))
+                return Signer(self.keys.load(key_id))
         raise KeyRuleError(f"no key in force of {holder} with the role {role} in the key store")
 
     def verify(

@@ -34,7 +34,7 @@ class BareLedger:
         self.url = url
         self.catalogue = catalogue
         self.app = LedgerApplication(env=persistence_env(url), catalogue=catalogue)
-        self.board = Signer("user:chair", SigningKey.generate("org:board", ("board",)))
+        self.board = Signer(SigningKey.generate("org:board", ("board",)))
         self.log_key = Ed25519PrivateKey.generate()
         self.app.open_ledger(
             origin="cmpp.example.gov/ledger/test",
@@ -48,9 +48,10 @@ class BareLedger:
     def log(self) -> LogSigner:
         return LogSigner(self.app.store, self.app.origin, self.log_key)
 
-    def signer(self, org: str, role: str, actor: str | None = None) -> Signer:
-        signer = Signer(actor or f"user:{org[4:]}", SigningKey.generate(org, (role,)))
-        self.app.register_key(self.board, signer.key.public_key, org, [role])
+    def signer(self, org: str, role: str, person: str | None = None) -> Signer:
+        """A new key of `org` for `role`, registered; held by `person` if one is named."""
+        signer = Signer(SigningKey.generate(org, (role,), person))
+        self.app.register_key(self.board, signer.key.public_key, org, [role], person)
         return signer
 
     def verify(self) -> Report:

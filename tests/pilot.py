@@ -167,7 +167,7 @@ class Pilot:
 def open_pilot(url: str) -> Pilot:
     system = new_system(url)
     app = system.app
-    board = system.root_signer("user:chair")
+    board = system.root_signer()
     signers = {}
     for org, name, kind, role in (
         ("org:cws", "Church World Service", "fiscal_agent", "fiscal_agent"),
@@ -175,8 +175,9 @@ def open_pilot(url: str) -> Pilot:
         ("org:bakerripley", "BakerRipley", "grantee", "grantee"),
     ):
         app.register_organisation(board, org_id=org, name=name, kind=kind, uei=None)
-        signer = Signer(f"user:{org[4:]}-officer", SigningKey.generate(org, (role,)))
-        app.register_key(board, signer.key.public_key, org, [role])
+        person = f"user:{org[4:]}:officer"
+        signer = Signer(SigningKey.generate(org, (role,), person))
+        app.register_key(board, signer.key.public_key, org, [role], person)
         signers[org] = signer
     return Pilot(
         system, board, signers["org:cws"], signers["org:irc"], signers["org:bakerripley"], signers
@@ -211,5 +212,5 @@ def demo_system(url: str, data_dir: Path, *, participants: int, seed: int) -> Sy
     from tools.demo import run_demo
 
     system = new_system(url, data_dir)
-    run_demo(system.app, system.keys, system.root_signer(), participants=participants, seed=seed)
+    run_demo(system, participants=participants, seed=seed)
     return system

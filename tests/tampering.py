@@ -120,8 +120,8 @@ def rechain_last(raw: RawDatabase, stolen: SigningKey) -> None:
 def rogue_key(raw: RawDatabase, key: SigningKey, holder: str, roles: list[str]) -> None:
     """A key record no entry registered, inserted into the keys table."""
     raw.execute(
-        "INSERT INTO ledger_keys VALUES (?, ?, ?, ?, ?, ?)",
-        (key.key_id, key.public_key, holder, json.dumps(roles), 1, None),
+        "INSERT INTO ledger_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (key.key_id, key.public_key, holder, json.dumps(roles), 1, None, key.person),
     )
     raw.execute("UPDATE ledger_head SET keys_version = keys_version + 1")
 

@@ -152,7 +152,7 @@ def test_complaints_are_filed_by_grantees_and_resolved_by_oversight(database_url
     pilot = open_pilot(database_url)
     app = pilot.app
     app.register_organisation(pilot.board, org_id="org:crcl", name="DHS CRCL", kind="oversight")
-    crcl = Signer("user:crcl-analyst", SigningKey.generate("org:crcl", ("oversight",)))
+    crcl = Signer(SigningKey.generate("org:crcl", ("oversight",)))
     app.register_key(pilot.board, crcl.key.public_key, "org:crcl", ["oversight"])
     who = pilot.enrol(PEOPLE[0])
     complaint = app.file_complaint(
@@ -177,7 +177,7 @@ def test_a_refused_event_leaves_nothing_in_the_vault(database_url: str) -> None:
 
     pilot = open_pilot(database_url)
     raw = RawDatabase(database_url)
-    stranger = Signer("user:x", SigningKey.generate("org:irc", ("grantee",)))  # not registered
+    stranger = Signer(SigningKey.generate("org:irc", ("grantee",)))  # not registered
     with pytest.raises(LogWriteError):
         pilot.enrol(PEOPLE[0], signer=stranger)
     assert raw.count("vault_records") == 0

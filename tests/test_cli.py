@@ -5,15 +5,19 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ledger import merkle
 from ledger.note import Checkpoint, VerifierKey
+from tests.live_server import free_port
 
 CMPP = str(Path(sys.executable).parent / "cmpp")
 PASSPHRASE = "correct horse battery staple"
@@ -162,14 +166,69 @@ def test_run_initialises_once_with_the_demo_and_shows_the_checkpoint(tmp_path: P
     _no_traceback(unconfigured)
 
     vault_key = base64.b64encode(b"k" * 32).decode()
-    first = cmpp("run", "--participants", "5", cwd=tmp_path, vault_key=vault_key)
-    second = cmpp("run", cwd=tmp_path, vault_key=vault_key)
-    assert first.returncode == 0, first.stderr
+    first = _served_run(tmp_path, vault_key, "--participants", "5")
+    second = _served_run(tmp_path, vault_key)
     assert (
         "initialised a new ledger" in first.stderr and "demo pilot: 5 participants" in first.stderr
     )
-    assert second.returncode == 0 and "initialised" not in second.stderr
+    assert "initialised" not in second.stderr
     assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]  # same verifier key
+
+
+def _served_run(tmp_path: Path, vault_key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`cmpp run` as `make run` starts it: it serves the API and prints a token per demo
+    person; one of them signs in; SIGTERM stops it cleanly (exit 0)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMPP_")}
+    env |= {
+        "CMPP_DATA_DIR": str(tmp_path / "var"),
+        "CMPP_KEY_PASSPHRASE": PASSPHRASE,
+        "CMPP_VAULT_KEY": vault_key,
+        "PYTHONUNBUFFERED": "1",
+    }
+    server = subprocess.Popen(
+        [CMPP, "run", "--port", str(port), *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        assert server.stdout is not None
+        for line in server.stdout:
+            lines.append(line)
+            if line.startswith("OpenAPI docs"):
+                break
+        assert f"http://127.0.0.1:{port}/docs" in "".join(lines), "".join(lines)
+        tokens = {
+            words[0]: words[-1]
+            for words in (line.split() for line in lines)
+            if len(words) == 4 and words[-1].startswith("cmpp_")
+        }
+        assert {"board", "fiscal_agent", "grantee", "oversight", "inspector", "public"} <= set(
+            tokens
+        )
+        me = _get_when_up(f"http://127.0.0.1:{port}/v1/me", tokens["fiscal_agent"])
+        assert me["role"] == "fiscal_agent" and me["org"] == "org:cws"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    return subprocess.CompletedProcess(server.args, 0, "".join(lines) + out, err)
+
+
+def _get_when_up(url: str, token: str) -> dict[str, str]:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+            return answer.raise_for_status().json()  # type: ignore[no-any-return]
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_one_entry_is_proven_alone_with_a_tlog_proof(tmp_path: Path) -> None:

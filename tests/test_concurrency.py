@@ -43,8 +43,10 @@ def _assert_whole(ledger: LedgerUnderTest, expected_size: int) -> None:
 
 def _writer(url: str, private: bytes, saves: int, per_save: int) -> None:
     app = LedgerApplication(env=persistence_env(url), catalogue=SAMPLE_CATALOGUE)
-    key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("grantee",))
-    signer = Signer(f"user:p{os.getpid()}", key)
+    key = SigningKey(
+        Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("grantee",), "user:clerk"
+    )
+    signer = Signer(key)
     for _ in range(saves):
         app.save(*[sample_payment() for _ in range(per_save)], signer=signer)
     app.close()

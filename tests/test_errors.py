@@ -25,6 +25,8 @@ INTERNAL = {
     "ledger.mapper.UnsignedEventError",  # a programming error: a save without a signer
     "ledger.guard_snapshot.SnapshotRejectedError",  # the snapshot is discarded, log replayed
     "ledger.outcome.AlreadyRecorded",  # a retried write found itself committed: success
+    "ledger.prepared._Captured",  # a prepared command's event, handed back: success
+    "tools.server_commands._Stopped",  # SIGTERM after a graceful shutdown: a clean stop
     # The log does not verify: a --verified answer shows the findings and exits 1.
     "projections.verified.LogNotVerifiedError",
 }

@@ -296,7 +296,6 @@ def writer_env(system: System, url: str) -> dict[str, str]:
         "CMPP_DATA_DIR": str(settings.data_dir),
         "CMPP_KEY_PASSPHRASE": settings.key_passphrase.get_secret_value(),
         "CMPP_VAULT_KEY": settings.vault_key.get_secret_value(),
-        "CMPP_ACTOR": "user:irc-officer",
     }
 
 

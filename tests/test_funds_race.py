@@ -24,20 +24,22 @@ AMOUNT = 37_000_00  # $37,000.00: 27 of them fit in a $1,000,000.00 award
 AWARD = 1_000_000_00
 
 
-def _race(url: str, private: bytes, results: Any) -> None:
+def _race(url: str, private: bytes, person: str | None, results: Any) -> None:
     try:
-        results.put(_disburse(url, private))
+        results.put(_disburse(url, private, person))
     except BaseException as exc:  # the test says what went wrong, not only that
         results.put(f"{type(exc).__name__}: {exc}")
         raise
 
 
-def _disburse(url: str, private: bytes) -> int:
+def _disburse(url: str, private: bytes, person: str | None) -> int:
     # One connection each: 32 processes with the default pool would ask the server for
     # more connections than its default max_connections (100).
     app = CMPPApplication(env=persistence_env(url, pool_size=1))
-    key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("fiscal_agent",))
-    signer = Signer(f"user:p{os.getpid()}", key)
+    key = SigningKey(
+        Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("fiscal_agent",), person
+    )
+    signer = Signer(key)
     accepted = 0
     for i in range(ATTEMPTS):
         ref = f"{os.getpid()}-{i}"
@@ -64,7 +66,7 @@ def test_racing_disbursements_never_overdraw_an_award(pg_database: Any) -> None:
     spawn = multiprocessing.get_context("spawn")
     results = spawn.Queue()
     procs = [
-        spawn.Process(target=_race, args=(pg_database.url, private, results))
+        spawn.Process(target=_race, args=(pg_database.url, private, pilot.cws.key.person, results))
         for _ in range(PROCESSES)
     ]
     for proc in procs:

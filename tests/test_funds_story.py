@@ -119,7 +119,8 @@ def test_keys_are_rotated_and_revoked_by_the_board(database_url: str) -> None:
 
     pilot = open_pilot(database_url)
     app, award = pilot.app, fund(pilot)
-    successor = Signer("user:cws-officer", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    # The successor is the same person's: a rotation keeps the holder, person and roles.
+    successor = Signer(SigningKey.generate("org:cws", ("fiscal_agent",), pilot.cws.key.person))
     app.rotate_key(pilot.board, pilot.cws.key.key_id, successor.key.public_key, "annual rotation")
     with pytest.raises(LogWriteError, match="revoked"):
         pilot.pay(award, "D-1", 1_00, "2022-11-01")

@@ -95,7 +95,7 @@ def test_a_batch_that_conflicts_after_admission_is_undone(database_url: str) -> 
     ledger, guard = guarded(database_url)
     app = ledger.app
     app.save(payment(100_000, "P1"), signer=ledger.clerk)
-    both = Signer("user:s", SigningKey.generate("org:board", ("board", "grantee")))
+    both = Signer(SigningKey.generate("org:board", ("board", "grantee")))
     app.register_key(ledger.root, both.key.public_key, "org:board", ["board", "grantee"])
     # Two copies of the ledger aggregate, each registering a key: the second conflicts
     # on its version, in a batch whose disbursement the guard has already admitted.
@@ -119,8 +119,10 @@ def test_a_batch_that_conflicts_after_admission_is_undone(database_url: str) -> 
 def _racer(url: str, private: bytes, n: int) -> None:
     app = LedgerApplication(env=persistence_env(url), catalogue=SAMPLE_CATALOGUE)
     app.recorder.set_guard(SpendingLimit())  # type: ignore[attr-defined]
-    key = SigningKey(Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("grantee",))
-    signer = Signer(f"user:p{os.getpid()}", key)
+    key = SigningKey(
+        Ed25519PrivateKey.from_private_bytes(private), "org:cws", ("grantee",), "user:clerk"
+    )
+    signer = Signer(key)
     for i in range(n):
         with contextlib.suppress(GuardError):
             app.save(payment(30_000, f"R{os.getpid()}-{i}"), signer=signer)

@@ -162,7 +162,7 @@ def test_the_last_board_key_is_revoked_only_by_rotation(tmp_path: Path) -> None:
         app.revoke_key(root, root.key.key_id, "leaving")
     assert app.store.head().size == size  # nothing written
 
-    successor = Signer("user:chair", rotate_to_new_key(system, root.key.key_id, "yearly"))
+    successor = Signer(rotate_to_new_key(system, root.key.key_id, "yearly"))
     assert successor.key.roles == ("board",)
     grantee = SigningKey.generate("org:irc", ("grantee",))
     app.register_key(successor, grantee.public_key, "org:irc", ["grantee"])
@@ -176,7 +176,7 @@ def test_the_last_board_key_is_revoked_only_by_rotation(tmp_path: Path) -> None:
     # With a second board key, either may go, but not both.
     vice = SigningKey.generate("org:board", ("board",))
     app.register_key(successor, vice.public_key, "org:board", ["board"])
-    second = Signer("user:vice", vice)
+    second = Signer(vice)
     app.revoke_key(second, successor.key.key_id, "handed over")
     with pytest.raises(KeyRuleError, match="last board key"):
         app.revoke_key(second, second.key.key_id, "leaving")
@@ -187,7 +187,7 @@ def test_the_last_board_key_is_revoked_only_by_rotation(tmp_path: Path) -> None:
 def test_two_board_keys_revoked_at_once_leave_one(database_url: str, tmp_path: Path) -> None:
     created = new_system(database_url, tmp_path, postgres_pool_size=1)
     root = created.root_signer()
-    second = Signer("user:vice", register_new_key(created, "org:board", ("board",), "vice"))
+    second = Signer(register_new_key(created, "org:board", ("board",), "vice"))
     # Each revokes the other's key: both see two board keys, only one may win.
     pairs = [(root, second.key.key_id), (second, root.key.key_id)]
 

@@ -83,6 +83,7 @@ def test_a_key_is_sealed_in_a_private_file_and_opens_again(tmp_path: Path) -> No
             "holder": "org:cws",
             "roles": ["fiscal_agent"],
             "label": "cws fiscal agent",
+            "person": None,
         }
     ]
 

@@ -78,8 +78,8 @@ def test_refused_writes_write_nothing(database_url: str) -> None:
     before = (app.store.head().size, raw.count("{events}"), raw.count("ledger_log"))
 
     # An unregistered key, a key held by another org, a role that may not sign the type.
-    stranger = Signer("user:x", SigningKey.generate("org:cws", ("grantee",)))
-    impostor = Signer("user:x", SigningKey(ledger.clerk.key.private, "org:irc", ("grantee",)))
+    stranger = Signer(SigningKey.generate("org:cws", ("grantee",)))
+    impostor = Signer(SigningKey(ledger.clerk.key.private, "org:irc", ("grantee",)))
     for signer, reason in (
         (stranger, "not registered"),
         (impostor, "held by org:cws, not org:irc"),
@@ -109,7 +109,7 @@ def test_refused_writes_write_nothing(database_url: str) -> None:
 
 def test_a_grantee_key_cannot_register_keys(database_url: str) -> None:
     ledger = open_ledger(database_url)
-    grantee = Signer("user:g", SigningKey.generate("org:irc", ("grantee",)))
+    grantee = Signer(SigningKey.generate("org:irc", ("grantee",)))
     ledger.app.register_key(ledger.root, grantee.key.public_key, "org:irc", ["grantee"])
     with pytest.raises(LogWriteError, match=r"may not sign ledger\.KeyRegistered"):
         ledger.app.register_key(

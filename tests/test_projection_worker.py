@@ -83,7 +83,7 @@ def test_a_killed_worker_resumes_without_applying_anything_twice(
     from ledger.signing import Signer
 
     keys = KeyStore(tmp_path / "keys", env["CMPP_KEY_PASSPHRASE"])
-    signer = Signer("user:chair", keys.load(app.opening["data"]["root_key"]["key_id"]))
+    signer = Signer(keys.load(app.opening["data"]["root_key"]["key_id"]))
     app.record_appropriation(
         signer,
         appropriation_id="FY2023",

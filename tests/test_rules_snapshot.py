@@ -58,7 +58,7 @@ def test_a_writer_started_from_a_snapshot_decides_as_one_that_replayed(system: S
     assert known(app.rules) == known(replayed(system.app))
 
     # Decisions: the same refusal with its figures, and the same acceptance.
-    irc = system.signer("org:irc", "grantee", "user:irc")
+    irc = system.signer("org:irc", "grantee")
     case = next(iter(app.cases.cases))
     attempts: list[Callable[[CMPPApplication], Any]] = [
         lambda a: a.deliver_service(

@@ -193,7 +193,7 @@ def test_a_writer_refuses_keys_only_the_tables_know(database_url: str) -> None:
         k.key_id for k in later.app.trusted_keys() if k.revoked_seq is None
     }
     # A board key no entry registered, inserted into the table, registers nothing.
-    rogue = Signer("user:rogue", SigningKey.generate("org:board", ("board",)))
+    rogue = Signer(SigningKey.generate("org:board", ("board",)))
     rogue_key(raw, rogue.key, "org:board", ["board"])
     size = later.app.store.head().size
     with pytest.raises(LogWriteError, match="is not registered"):

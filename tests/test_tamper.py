@@ -65,9 +65,11 @@ class Honest:
 
 def build(url: str) -> tuple[Honest, Signer]:
     system = new_system(url)  # 0 opened
-    board = system.root_signer("user:chair")
-    clerk = Signer("user:clerk", SigningKey.generate("org:cws", ("fiscal_agent",)))
-    system.app.register_key(board, clerk.key.public_key, "org:cws", ["fiscal_agent"])  # 1
+    board = system.root_signer()
+    clerk = Signer(SigningKey.generate("org:cws", ("fiscal_agent",), "user:clerk"))
+    system.app.register_key(  # 1
+        board, clerk.key.public_key, "org:cws", ["fiscal_agent"], "user:clerk"
+    )
     system.app.record_appropriation(  # 2
         board,
         appropriation_id="FY2022",
@@ -90,7 +92,7 @@ def build(url: str) -> tuple[Honest, Signer]:
     for _ in range(2):  # 4..5
         ledger.pay()
     system.log.checkpoint()  # size 6
-    second = Signer("user:temp", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    second = Signer(SigningKey.generate("org:cws", ("fiscal_agent",)))
     system.app.register_key(board, second.key.public_key, "org:cws", ["fiscal_agent"])  # 6
     ledger.pay(signer=second)  # 7
     system.app.revoke_key(board, second.key.key_id, "left the agency")  # 8
@@ -119,8 +121,11 @@ def failed_checks(report: dict[str, Any]) -> set[int]:
     return {c["number"] for c in report["checks"] if c["status"] == "FAIL"}
 
 
-def forge_entry(ledger: Honest, raw: RawDatabase, signer: Signer) -> int:
-    """Append a well-formed entry signed by `signer`, with a correct prev, behind the app's back."""
+def forge_entry(
+    ledger: Honest, raw: RawDatabase, signer: Signer, actor: str | None = None
+) -> int:
+    """Append a well-formed entry signed by `signer`, with a correct prev, behind the app's
+    back; its actor is the signer's own unless another is named."""
     store = ledger.app.store
     seq = store.head().size
     last_leaf = next(iter_leaves(store, seq - 1, seq))[1]
@@ -130,7 +135,7 @@ def forge_entry(ledger: Honest, raw: RawDatabase, signer: Signer) -> int:
         "stream": str(stream),
         "version": 1,
         "at": "2026-11-27T20:18:14.123456Z",
-        "actor": signer.actor,
+        "actor": actor or signer.actor,
         "org": signer.org,
         "key": signer.key.key_id,
         "data": {
@@ -183,12 +188,17 @@ def swap_two_entries(ledger: Honest, raw: RawDatabase, _: Signer) -> int:
 
 
 def forge_with_unregistered_key(ledger: Honest, raw: RawDatabase, _: Signer) -> int:
-    stranger = Signer("user:mallory", SigningKey.generate("org:cws", ("fiscal_agent",)))
+    stranger = Signer(SigningKey.generate("org:cws", ("fiscal_agent",)))
     return forge_entry(ledger, raw, stranger)
 
 
 def forge_with_revoked_key(ledger: Honest, raw: RawDatabase, revoked: Signer) -> int:
     return forge_entry(ledger, raw, revoked)
+
+
+def forge_in_another_persons_name(ledger: Honest, raw: RawDatabase, _: Signer) -> int:
+    """The clerk's own key, validly signing an event that says someone else did it."""
+    return forge_entry(ledger, raw, ledger.clerk, actor="user:someone-else")
 
 
 def truncate_the_tail(ledger: Honest, raw: RawDatabase, _: Signer) -> None:
@@ -213,6 +223,7 @@ CASES: dict[str, Callable[[Honest, RawDatabase, Signer], int | None]] = {
     "swap two entries": swap_two_entries,
     "forged entry, unregistered key": forge_with_unregistered_key,
     "forged entry, revoked key": forge_with_revoked_key,
+    "forged entry, another person's name": forge_in_another_persons_name,
     "truncate the tail": truncate_the_tail,
     "fork the latest checkpoint": fork_the_latest_checkpoint,
 }
@@ -223,6 +234,7 @@ EXPECTED_CHECKS = {
     "swap two entries": {3},
     "forged entry, unregistered key": {5},
     "forged entry, revoked key": {5},
+    "forged entry, another person's name": {5},
     "truncate the tail": {6},
     "fork the latest checkpoint": {6},
 }

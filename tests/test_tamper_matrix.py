@@ -204,7 +204,7 @@ def _edit_head(scene: Scene) -> None:
 
 
 def _revoked_grantee(scene: Scene) -> Signer:
-    signer = Signer("user:irc-officer", SigningKey.generate("org:irc", ("grantee",)))
+    signer = Signer(SigningKey.generate("org:irc", ("grantee",)))
     system = scene.system()
     system.app.register_key(scene.pilot.board, signer.key.public_key, "org:irc", ["grantee"])
     system.app.revoke_key(scene.pilot.board, signer.key.key_id, "left")
@@ -214,7 +214,7 @@ def _revoked_grantee(scene: Scene) -> Signer:
 
 
 def _rogue_grantee(scene: Scene) -> Signer:
-    signer = Signer("user:irc-officer", SigningKey.generate("org:irc", ("grantee",)))
+    signer = Signer(SigningKey.generate("org:irc", ("grantee",)))
     tampering.rogue_key(scene.raw, signer.key, "org:irc", ["grantee"])
     return signer
 

@@ -46,7 +46,7 @@ class TrustMachine(RuleBasedStateMachine):
     @rule(data=st.data(), holder=st.sampled_from(ORGS), roles=st.sampled_from(ROLE_SETS))
     def register(self, data: st.DataObject, holder: str, roles: tuple[str, ...]) -> None:
         by = data.draw(st.sampled_from(self.signers))
-        new = Signer(f"user:{len(self.signers)}", SigningKey.generate(holder, roles))
+        new = Signer(SigningKey.generate(holder, roles))
         expected = self._may(by, "board")
         try:
             self.ledger.app.register_key(by, new.key.public_key, holder, list(roles))

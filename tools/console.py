@@ -34,10 +34,6 @@ out = Console(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-ActorOpt = Annotated[
-    str | None,
-    typer.Option("--actor", help="Who is acting, e.g. user:jdoe (default: CMPP_ACTOR)."),
-]
 
 
 def printable(text: object) -> str:
@@ -135,12 +131,11 @@ def read_input(path: Path, what: str) -> bytes:
 
 
 @contextmanager
-def system(actor: str | None = None, *, read_only: bool = False) -> Iterator[System]:
+def system(*, read_only: bool = False) -> Iterator[System]:
     """The ledger, wired from the environment's settings, for one command. A command
     that only reads the log says so: it then writes nothing and waits on no writer."""
     with user_errors():
-        overrides = {} if actor is None else {"actor": actor}
-        built = System(load_settings(**overrides), progress_bar, read_only=read_only)
+        built = System(load_settings(), progress_bar, read_only=read_only)
         try:
             yield built
         finally:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from domain.application import CMPPApplication
 from domain.catalogue import SERVICE_TYPES
-from ledger.keystore import KeyStore
-from ledger.signing import Signer, SigningKey
+from ledger.signing import Signer
+from projections.people import add_person, new_person
+from projections.system import System
 
 PROGRAM_ORGS = [
     ("org:board", "National Board of the CMPP (chair: DHS Officer for CRCL)", "board", None),
@@ -144,15 +144,25 @@ CLOSED_BECAUSE = [
 OUTCOMES = ["substantiated", "unsubstantiated", "referred"]
 
 
+@dataclass(frozen=True)
+class DemoPerson:
+    person_id: str
+    org: str
+    role: str
+
+
 @dataclass
 class DemoSummary:
     participants: int = 0
     events: Counter[str] = field(default_factory=Counter)
+    people: list[DemoPerson] = field(default_factory=list)
 
 
 class Demo:
-    def __init__(self, app: CMPPApplication, keys: KeyStore, board: Signer, seed: int) -> None:
-        self.app, self.keys, self.board = app, keys, board
+    def __init__(self, system: System, seed: int) -> None:
+        self.system, self.app = system, system.app
+        self.root = system.root_signer()  # registers the organisations and the people
+        self.board = self.root  # until the board's own person is registered
         self.rng = random.Random(seed)  # noqa: S311 (reproducible invented data, not secrets)
         self.signers: dict[str, Signer] = {}
         self.services_by_award: dict[str, list[tuple[str, date, int]]] = {}
@@ -180,24 +190,35 @@ class Demo:
 
     def organisations(self) -> None:
         for org_id, name, kind, uei in PROGRAM_ORGS:
-            self.app.register_organisation(self.board, org_id=org_id, name=name, kind=kind, uei=uei)
+            self.app.register_organisation(self.root, org_id=org_id, name=name, kind=kind, uei=uei)
         for org_id, name, uei in GRANTEES:
             self.app.register_organisation(
-                self.board, org_id=org_id, name=name, kind="grantee", uei=uei
+                self.root, org_id=org_id, name=name, kind="grantee", uei=uei
             )
         self._count("org.OrganisationRegistered", len(PROGRAM_ORGS) + len(GRANTEES))
+        # One person of each organisation, each with a key of their own (kept by the
+        # server); the board's person signs the board's events from here on. Names are
+        # invented, and go to the vault with the person, never to the log.
         roles = {
+            "org:board": "board",
             "org:cws": "fiscal_agent",
             "org:crcl": "oversight",
             "org:dhs-oig": "inspector",
             **{g: "grantee" for g, _, _ in GRANTEES},
         }
         for org_id, role in roles.items():
-            key = SigningKey.generate(org_id, (role,))
-            self.keys.save(key, f"{org_id} {role} (demo)")
-            self.app.register_key(self.board, key.public_key, org_id, [role])
-            self.signers[org_id] = Signer(f"user:{org_id[4:]}-demo", key)
-        self._count("ledger.KeyRegistered", len(roles))
+            self.signers[org_id] = self._person(org_id, role)
+        self._person("org:board", "public")  # someone outside the program, for FOIA's role
+        self.board = self.signers["org:board"]
+        self._count("ledger.KeyRegistered", len(roles) + 1)
+
+    def _person(self, org: str, role: str) -> Signer:
+        person = new_person(org, role)
+        profile = {"name": f"Demo {role.replace('_', ' ')} of {org.removeprefix('org:')}"}
+        add_person(self.system, self.root, person, profile)
+        self.summary.people.append(DemoPerson(person.person_id, org, role))
+        assert person.key is not None
+        return Signer(person.key)
 
     def funds(self) -> None:
         for approp, year, law, dollars, until in (
@@ -458,12 +479,10 @@ class Demo:
 
 
 def run_demo(
-    app: CMPPApplication,
-    keys: KeyStore,
-    board: Signer,
+    system: System,
     *,
     participants: int = 2000,
     seed: int = 2022,
     progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
-    return Demo(app, keys, board, seed).run(participants, progress)
+    return Demo(system, seed).run(participants, progress)

@@ -14,7 +14,7 @@ import typer
 from ledger.registry import KeyRuleError
 from ledger.signing import SigningKey
 from projections.system import System
-from tools.console import ActorOpt, JsonOpt, emit, out, system
+from tools.console import JsonOpt, emit, out, system
 
 keys = typer.Typer(no_args_is_help=True, help="Signing keys: list, register, rotate, revoke.")
 
@@ -50,11 +50,10 @@ def keys_register(
     holder: Annotated[str, typer.Option(help="The organisation that holds the key.")],
     role: Annotated[list[str], typer.Option(help="A role the key may sign for (repeatable).")],
     label: Annotated[str, typer.Option(help="A note for people.")] = "",
-    actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Make a new key for HOLDER, keep it in the key store, and register it (board-signed)."""
-    with system(actor) as ledger:
+    with system() as ledger:
         key = register_new_key(ledger, holder, tuple(role), label or f"{holder} {','.join(role)}")
     emit({"key_id": key.key_id}, as_json, lambda: out.print(key.key_id))
 
@@ -63,11 +62,10 @@ def keys_register(
 def keys_rotate(
     key_id: str,
     reason: Annotated[str, typer.Option(help="Why the key is replaced.")],
-    actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replace a key: its successor (same holder, roles) is registered as it is revoked."""
-    with system(actor) as ledger:
+    with system() as ledger:
         key = rotate_to_new_key(ledger, key_id, reason)
     emit({"key_id": key.key_id, "replaces": key_id}, as_json, lambda: out.print(key.key_id))
 
@@ -76,10 +74,9 @@ def keys_rotate(
 def keys_revoke(
     key_id: str,
     reason: Annotated[str, typer.Option(help="Why the key is revoked.")],
-    actor: ActorOpt = None,
 ) -> None:
     """Revoke a signing key (board-signed); entries it signed before stay valid."""
-    with system(actor) as ledger:
+    with system() as ledger:
         ledger.app.revoke_key(ledger.root_signer(), key_id, reason)
     out.print(f"revoked {key_id}")
 

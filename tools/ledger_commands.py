@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 
 from ledger import transparency
-from ledger.application import LedgerNotOpenError
 from ledger.bundle import BundleError
 from ledger.cosignature import WitnessKey
 from ledger.errors import UserError
@@ -26,7 +25,6 @@ from ledger.transparency import MAX_TREE_SIZE
 from ledger.witness_client import cosigned_note, parse_witnesses
 from projections.system import System
 from tools.console import (
-    ActorOpt,
     JsonOpt,
     emit,
     err,
@@ -56,12 +54,11 @@ MAX_JOBS = 1024
 
 @commands.command()
 def init(
-    actor: ActorOpt = None,
     board_org: Annotated[str, typer.Option(help="The National Board's org id.")] = "org:board",
     as_json: JsonOpt = False,
 ) -> None:
     """Create the ledger: database, keys, entry 0 and its first checkpoint."""
-    with system(actor) as ledger:
+    with system() as ledger:
         info = ledger.create_ledger(board_org)
     emit(
         asdict(info),
@@ -122,16 +119,9 @@ def checkpoint(
         raise fail("; ".join(refused))  # the note is printed all the same
 
 
-def _demo(ledger: System, participants: int, seed: int) -> DemoSummary:
+def demo_pilot(ledger: System, participants: int, seed: int) -> DemoSummary:
     with progress_bar("demo participants", participants) as advance:
-        summary = run_demo(
-            ledger.app,
-            ledger.keys,
-            ledger.root_signer(),
-            participants=participants,
-            seed=seed,
-            progress=advance,
-        )
+        summary = run_demo(ledger, participants=participants, seed=seed, progress=advance)
     ledger.log.checkpoint()
     return summary
 
@@ -144,12 +134,11 @@ def demo(
     seed: Annotated[
         int, typer.Option(min=0, max=MAX_SEED, help="The same seed gives the same pilot.")
     ] = 2022,
-    actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fill a new ledger with a realistic pilot (organisations, funds, cases)."""
-    with system(actor) as ledger:
-        summary = _demo(ledger, participants, seed)
+    with system() as ledger:
+        summary = demo_pilot(ledger, participants, seed)
     result = {"participants": summary.participants, "events": dict(summary.events)}
     emit(
         result,
@@ -158,32 +147,6 @@ def demo(
             f"{summary.participants} participants, {sum(summary.events.values())} events"
         ),
     )
-
-
-@commands.command()
-def run(
-    actor: ActorOpt = None,
-    participants: Annotated[
-        int, typer.Option(min=1, max=MAX_PARTICIPANTS, help="Demo size on first start.")
-    ] = 2000,
-) -> None:
-    """Initialise a ledger with the demo pilot if there is none; show its checkpoint and key."""
-    with system(actor) as ledger:
-        try:
-            ledger.app.opening  # noqa: B018 (reads entry 0)
-        except LedgerNotOpenError:
-            ledger.app.vault  # noqa: B018 (fails now, before anything is written, if unconfigured)
-            ledger.create_ledger()
-            err.print(
-                f"initialised a new ledger in {ledger.settings.describe_database()}", markup=False
-            )
-            summary = _demo(ledger, participants, 2022)
-            err.print(
-                f"demo pilot: {summary.participants} participants, "
-                f"{sum(summary.events.values())} events"
-            )
-        note = ledger.log.checkpoint()
-        out.print(f"verifier key  {ledger.app.log_verifier_key}\n\n{note}", end="")
 
 
 @contextmanager
