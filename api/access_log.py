@@ -14,17 +14,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from starlette.routing import Match
 
 log = logging.getLogger("cmpp.access")
 
 
 def _template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "?"))
-    return "(no route)"
+    """The template of the route that answered (set in the scope by routing)."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "(no route)"))
 
 
 def install(app: FastAPI) -> None:

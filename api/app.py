@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import access_log, problems
+from api.body_limit import BodyLimit
 from api.routes import cases, funds, health, log, people, prepared, reports
 from api.services import Services
 from projections.settings import Settings
@@ -39,6 +40,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     problems.install(app)
     problems.document(app)
     access_log.install(app)
+    app.add_middleware(BodyLimit)  # outermost: before anything reads a body
     for module in (health, people, funds, cases, reports, log, prepared):
         app.include_router(module.router)
     return app

@@ -26,6 +26,7 @@ def services(request: Request) -> Services:
 
 
 LedgerDep = Annotated[Services, Depends(services)]
+UNAUTHENTICATED = "the token is unknown, expired or revoked, or its holder may no longer act"
 
 
 def principal(
@@ -37,12 +38,12 @@ def principal(
         raise ProblemError(401, "unauthenticated", "send Authorization: Bearer <token>")
     person_id = ledger.tokens.holder(credentials.credentials)
     if person_id is None:
-        raise ProblemError(401, "unauthenticated", "the token is unknown, expired or revoked")
+        raise ProblemError(401, "unauthenticated", UNAUTHENTICATED)
     actor = ledger.commands.actor(person_id)
     if actor is None:
-        raise ProblemError(
-            401, "unauthenticated", "the token's holder may no longer act (suspended)"
-        )
+        # Said as for any token that is not in force: a stolen token of someone
+        # suspended is not confirmed genuine by its answer.
+        raise ProblemError(401, "unauthenticated", UNAUTHENTICATED)
     request.state.person = actor.person  # for the access log
     return actor
 

@@ -26,7 +26,7 @@ def access() -> RecordsAccess:
     return RecordsAccess.open(
         {
             "actor": "user:analyst",
-            "purpose": f"case review {n}",
+            "purpose": "audit",
             "participant_ids": [f"P-{n}"],
             "fields": ["name", "a_number"],
         }

@@ -124,6 +124,16 @@ ERASURE_AUTHORITIES = (  # the legal ground on which a participant's data is era
     "statutory_requirement",
     "recorded_in_error",  # personal data recorded for the wrong person or by mistake
 )
+ACCESS_PURPOSES = (  # why protected records are read: recorded with every read
+    "case_management",  # the participant's own grantee, serving them
+    "service_delivery",
+    "complaint_investigation",  # CRCL, or the grantee, looking into a complaint
+    "civil_rights_review",  # CRCL's oversight of consent, timeliness, language access
+    "audit",  # the inspector general's sampling and replay
+    "investigation",  # an inspector general's investigation
+    "legal_request",  # a subpoena, court order or records request
+    "data_quality",  # correcting a record
+)
 
 # -- Organisations --------------------------------------------------------------------
 
@@ -321,7 +331,9 @@ RECORDS_ACCESSED = EventType(
     "audit.RecordsAccessed",
     signed_by=[SYSTEM],
     actor=ID,
-    purpose=TEXT,
+    # A code of a published list, never free text: a purpose is logged for good, and
+    # "asked by <a name>" would put a person in the log.
+    purpose=code_from(ACCESS_PURPOSES, "access purposes"),
     participant_ids=IDS,
     fields=IDS,
 )

@@ -94,7 +94,12 @@ class PeopleDirectory:
 
 
 def _person(row: Any, keys: list[KeyRecord]) -> Person:
+    """The person as their key in force makes them: its holder is their organisation and
+    its role theirs. The row's own copies are an index, which whoever runs the database
+    could edit; only custody (how the key is kept) is the row's to say."""
     pid = row["person_id"]
     in_force = [k for k in keys if k.person == pid and k.revoked_seq is None]
     key = max(in_force, key=lambda k: k.registered_seq, default=None)
-    return Person(pid, row["org"], row["role"], row["custody"], key)
+    if key is None:
+        return Person(pid, row["org"], row["role"], row["custody"], None)
+    return Person(pid, key.holder, key.roles[0], row["custody"], key)

@@ -211,3 +211,15 @@ def test_a_request_body_is_read_canonically(pilot: Program) -> None:
         headers={**pilot.headers("board", "same"), "Content-Type": "application/json"},
     )
     assert first.status_code == 201 and second.json() == first.json()
+
+
+def test_a_body_too_large_is_refused_before_it_is_read(pilot: Program) -> None:
+    """Bounded before the token is looked at: no one makes the server hold a huge body."""
+    huge = b'{"appropriation_id": "' + b"x" * (2 << 20) + b'"}'
+    answer = pilot.client.post(
+        "/v1/appropriations",
+        content=huge,
+        headers={"Content-Type": "application/json", "Idempotency-Key": "big"},
+    )
+    assert answer.status_code == 413 and answer.headers["content-type"] == PROBLEM
+    assert answer.json()["type"].endswith("/body-too-large")

@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
@@ -24,8 +24,10 @@ from pydantic import BaseModel, Field
 from api.auth import LedgerDep, PrincipalDep, allow, principal
 from api.problems import ProblemError
 from api.services import Services
+from domain.catalogue import ACCESS_PURPOSES
 from ledger import merkle, transparency
 from ledger.entry import EntryError, read_event
+from ledger.errors import UserError
 from ledger.export import ExportError, export_bundle
 from ledger.hashing import b64decode, b64encode
 from ledger.note import Checkpoint, VerifierKey
@@ -33,6 +35,7 @@ from ledger.store import LogStore, leaf_from_row
 from ledger.tlog_proof import format_tlog_proof
 from ledger.transparency import MAX_TREE_SIZE, LogSigner, ProofRequestError, StoredTreeError
 from ledger.witness_client import cosigned_note, parse_witnesses
+from projections.audit import record_access
 from projections.commands.spec import Actor
 
 router = APIRouter(prefix="/v1", tags=["log"])
@@ -90,6 +93,9 @@ class EntryOut(BaseModel):
     tlog_proof: str = Field(
         description="The same proof as a C2SP tlog-proof: with `leaf` and a newline as the "
         "entry file, `cmpp verify-entry` checks it."
+    )
+    access_seq: int | None = Field(
+        default=None, description="For a case entry: the seq of the record of this read."
     )
 
 
@@ -208,6 +214,28 @@ def prove_consistency(
 # -- one entry ------------------------------------------------------------------------
 
 
+def _record_case_read(
+    ledger: Services, who: Actor, event: dict[str, Any], purpose: str | None
+) -> int:
+    if purpose is None:
+        raise ProblemError(422, "purpose-required", "a case entry is read with a purpose")
+    participant = event["data"].get("participant_id")
+    try:
+        return record_access(
+            ledger.system,
+            reader=who.person,
+            purpose=purpose,
+            participant_ids=[participant] if isinstance(participant, str) else [],
+            fields=sorted(event["data"]),
+        )
+    except UserError as exc:
+        raise ProblemError(
+            503,
+            "access-not-recorded",
+            f"the read could not be recorded, so it is not answered: {exc}",
+        ) from None
+
+
 def may_see(who: Actor, event: dict[str, Any]) -> bool:
     """Whether `who` is entitled to the entry holding `event`: the inspector general and
     oversight to all; a grantee to its own organisation's; the board and the fiscal agent
@@ -234,10 +262,15 @@ def entry_with_proof(
     who: PrincipalDep,
     ledger: LedgerDep,
     response: Response,
+    purpose: Annotated[
+        Literal[ACCESS_PURPOSES] | None,  # type: ignore[valid-type]
+        Query(description="Why a case entry is read (required for one): recorded with it."),
+    ] = None,
 ) -> EntryOut:
     """Entry `seq` and its inclusion proof against the latest checkpoint, for those entitled
     to it. One they are not, or one not yet in a checkpoint, is as missing as one past the
-    log's end: 404, the same answer."""
+    log's end: 404, the same answer. A case entry is a piece of someone's case history:
+    it is read with a purpose, and the read is recorded in the log before it is answered."""
     latest, _note = _latest(ledger)
     hidden = ProblemError(404, "not-found", f"there is no entry {seq} you may see")
     if seq >= latest.size:
@@ -254,6 +287,9 @@ def entry_with_proof(
         ) from None
     if not may_see(who, event):
         raise hidden
+    access_seq = None
+    if str(event["type"]).startswith("case."):
+        access_seq = _record_case_read(ledger, who, event, purpose)
     proof = transparency.inclusion(_issued(ledger), seq, latest.size)
     leaf = leaf_from_row(seq, prev, state)
     # Read apart from the entry the proof was checked against: the same bytes, or no answer.
@@ -267,6 +303,7 @@ def entry_with_proof(
         entry=json.loads(leaf),
         inclusion=InclusionProof(**proof),
         tlog_proof=format_tlog_proof(seq, path, proof["checkpoint"]),
+        access_seq=access_seq,
     )
 
 

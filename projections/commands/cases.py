@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from domain import catalogue as c
 from domain.case_commands import new_id
@@ -111,10 +111,28 @@ class ParticipantEnrolled(Recorded, EnrolmentFacts):
 
 
 class ConsentCreate(Request):
-    services: list[ServiceType] = Field(min_length=1, description="The services consented to.")
-    share_with: list[ReferralRecipient] = Field(
-        default_factory=list, description="Whom the participant's information may be sent to."
+    # Each code at most once: a list is bounded by its published list, so no request can
+    # write an event of any size into the permanent log.
+    services: list[ServiceType] = Field(
+        min_length=1,
+        max_length=len(c.SERVICE_TYPES),
+        json_schema_extra={"uniqueItems": True},
+        description="The services consented to, each once.",
     )
+    share_with: list[ReferralRecipient] = Field(
+        default_factory=list,
+        max_length=len(c.REFERRAL_RECIPIENTS),
+        json_schema_extra={"uniqueItems": True},
+        description="Whom the participant's information may be sent to, each once.",
+    )
+
+    @field_validator("services", "share_with")
+    @classmethod
+    def _each_once(cls, codes: list[str]) -> list[str]:
+        if len(set(codes)) != len(codes):
+            raise ValueError("names a code twice")
+        return codes
+
     method: Code
     language: Language
     interpreter: bool

@@ -110,12 +110,16 @@ class RefundReceived(Recorded, RefundCreate):
     award_id: Id
 
 
+MAX_SERVICE_IDS = 1000
+
+
 class ExpenditureCreate(Request):
     expenditure_id: Id
     category: Id
     amount_cents: Cents
     incurred_on: Day
-    service_ids: list[Id] = Field(default_factory=list)
+    # Bounded: an expenditure names the services it paid for, not a log's worth of ids.
+    service_ids: list[Id] = Field(default_factory=list, max_length=MAX_SERVICE_IDS)
     document_sha256: Sha256 | None = None
 
 

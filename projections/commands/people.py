@@ -65,7 +65,11 @@ def _register(system: System, _actor: Actor, _ids: dict[str, str], body: Any) ->
         "custody": person.custody,
         "key_id": person.key_id,
     }
-    return Planned(answer, lambda signer: add_person(system, signer, person, profile))
+    return Planned(
+        answer,
+        lambda signer: add_person(system, signer, person, profile),
+        keeps_key=person.key is not None,
+    )
 
 
 def _suspend(system: System, _actor: Actor, ids: dict[str, str], body: Any) -> Planned:

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -30,6 +32,7 @@ from domain.prepared_commands import PreparedCommand, PreparedCommands
 from domain.vault import VaultError
 from ledger import alongside
 from ledger.errors import NotFoundError, UserError
+from ledger.outcome import Statement
 from ledger.prepared import (
     PreparedEventError,
     PreparingKey,
@@ -41,6 +44,8 @@ from ledger.signing import Signer
 from ledger.trust import KeyRecord
 from projections.commands.spec import Actor, CommandSpec
 from projections.system import System
+
+ERASURE = "erase_participant"
 
 
 class ClientSignatureRequiredError(UserError):
@@ -75,7 +80,8 @@ class CommandRunner:
 
     @cached_property
     def prepared(self) -> PreparedCommands:
-        return PreparedCommands(self.system.app.recorder.datastore)  # type: ignore[attr-defined]
+        mac_key = hmac.new(self.digest_key, b"prepared commands", hashlib.sha256).digest()
+        return PreparedCommands(self.system.app.recorder.datastore, mac_key)  # type: ignore[attr-defined]
 
     @cached_property
     def people(self) -> PeopleDirectory:
@@ -110,6 +116,13 @@ class CommandRunner:
         if owner not in ("", actor.org):
             raise NotFoundError(spec.hidden_as.format(**ids))
 
+    def _erasing(self, command: str, named: dict[str, Any]) -> list[Statement]:
+        """With an erasure, the prepared commands about the participant go too: a prepared
+        enrolment holds their sealed data and its wrapped key."""
+        if command != ERASURE:
+            return []
+        return [self.prepared.erased(str(named["participant_id"]))]
+
     def _key_in_force(self, actor: Actor) -> KeyRecord:
         for record in self.system.app.trusted_keys():
             if record.key_id == actor.key_id and record.revoked_seq is None:
@@ -122,9 +135,7 @@ class CommandRunner:
         """Prepare a command for a person who signs it with their own key: the exact
         bytes they sign, kept for SIGNING_WINDOW; nothing is written to the log."""
         check_key(key)
-        digest = request_digest(
-            self.digest_key, spec.name, {"ids": ids, "body": request.model_dump(mode="json")}
-        )
+        digest = self._digest(spec.name, {"ids": ids, "body": request.model_dump(mode="json")})
         earlier = self.prepared.find(actor.person, key, digest)
         if earlier is not None:
             return earlier
@@ -133,6 +144,12 @@ class CommandRunner:
         record = self._key_in_force(actor)
         stand_in = PreparingKey(record.public_key, record.holder, record.roles, record.person)
         planned = spec.plan(self.system, actor, ids, request)
+        if planned.keeps_key:
+            raise DomainError(
+                "prepare-unsupported",
+                "a person whose key the server keeps is registered by a board member whose "
+                "key the server keeps too, not by a prepared command",
+            )
         signer = Signer(stand_in, at=datetime.now(UTC))
         event = prepare(lambda: planned.act(signer))
         return self.prepared.keep(
@@ -142,9 +159,10 @@ class CommandRunner:
     def submit(self, actor: Actor, prepared_id: str, signature: str, *, key: str) -> Outcome:
         """Write a prepared command with the person's signature, once per key."""
         check_key(key)
-        digest = request_digest(
-            self.digest_key, "submit", {"prepared_id": prepared_id, "signature": signature}
-        )
+        # Named by the prepared command alone: submitted again under this key (with its
+        # signature, made again: Ed25519 signs the same bytes the same way), it is answered
+        # as the first time, even once the prepared command itself is forgotten.
+        digest = self._digest("submit", {"prepared_id": prepared_id})
         earlier = self.idempotency.answer(actor.person, key, digest)
         if earlier is not None:
             return Outcome(earlier, replayed=True)
@@ -159,7 +177,12 @@ class CommandRunner:
         raw = check_signature(record.public_key, command.event.event_bytes, signature)
         row = self.idempotency.row(actor.person, key, digest, 201, command.answer)
         try:
-            write_prepared(self.system.app.recorder, command.event, raw, beside=[row])
+            beside = [
+                row,
+                self.prepared.written(prepared_id),
+                *self._erasing(command.command, command.event.event["data"]),
+            ]
+            write_prepared(self.system.app.recorder, command.event, raw, beside=beside)
         except (UserError, IntegrityError) as exc:
             raced = self.idempotency.answer(actor.person, key, digest)
             if raced is not None:
@@ -186,9 +209,7 @@ class CommandRunner:
         signer: Signer | None = None,
     ) -> Outcome:
         check_key(key)
-        digest = request_digest(
-            self.digest_key, spec.name, {"ids": ids, "body": request.model_dump(mode="json")}
-        )
+        digest = self._digest(spec.name, {"ids": ids, "body": request.model_dump(mode="json")})
         earlier = self.idempotency.answer(actor.person, key, digest)
         if earlier is not None:
             return Outcome(earlier, replayed=True)
@@ -198,7 +219,7 @@ class CommandRunner:
         signer = signer or self.signer(actor)
         row = self.idempotency.row(actor.person, key, digest, 201, planned.answer)
         try:
-            with alongside.staged([row]):
+            with alongside.staged([row, *self._erasing(spec.name, ids)]):
                 planned.act(signer)
         except (UserError, IntegrityError) as exc:
             raced = self.idempotency.answer(actor.person, key, digest)

@@ -31,6 +31,7 @@ class Planned:
 
     answer: dict[str, Any]
     act: Callable[[Signer], object]
+    keeps_key: bool = False  # it stores a new private key: it cannot be prepared
 
 
 Plan = Callable[[System, Actor, dict[str, str], Any], Planned]

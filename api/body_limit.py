@@ -1,0 +1,86 @@
+"""Request bodies are bounded before anything reads them.
+
+FastAPI reads and parses a body before it checks the caller's token, so without a bound
+anyone could make a server hold any amount of memory. A body over the limit is refused
+with 413 as soon as its declared length says so, or as soon as the bytes streamed in
+pass it. Uploads (a payment file) have their own, larger bound, on their own route.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from api.problems import MEDIA_TYPE, TITLES, TYPE_BASE
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_JSON_BODY = 1 << 20  # 1 MiB: a command's body is a few hundred bytes
+UPLOAD_PATHS = {"/v1/reconciliations": 10 << 20}  # their route refuses above this itself
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = UPLOAD_PATHS.get(scope.get("path", ""), MAX_JSON_BODY) + 1024
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _refuse(scope, send, limit)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLargeError
+            return message
+
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except BodyTooLargeError:
+            if not started:
+                await _refuse(scope, send, limit)
+
+
+async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+    body = json.dumps(
+        {
+            "type": TYPE_BASE + "body-too-large",
+            "title": TITLES[413],
+            "status": 413,
+            "detail": f"a request body here is at most {limit - 1024} bytes",
+            "instance": scope.get("path"),
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
