@@ -173,7 +173,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _ours(request: Request, exc: Exception) -> JSONResponse:
         # Logged with its type only: a message may hold what a request sent.
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        # The route's template, never the path: a path holds ids (access_log.py says why).
+        route = getattr(request.scope.get("route"), "path", "(no route)")
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, route)
         return problem(
             500,
             "internal",

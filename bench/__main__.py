@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench import append, projections_bench, proofs, report, startup, verify
+from bench import api_load, append, projections_bench, proofs, report, startup, verify
 from bench.databases import fresh
 from bench.fill import fill
 from ledger.export import export_bundle
@@ -18,7 +18,13 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: append,verify,proofs,projections,startup,postgres",
+        help="comma-separated: append,verify,proofs,projections,startup,api,postgres",
+    )
+    parser.add_argument(
+        "--api-seconds",
+        type=int,
+        default=api_load.MIX_SECONDS,
+        help="how long the API is held at a fixed arrival rate",
     )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -51,10 +57,14 @@ def main() -> None:
             projections_bench.run(args.entries, "postgres")
     if "startup" not in skip:
         startup.run(args.entries)
+    if "api" not in skip and "postgres" not in skip:
+        api_load.run(args.entries, args.api_seconds)
     print("\nsummary")
     for row in report.ROWS:
         print(row)
     skipped = f" --skip {args.skip}" if args.skip else ""
+    if args.api_seconds != api_load.MIX_SECONDS:
+        skipped += f" --api-seconds {args.api_seconds}"
     report.write_markdown(f"make bench BENCH_ARGS='--entries {args.entries}{skipped}'")
     print(f"written to {report.BENCHMARKS.name}")
 

@@ -14,6 +14,8 @@ from eventsourcing.postgres import PostgresDatastore
 
 from ledger.outcome import retry_idempotent
 
+CREATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('cmpp side tables'))"
+
 
 class SideTables:
     def __init__(self, datastore: Any, tables: Sequence[str]) -> None:
@@ -25,6 +27,10 @@ class SideTables:
     def _create(self, tables: Sequence[str]) -> None:
         blob = "bytea" if self.postgres else "BLOB"
         with self._datastore.transaction(commit=True) as c:
+            if self.postgres:
+                # Two processes' first requests at once would both create the tables, and
+                # PostgreSQL's CREATE … IF NOT EXISTS is not safe against that: one waits.
+                c.execute(CREATION_LOCK)
             for statement in tables:
                 c.execute(statement.format(blob=blob))
 

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from eventsourcing.postgres import PostgresDatastore
 
+from domain.side_tables import CREATION_LOCK
 from ledger import alongside, canonical
 from ledger.errors import UserError
 from ledger.hashing import b64decode, b64encode
@@ -134,6 +135,8 @@ class Vault:
     def _create_tables(self) -> None:
         blob = "bytea" if self._postgres else "BLOB"
         with self._datastore.transaction(commit=True) as c:
+            if self._postgres:  # two processes creating them at once: one waits
+                c.execute(CREATION_LOCK)
             for statement in TABLES:
                 c.execute(statement.format(blob=blob))
 

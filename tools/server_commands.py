@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 from datetime import timedelta
 from types import FrameType
@@ -68,6 +69,24 @@ def _follow_projections(parent: int) -> None:
             stop.set()
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, made here so that every connection it accepts sends small
+    answers at once (TCP_NODELAY, inherited by accepted sockets on Linux): uvicorn's
+    several-worker mode leaves it off, and Nagle's algorithm then holds each keep-alive
+    answer ~40 ms for the client's delayed ACK."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.socket(family, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listening.set_inheritable(True)
+    return listening
+
+
 def serve_api(host: str, port: int, workers: int) -> None:
     settings = load_settings()
     if workers > 1 and not settings.url.startswith("postgresql"):
@@ -80,11 +99,11 @@ def serve_api(host: str, port: int, workers: int) -> None:
     # caught here, it ends the server as a clean stop (exit 0) and the worker goes too.
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
+        listening = _listening_socket(host, port)
         uvicorn.run(
             "api.asgi:from_environment",
             factory=True,
-            host=host,
-            port=port,
+            fd=listening.fileno(),
             workers=workers,
             access_log=False,  # ours (api.access_log) names routes, never paths or tokens
             timeout_graceful_shutdown=GRACE_SECONDS,
