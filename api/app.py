@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import access_log, problems
 from api.body_limit import BodyLimit
-from api.routes import cases, funds, health, log, people, prepared, reports
+from api.routes import cases, funds, health, keys, log, people, prepared, reports
 from api.services import Services
 from projections.settings import Settings
 
@@ -43,6 +43,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     problems.document(app)
     access_log.install(app)
     app.add_middleware(BodyLimit)  # outermost: before anything reads a body
-    for module in (health, people, funds, cases, reports, log, prepared):
+    for module in (health, people, keys, funds, cases, reports, log, prepared):
         app.include_router(module.router)
     return app

@@ -39,7 +39,10 @@ def principal(
     person_id = ledger.tokens.holder(credentials.credentials)
     if person_id is None:
         raise ProblemError(401, "unauthenticated", UNAUTHENTICATED)
-    actor = ledger.commands.actor(person_id)
+    # One read of the log's head serves the request: who is asking, and (request.state)
+    # whether an answer already given still stands.
+    request.state.log_size = size = ledger.log_size()
+    actor = ledger.actor(person_id, size)
     if actor is None:
         # Said as for any token that is not in force: a stolen token of someone
         # suspended is not confirmed genuine by its answer.

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import Any, TypeVar
 
 from domain.application import CMPPApplication
 from domain.tokens import Tokens
 from ledger.errors import UserError
 from projections.commands.runner import CommandRunner
+from projections.commands.spec import Actor
 from projections.reports import Reports
 from projections.settings import Settings
 from projections.system import System
+
+T = TypeVar("T")
 
 
 class Services:
@@ -28,6 +32,10 @@ class Services:
         self.settings = settings
         self.system = system or System(settings)
         self._reports_lock = threading.Lock()
+        # Answers kept until the log grows: a key registered or revoked is an entry, and
+        # so is anything a report counts, so a new size is all that can change them.
+        self._actors: dict[str, tuple[int, Actor | None]] = {}
+        self._answers: dict[Hashable, tuple[int, Any]] = {}
 
     @property
     def app(self) -> CMPPApplication:
@@ -40,6 +48,30 @@ class Services:
     @cached_property
     def tokens(self) -> Tokens:
         return Tokens(self.system.app.recorder.datastore)  # type: ignore[attr-defined]
+
+    def log_size(self) -> int:
+        return self.app.store.head().size
+
+    def actor(self, person_id: str, size: int) -> Actor | None:
+        """The person a token is for, as their key in force makes them (None: no one),
+        with the log of `size` entries (read just before)."""
+        cached = self._actors.get(person_id)
+        if cached is not None and cached[0] == size:
+            return cached[1]
+        actor = self.commands.actor(person_id)
+        self._actors[person_id] = (size, actor)
+        return actor
+
+    def current(self, key: Hashable, make: Callable[[], tuple[int, T]], size: int) -> tuple[int, T]:
+        """An answer as of the whole log of `size` entries (read just before; `make`
+        gives the seq it reflects and the answer), made again once the log has grown."""
+        cached = self._answers.get(key)
+        if cached is not None and cached[0] == size:
+            return size - 1, cached[1]
+        seq, answer = make()
+        if seq == size - 1:  # exactly the log as it stood: kept for the next ask
+            self._answers[key] = (size, answer)
+        return seq, answer
 
     @contextmanager
     def reports(self) -> Iterator[Reports]:

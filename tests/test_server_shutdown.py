@@ -7,6 +7,7 @@ exits 0 and the log verifies."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,12 +38,12 @@ def _environment(settings: object) -> dict[str, str]:
 
 def test_commands_in_flight_complete_or_write_nothing(tmp_path: Path) -> None:
     with program(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path / "data") as p:
-        settings, token = p.system.settings, p.tokens["board"]
+        settings, token, person = p.system.settings, p.tokens["board"], p.people["board"]
     port = free_port()
     server = subprocess.Popen(
         [CMPP, "serve", "--port", str(port)],
         env=_environment(settings),
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -76,8 +77,15 @@ def test_commands_in_flight_complete_or_write_nothing(tmp_path: Path) -> None:
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(appropriate, range(COMMANDS)))
-    server.wait(timeout=60)
-    assert server.returncode == 0, server.stderr.read() if server.stderr else ""
+    logged, said = server.communicate(timeout=60)
+    assert server.returncode == 0, said
+
+    # The access log: one JSON line per request, naming the route, never a token.
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    posts = [line for line in lines if line["method"] == "POST"]
+    assert posts and {line["route"] for line in posts} == {"/v1/appropriations"}
+    assert {line["person"] for line in posts if line["status"] == 201} == {person}
+    assert token not in logged + said and "cmpp_" not in logged
 
     answered = {a for a, status in results if status == 201}
     others = {a: status for a, status in results if status != 201}
