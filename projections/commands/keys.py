@@ -13,12 +13,12 @@ from typing import Any
 from pydantic import Field
 
 from ledger.hashing import b64decode, key_id
-from projections.commands.models import Id, Recorded, Request, Text
+from projections.commands.models import ED25519_PUBLIC_KEY, Id, Recorded, Request, Text
 from projections.commands.spec import Actor, CommandSpec, Planned
 from projections.system import System
 
 PublicKey = Field(
-    pattern=r"^[A-Za-z0-9+/]{43}=$", description="An Ed25519 public key: base64 of 32 bytes."
+    pattern=ED25519_PUBLIC_KEY, description="An Ed25519 public key: base64 of 32 bytes."
 )
 
 

@@ -10,6 +10,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 MAX_CENTS = 2**53 - 1  # LEDGER_FORMAT.md section 1: integers are exact below 2^53
+# An Ed25519 public key (32 bytes) in canonical base64: the character before "=" carries
+# two bits of padding, which must be zero, else the key is refused only when it is decoded
+# (ledger.hashing.b64decode), as a 500.
+ED25519_PUBLIC_KEY = r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ledger.hashing import b64decode
-from projections.commands.models import Id, Recorded, Request, Text
+from projections.commands.models import ED25519_PUBLIC_KEY, Id, Recorded, Request, Text
 from projections.commands.spec import Actor, CommandSpec, Planned
 from projections.people import add_person, new_person, suspend_person
 from projections.system import System
@@ -29,9 +29,7 @@ class PersonCreate(Request):
     custody: Literal["server", "client"] = "server"
     public_key: str | None = Field(
         default=None,
-        # Canonical base64 only: the last character before "=" carries two bits of
-        # padding, which must be zero (else the key is refused when decoded, as a 500).
-        pattern=r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
+        pattern=ED25519_PUBLIC_KEY,
         description="Client custody only: the person's Ed25519 public key (base64 of 32 bytes).",
     )
     profile: PersonProfile | None = None
