@@ -39,6 +39,25 @@ PEOPLE = [
 ]
 
 
+# The money most API tests start from: FY2022 appropriated, award A-2022-007 to IRC.
+APPROPRIATION = {
+    "appropriation_id": "FY2022",
+    "fiscal_year": 2022,
+    "public_law": "P.L. 117-103",
+    "amount_cents": 15_000_000_00,
+    "available_until": "2024-09-30",
+}
+AWARD = {
+    "award_id": "A-2022-007",
+    "appropriation_id": "FY2022",
+    "grantee": "org:irc",
+    "amount_cents": 1_000_000_00,
+    "period_start": "2023-01-01",
+    "period_end": "2024-09-30",
+    "method": "advance",
+}
+
+
 @dataclass
 class Program:
     client: TestClient
@@ -56,6 +75,13 @@ class Program:
 
     def get(self, who: str, path: str, **params: Any) -> Any:
         return self.client.get(path, params=params, headers=self.headers(who))
+
+
+def fund(p: Program) -> None:
+    """APPROPRIATION recorded and AWARD made, by the board, through the API."""
+    for path, body in (("/v1/appropriations", APPROPRIATION), ("/v1/awards", AWARD)):
+        made = p.post("board", path, body)
+        assert made.status_code == 201, made.text
 
 
 @contextmanager

@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.tokens import Tokens
 from ledger.entry import read_event
-from tests.api_support import Program, program
-from tests.test_api_funds import _award
+from tests.api_support import Program, fund, program
 
 PAYMENT = {
     "disbursement_id": "D-1",
@@ -28,7 +27,7 @@ PAYMENT = {
 @pytest.fixture
 def pilot(database_url: str, tmp_path: Path) -> Iterator[Program]:
     with program(database_url, tmp_path / "data") as p:
-        _award(p)
+        fund(p)
         yield p
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ledger import canonical
 from ledger.entry import read_event
-from tests.api_support import Program, program
+from tests.api_support import Program, fund, program
 
 PROBLEM = "application/problem+json"
 
@@ -22,46 +22,13 @@ def pilot(database_url: str, tmp_path: Path) -> Iterator[Program]:
         yield p
 
 
-def _award(p: Program) -> None:
-    assert (
-        p.post(
-            "board",
-            "/v1/appropriations",
-            {
-                "appropriation_id": "FY2022",
-                "fiscal_year": 2022,
-                "public_law": "P.L. 117-103",
-                "amount_cents": 15_000_000_00,
-                "available_until": "2024-09-30",
-            },
-        ).status_code
-        == 201
-    )
-    assert (
-        p.post(
-            "board",
-            "/v1/awards",
-            {
-                "award_id": "A-2022-007",
-                "appropriation_id": "FY2022",
-                "grantee": "org:irc",
-                "amount_cents": 1_000_000_00,
-                "period_start": "2023-01-01",
-                "period_end": "2024-09-30",
-                "method": "advance",
-            },
-        ).status_code
-        == 201
-    )
-
-
 def _event_at(p: Program, seq: int) -> dict[str, object]:
     rows = p.system.app.store.read_rows(seq, 1)
     return read_event(rows[0][2])  # type: ignore[arg-type]
 
 
 def test_each_person_signs_their_own_commands(pilot: Program) -> None:
-    _award(pilot)
+    fund(pilot)
     paid = pilot.post(
         "cws",
         "/v1/awards/A-2022-007/disbursements",
@@ -86,7 +53,7 @@ def test_each_person_signs_their_own_commands(pilot: Program) -> None:
 
 
 def test_a_retry_returns_the_first_answer_and_writes_nothing(pilot: Program) -> None:
-    _award(pilot)
+    fund(pilot)
     body = {
         "disbursement_id": "D-1",
         "amount_cents": 100_00,
@@ -125,7 +92,7 @@ def test_a_retry_returns_the_first_answer_and_writes_nothing(pilot: Program) -> 
 
 
 def test_refusals_are_problems_with_a_type_per_rule(pilot: Program) -> None:
-    _award(pilot)
+    fund(pilot)
     over = pilot.post(
         "cws",
         "/v1/awards/A-2022-007/disbursements",
@@ -147,7 +114,7 @@ def test_refusals_are_problems_with_a_type_per_rule(pilot: Program) -> None:
 
 
 def test_roles_and_organisations_are_enforced(pilot: Program) -> None:
-    _award(pilot)
+    fund(pilot)
     # The fiscal agent may not award; no token is no one.
     refused = pilot.post(
         "cws",

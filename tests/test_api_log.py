@@ -18,7 +18,7 @@ from ledger.hashing import b64decode, b64encode
 from ledger.note import Checkpoint, VerifierKey
 from ledger.signing import Signer
 from ledger.tlog_proof import verify_tlog_proof
-from tests.api_support import PEOPLE, Program, program
+from tests.api_support import PEOPLE, Program, fund, program
 
 PROBLEM = "application/problem+json"
 AS_OF = "CMPP-As-Of-Seq"
@@ -46,26 +46,6 @@ def _appropriate(p: Program, year: int) -> int:
     )
     assert made.status_code == 201, made.text
     return int(made.json()["seq"])
-
-
-def _award(p: Program) -> None:
-    _appropriate(p, 2022)
-    assert (
-        p.post(
-            "board",
-            "/v1/awards",
-            {
-                "award_id": "A-2022-007",
-                "appropriation_id": "FY2022",
-                "grantee": "org:irc",
-                "amount_cents": 1_000_000_00,
-                "period_start": "2023-01-01",
-                "period_end": "2024-09-30",
-                "method": "advance",
-            },
-        ).status_code
-        == 201
-    )
 
 
 def _checkpoint(p: Program, who: str = "public") -> tuple[Checkpoint, dict[str, Any]]:
@@ -141,7 +121,7 @@ def test_an_entry_and_its_proof_verify_against_the_checkpoint(pilot: Program) ->
 def test_a_consistency_proof_joins_two_checkpoints(pilot: Program) -> None:
     first, body = _checkpoint(pilot)
     key = VerifierKey.parse(body["verifier_key"])
-    _award(pilot)
+    fund(pilot)
     second, _body = _checkpoint(pilot)
     assert first.size < second.size
     got = pilot.get("crcl", "/v1/proofs/consistency", first=first.size, second=second.size)
@@ -160,7 +140,7 @@ def test_a_consistency_proof_joins_two_checkpoints(pilot: Program) -> None:
 
 
 def test_bad_proof_parameters_are_problems(pilot: Program) -> None:
-    _award(pilot)
+    fund(pilot)
     latest, _body = _checkpoint(pilot)
     issued = {size for size, _note in pilot.system.app.store.checkpoints()}
     # A size no checkpoint was issued for: the API signs no tree size a caller picks.
@@ -222,7 +202,7 @@ def _without_seq(problem: dict[str, Any], seq: int) -> dict[str, Any]:
 
 
 def test_entries_are_shown_only_to_those_entitled(pilot: Program) -> None:
-    _award(pilot)
+    fund(pilot)
     spend = {
         "expenditure_id": "E-1",
         "category": "personnel",
@@ -292,7 +272,7 @@ def test_a_server_without_the_log_key_hands_out_the_latest_issued(
 def test_the_inspector_downloads_a_bundle_that_verifies(
     pilot: Program, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _award(pilot)
+    fund(pilot)
     # The server's temporary files go here, to be seen gone once the bundle is sent.
     scratch = tmp_path / "server-tmp"
     scratch.mkdir()

@@ -15,9 +15,8 @@ from api.app import create_app
 from api.services import Services
 from ledger.entry import read_event
 from projections.system import System
-from tests.api_support import Program, program
+from tests.api_support import Program, fund, program
 from tests.live_server import serving
-from tests.test_api_funds import _award
 
 RACERS = 8
 
@@ -25,7 +24,7 @@ RACERS = 8
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[tuple[Program, str]]:
     with program(database_url, tmp_path / "data") as p:
-        _award(p)
+        fund(p)
         with serving(p.client.app) as url:  # type: ignore[arg-type]
             yield p, url
 

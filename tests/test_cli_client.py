@@ -10,9 +10,8 @@ from typer.testing import CliRunner
 
 from domain.tokens import Tokens
 from ledger.entry import read_event
-from tests.api_support import program
+from tests.api_support import fund, program
 from tests.live_server import serving
-from tests.test_api_funds import _award
 from tools.cli import app as cli
 
 PASSPHRASE = "a client passphrase"
@@ -33,7 +32,7 @@ def test_a_person_signs_on_their_own_machine(tmp_path: Path) -> None:
     public = json.loads(made.stdout)["public_key"]
     assert keyfile.stat().st_mode & 0o777 == 0o600
     with program(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path / "data") as p:
-        _award(p)
+        fund(p)
         person = p.post(
             "board",
             "/v1/people",
