@@ -6,6 +6,7 @@ Subclass it to add a domain. Every save must say who signs:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -33,6 +34,9 @@ from ledger.trust import KeyRecord, TrustError, TrustState
 # conflict on its version. Each conflict means another change committed; this bounds
 # how many may overtake one writer before it gives up.
 KEY_CONFLICT_RETRIES = 50
+# How long a starting writer waits for the checkpoint the signer recorded last to be
+# stored (it is recorded, then stored, a moment apart) before calling it deleted.
+CHECKPOINT_STORE_PATIENCE = 5
 T = TypeVar("T")
 
 
@@ -105,11 +109,24 @@ class LedgerApplication(Application[UUID]):
             replay.confirm_checkpoint(
                 largest.size, largest.root, fetch, "the checkpoint the log key signed last"
             )
-            if all(size != largest.size for size, _ in self.store.checkpoints_near(largest.size)):
+            if not self._stored_soon(largest.size):
                 raise replay.fail(
                     f"the checkpoint of size {largest.size} the log key signed is missing "
                     "from the database's checkpoints"
                 )
+
+    def _stored_soon(self, size: int) -> bool:
+        """Whether the database holds the checkpoint of `size`, allowing for one being
+        issued now: the signer records a checkpoint before it stores it (so that it never
+        signs one unrecorded), and a writer starting between the two would otherwise take
+        the moment for a deleted checkpoint."""
+        deadline = time.monotonic() + CHECKPOINT_STORE_PATIENCE
+        while True:
+            if any(stored == size for stored, _ in self.store.checkpoints_near(size)):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
     def construct_event_store(self) -> EventStore[UUID]:
         return SigningEventStore(mapper=self.mapper, recorder=self.recorder)
