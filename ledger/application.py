@@ -100,11 +100,18 @@ class LedgerApplication(Application[UUID]):
         checkpoint near the head, and the largest the log key signed (its record), must
         describe a prefix of the entries it replayed."""
         fetch = self.store.fetch_nodes
-        for size, note in self.store.checkpoints_near(replay.size):
-            replay.confirm_note(size, note, fetch, "a checkpoint in the database")
         path = self.signer_record_path
         record = SignerRecord(path, replay.origin or "") if path and path.exists() else None
         largest = record.largest() if record is not None else None
+        near = self.store.checkpoints_near(replay.size)
+        anchored = max([size for size, _ in near] + [largest.size if largest else 0])
+        if anchored > replay.size:
+            # The anchors were read after the entries, and only committed entries are ever
+            # signed: others may have committed (and signed) since. Read the log again;
+            # an anchor still beyond it then means entries were removed.
+            self.guarded.catch_up()
+        for size, note in near:
+            replay.confirm_note(size, note, fetch, "a checkpoint in the database")
         if largest is not None:
             replay.confirm_checkpoint(
                 largest.size, largest.root, fetch, "the checkpoint the log key signed last"

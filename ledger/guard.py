@@ -252,6 +252,12 @@ class GuardedWrites:
                     check(self.replay)
                 self._anchored = True
 
+    def catch_up(self) -> None:
+        """Take in whatever entries others committed since: for a check that finds an
+        anchor (a record read after the entries were) ahead of the replay."""
+        with self._lock:
+            self._catch_up(self._read_committed, None)
+
     def confirmed(self, read_head: Callable[[], StoredHead]) -> LogReplay:
         """The replay brought up to the committed log and checked against the stored head:
         what a signer signs. Raises AlteredLogError where they differ."""

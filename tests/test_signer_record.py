@@ -370,3 +370,26 @@ def test_a_write_that_committed_is_answered_before_its_checkpoint_fails(
     assert "record" in line and "lost" in line
     with System(system.settings, read_only=True) as reader:
         assert reader.app.store.head().size == size + 1  # recorded once
+
+
+def test_a_writer_starting_as_another_commits_and_signs_is_not_alarmed(
+    database_url: str,
+) -> None:
+    """A newcomer replays the log, then reads the signer's record; between the two another
+    process commits an entry and signs its checkpoint. The record is then ahead of what
+    the newcomer read, which is not a truncated log: it reads the log again."""
+    pilot = open_pilot(database_url)
+    pilot.log.checkpoint()
+    newcomer = System(pilot.system.settings)
+    grown: list[int] = []
+
+    def another_commits_and_signs(replay: object) -> None:
+        pilot.enrol()
+        pilot.log.checkpoint()
+        grown.append(pilot.system.app.store.head().size)
+
+    # Runs after the newcomer's replay read the log and before its anchors are checked.
+    newcomer.app.recorder.ready_checks.insert(0, another_commits_and_signs)
+    replay = newcomer.app.confirmed_log()
+    assert grown and replay.size == grown[0]
+    newcomer.close()
