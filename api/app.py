@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import access_log, problems
+from api import problems
+from api.access_log import AccessLog
 from api.body_limit import BodyLimit
 from api.routes import cases, funds, health, keys, log, people, prepared, reports
 from api.services import Services
@@ -41,7 +42,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = services or Services(settings)
     problems.install(app)
     problems.document(app)
-    access_log.install(app)
+    app.add_middleware(AccessLog)
     app.add_middleware(BodyLimit)  # outermost: before anything reads a body
     for module in (health, people, keys, funds, cases, reports, log, prepared):
         app.include_router(module.router)

@@ -39,10 +39,13 @@ def principal(
     person_id = ledger.tokens.holder(credentials.credentials)
     if person_id is None:
         raise ProblemError(401, "unauthenticated", UNAUTHENTICATED)
-    # One read of the log's head serves the request: who is asking, and (request.state)
-    # whether an answer already given still stands.
-    request.state.log_size = size = ledger.log_size()
-    actor = ledger.actor(person_id, size)
+    # The committed log as the request begins (one read of the stored head, checked
+    # against the entries): who is asking, and (request.state) whether an answer already
+    # given still stands.
+    log = ledger.app.confirmed_log()
+    keys_changed = log.keys_changed
+    request.state.log_size = log.size
+    actor = ledger.actor(person_id, keys_changed)
     if actor is None:
         # Said as for any token that is not in force: a stolen token of someone
         # suspended is not confirmed genuine by its answer.

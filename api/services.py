@@ -32,9 +32,10 @@ class Services:
         self.settings = settings
         self.system = system or System(settings)
         self._reports_lock = threading.Lock()
-        # Answers kept until the log grows: a key registered or revoked is an entry, and
-        # so is anything a report counts, so a new size is all that can change them.
+        # People as their keys make them, kept while the log's keys are unchanged.
         self._actors: dict[str, tuple[int, Actor | None]] = {}
+        # Answers kept until the log grows: anything a report counts is an entry, so a
+        # new size is all that can change them.
         self._answers: dict[Hashable, tuple[int, Any]] = {}
 
     @property
@@ -49,17 +50,16 @@ class Services:
     def tokens(self) -> Tokens:
         return Tokens(self.system.app.recorder.datastore)  # type: ignore[attr-defined]
 
-    def log_size(self) -> int:
-        return self.app.store.head().size
-
-    def actor(self, person_id: str, size: int) -> Actor | None:
-        """The person a token is for, as their key in force makes them (None: no one),
-        with the log of `size` entries (read just before)."""
+    def actor(self, person_id: str, keys_changed: int) -> Actor | None:
+        """The person a token is for, as their key in force makes them (None: no one).
+        `keys_changed` is the stamp of the keys (ledger.replay) of the committed log,
+        read just before: a key revoked by any process counts from the next request.
+        Worked out again only when the keys have changed since."""
         cached = self._actors.get(person_id)
-        if cached is not None and cached[0] == size:
+        if cached is not None and cached[0] == keys_changed:
             return cached[1]
         actor = self.commands.actor(person_id)
-        self._actors[person_id] = (size, actor)
+        self._actors[person_id] = (keys_changed, actor)
         return actor
 
     def current(self, key: Hashable, make: Callable[[], tuple[int, T]], size: int) -> tuple[int, T]:

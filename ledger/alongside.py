@@ -16,6 +16,9 @@ from contextvars import ContextVar
 from ledger.outcome import Statement
 
 _staged: ContextVar[tuple[Statement, ...]] = ContextVar("alongside", default=())
+# The seq of the last entry of the last batch written in this context (ledger.appender
+# sets it under the write lock): what LAST_SEQ was for the rows staged with it.
+_written: ContextVar[int | None] = ContextVar("alongside_written", default=None)
 
 # The seq of the last entry of the batch being written, for a statement staged here.
 LAST_SEQ = "(SELECT size - 1 FROM ledger_head WHERE id = 1)"
@@ -25,6 +28,7 @@ LAST_SEQ = "(SELECT size - 1 FROM ledger_head WHERE id = 1)"
 def staged(statements: Sequence[Statement]) -> Iterator[None]:
     """Write `statements` with the events saved inside the block (SQL with `?` marks)."""
     token = _staged.set((*_staged.get(), *statements))
+    _written.set(None)  # until a batch is written in the block
     try:
         yield
     finally:
@@ -34,3 +38,16 @@ def staged(statements: Sequence[Statement]) -> Iterator[None]:
 def statements() -> list[Statement]:
     """The statements to write with the events being saved now."""
     return list(_staged.get())
+
+
+def wrote(last_seq: int) -> None:
+    """Called by the writer as it appends a batch (on each attempt: the last one to
+    append is the one that committed, if any did)."""
+    _written.set(last_seq)
+
+
+def written_seq() -> int | None:
+    """The seq of the last entry of the batch written in the last `staged` block of this
+    context (None if none was): the seq its statements' LAST_SEQ read, known without
+    asking the database again."""
+    return _written.get()

@@ -15,7 +15,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger import canonical
+from ledger import alongside, canonical
 from ledger.catalogue import LEDGER_ONLY, Catalogue
 from ledger.entry import CLOCK_SKEW_SECONDS, EntryError, format_instant, parse_signed_state, seal
 from ledger.errors import UserError
@@ -304,11 +304,13 @@ class LogWriter:
         guard. Unguarded (eventsourcing's contract suites), keys come from the table."""
         if self.guarded is None:
             keys = self.key_cache.resolve(head.keys_version, prepared.key_ids, read_keys)
-            return append_batch(head, TrustState(keys, self.catalogue), prepared)
-        trust = self.guarded.catch_up_to(read, head)
-        appended = append_batch(head, trust, prepared)
-        events = [(head.size + i, e) for i, e in enumerate(prepared.events) if e is not None]
-        self.guarded.admit_batch(events, appended)
+            appended = append_batch(head, TrustState(keys, self.catalogue), prepared)
+        else:
+            trust = self.guarded.catch_up_to(read, head)
+            appended = append_batch(head, trust, prepared)
+            events = [(head.size + i, e) for i, e in enumerate(prepared.events) if e is not None]
+            self.guarded.admit_batch(events, appended)
+        alongside.wrote(appended.head.size - 1)
         return appended
 
     @property

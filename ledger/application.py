@@ -6,7 +6,9 @@ Subclass it to add a domain. Every save must say who signs:
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -17,7 +19,7 @@ from eventsourcing.persistence import EventStore, IntegrityError
 
 from ledger import alongside
 from ledger.catalogue import LEDGER_ONLY, Catalogue
-from ledger.entry import EntryError, parse_signed_state
+from ledger.entry import EntryError, parse_signed_state, read_event
 from ledger.errors import UserError
 from ledger.guard import GuardedWrites, NoRules
 from ledger.hashing import b64decode
@@ -37,6 +39,7 @@ KEY_CONFLICT_RETRIES = 50
 # How long a starting writer waits for the checkpoint the signer recorded last to be
 # stored (it is recorded, then stored, a moment apart) before calling it deleted.
 CHECKPOINT_STORE_PATIENCE = 5
+OPENINGS_KEPT = 50_000  # streams whose opening event a process keeps at hand
 T = TypeVar("T")
 
 
@@ -76,6 +79,8 @@ class LedgerApplication(Application[UUID]):
         # Where the log key's record of signed checkpoints is (ledger.signer_record), if
         # this writer can see it: then it also refuses a log shorter than that record.
         self.signer_record_path: Path | None = None
+        self._openings: OrderedDict[UUID, dict[str, Any]] = OrderedDict()
+        self._openings_lock = threading.Lock()
 
     def close(self) -> None:
         self.guarded.close()
@@ -182,6 +187,28 @@ class LedgerApplication(Application[UUID]):
     @property
     def log_verifier_key(self) -> VerifierKey:
         return VerifierKey(self.origin, b64decode(self.opening["data"]["log_key"]["public_key"]))
+
+    def opening_event(self, stream_id: UUID) -> dict[str, Any] | None:
+        """The event that opened a stream (None: no such stream, or an unreadable row,
+        which the writers refuse with the whole log). Kept once read, the most recently
+        asked first: a committed event never changes."""
+        with self._openings_lock:
+            event = self._openings.get(stream_id)
+            if event is not None:
+                self._openings.move_to_end(stream_id)
+                return event
+        stored = self.recorder.select_events(stream_id, lte=1)
+        if not stored:
+            return None
+        try:
+            event = read_event(stored[0].state)
+        except EntryError:
+            return None
+        with self._openings_lock:
+            self._openings[stream_id] = event
+            if len(self._openings) > OPENINGS_KEPT:
+                self._openings.popitem(last=False)
+        return event
 
     def ledger(self) -> Ledger:
         return cast(Ledger, self.repository.get(self.ledger_id))

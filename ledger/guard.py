@@ -262,8 +262,11 @@ class GuardedWrites:
         """The replay brought up to the committed log and checked against the stored head:
         what a signer signs. Raises AlteredLogError where they differ."""
         with self._lock:
-            self.ready()
-            for _ in range(100):  # others may commit between reading entries and head
+            if not self._anchored:
+                self.ready()
+            # The head first: a log nobody wrote to since costs one read, not two. Others
+            # may commit between reading entries and head, hence the loop.
+            for _ in range(100):
                 head = read_head()
                 if head.size <= self.replay.size:
                     break

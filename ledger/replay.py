@@ -90,6 +90,10 @@ class LogReplay:
         self.last_leaf: bytes | None = None
         self.origin: str | None = None
         self.broken: AlteredLogError | None = None  # once altered, always refused
+        # Counts the moments the keys changed (an entry or batch registering or revoking
+        # one, a snapshot restored): whatever was worked out from the keys still holds
+        # while it is unchanged.
+        self.keys_changed = 0
         self._public: dict[str, Ed25519PublicKey] = {}
 
     @property
@@ -141,6 +145,8 @@ class LogReplay:
             deferred.append(check)
         if seq == 0:
             self.origin = event["data"]["origin"]
+        if self.trust.changed:
+            self.keys_changed += 1
         self.trust.changed.clear()  # replayed changes are history, not a batch's
         self.take(leaf_hash(leaf))
         return event
@@ -188,6 +194,8 @@ class LogReplay:
             self.origin = events[0][1]["data"]["origin"]
         for record in keys:
             self.trust.keys[record.key_id] = record
+        if keys:
+            self.keys_changed += 1
         self.frontier, self.last_leaf = frontier.copy(), last
 
     # -- the stored head and checkpoints, against the replay --------------------------------
@@ -257,6 +265,7 @@ class LogReplay:
 
     def restore(self, state: tuple[Any, ...]) -> None:
         keys, size, frontier, last, origin = state
+        self.keys_changed += 1
         self.trust.keys.clear()
         for key_id, public, holder, roles, registered, revoked, person in keys:
             self.trust.keys[key_id] = KeyRecord(

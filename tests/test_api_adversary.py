@@ -430,6 +430,10 @@ def test_the_access_log_names_the_route(lite: Program, caplog: pytest.LogCapture
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "cmpp.access"]
     assert lines, "no access log line"
     assert lines[-1]["route"] == "/v1/me", f"the access log line says route {lines[-1]['route']!r}"
+    assert lines[-1]["person"] == lite.people["irc"] and lines[-1]["status"] == 200
+    lite.get("irc", "/v1/balances")
+    line = json.loads([r for r in caplog.records if r.name == "cmpp.access"][-1].getMessage())
+    assert line["route"] == "/v1/balances" and int(line["seq"]) >= 0
 
 
 def test_a_suspension_stops_the_token_on_every_worker_at_once(pilot: Program) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from uuid import uuid4
 
 import pytest
 
@@ -115,3 +116,13 @@ def test_a_grantee_key_cannot_register_keys(database_url: str) -> None:
         ledger.app.register_key(
             grantee, SigningKey.generate("org:irc", ("grantee",)).public_key, "org:irc", ["grantee"]
         )
+
+
+def test_a_streams_opening_event_is_the_first_it_recorded(database_url: str) -> None:
+    ledger = open_ledger(database_url)
+    app = ledger.app
+    opened = app.opening_event(app.ledger_id)
+    assert opened is not None and opened["type"] == "ledger.LedgerOpened"
+    ledger.pay(100_00)  # later events of other streams, and the ledger's own, change nothing
+    assert app.opening_event(app.ledger_id) == opened
+    assert app.opening_event(uuid4()) is None

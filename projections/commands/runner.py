@@ -230,7 +230,9 @@ class CommandRunner:
             if isinstance(exc, IntegrityError):
                 raise DomainError("busy", "another command wrote the same thing first") from None
             raise
-        recorded = self.idempotency.answer(actor.person, key, digest)
-        if recorded is None:  # the write returned, so its answer committed with it
-            raise RuntimeError("a command's answer was not recorded with it")
-        return Outcome(recorded, replayed=False)
+        # The answer row committed with the entry (its seq read by LAST_SEQ): the same
+        # answer, made here rather than read back.
+        seq = alongside.written_seq()
+        if seq is None:  # the write returned, so a batch was appended
+            raise RuntimeError("a command returned without writing its entry")
+        return Outcome(Answer(201, {**planned.answer, "seq": seq}), replayed=False)

@@ -17,20 +17,13 @@ from uuid import UUID
 
 from domain.cases import Complaint, Participant
 from domain.funds import Award
-from ledger.entry import EntryError, read_event
 from projections.system import System
 
 Owner = Callable[[System, dict[str, str], Any], str | None]
 
 
 def _opening(system: System, stream_id: UUID) -> dict[str, Any] | None:
-    stored = system.app.recorder.select_events(stream_id, lte=1)
-    if not stored:
-        return None
-    try:
-        return read_event(stored[0].state)
-    except EntryError:
-        return None  # an altered row: the writers refuse it with the whole log
+    return system.app.opening_event(stream_id)
 
 
 def award_grantee(system: System, ids: dict[str, str], _body: Any) -> str | None:
