@@ -427,7 +427,7 @@ def run(entries: int, seconds: int = MIX_SECONDS) -> None:
                 target.base = base
                 measure(target, system, signer, pid, seconds=seconds, took=took)
             said = server_log.read_text(errors="replace").splitlines()
-            for line in [line for line in said if not line.startswith(("INFO", " "))][:10]:
+            for line in [line for line in said if not line.startswith(("INFO", " ", "{"))][:10]:
                 print(f"  server said: {line}")
             with phase("checkpoint and verify", took):
                 system.log.checkpoint()
