@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import problems
+from api import dashboard, problems
 from api.access_log import AccessLog
 from api.body_limit import BodyLimit
 from api.routes import cases, funds, health, keys, log, people, prepared, reports
@@ -40,10 +40,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         responses=problems.RESPONSES,
     )
     app.state.services = services or Services(settings)
-    problems.install(app)
+    problems.install(app, pages=(dashboard.PREFIX, dashboard.error_page))
     problems.document(app)
     app.add_middleware(AccessLog)
     app.add_middleware(BodyLimit)  # outermost: before anything reads a body
     for module in (health, people, keys, funds, cases, reports, log, prepared):
         app.include_router(module.router)
+    dashboard.install(app)
     return app

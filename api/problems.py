@@ -9,11 +9,12 @@ hold ids and amounts, never a secret or personal data (those never reach an erro
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -138,19 +139,28 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def install(app: FastAPI) -> None:
-    """Answer every error as problem+json."""
+# Pages under a prefix (the dashboard's) answer errors as pages: (prefix, draw).
+Pages = tuple[str, Callable[[Request, int, str], Response]]
+
+
+def install(app: FastAPI, pages: Pages | None = None) -> None:
+    """Answer every error as problem+json (as a page under `pages`' prefix)."""
+
+    def answer(request: Request, status: int, rule: str, detail: str, **extra: Any) -> Response:
+        if pages is not None and request.url.path.startswith(pages[0] + "/"):
+            return pages[1](request, status, detail)
+        return problem(status, rule, detail, request.url.path, **extra)
 
     @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem(exc.status, exc.rule, exc.detail, request.url.path, **exc.extra)
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        return answer(request, exc.status, exc.rule, exc.detail, **exc.extra)
 
     @app.exception_handler(UserError)
-    async def _user_error(request: Request, exc: UserError) -> JSONResponse:
-        return problem(status_of(exc.rule), exc.rule, str(exc), request.url.path)
+    async def _user_error(request: Request, exc: UserError) -> Response:
+        return answer(request, status_of(exc.rule), exc.rule, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {
                 "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
@@ -159,24 +169,25 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         fields = ", ".join(sorted({e["field"] for e in errors})) or "the request"
-        return problem(422, "validation", f"invalid: {fields}", request.url.path, errors=errors)
+        return answer(request, 422, "validation", f"invalid: {fields}", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         rule = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http")
-        answer = problem(exc.status_code, rule, str(exc.detail), request.url.path)
+        given = answer(request, exc.status_code, rule, str(exc.detail))
         # The error's own headers, kept: a 405 names the methods the path takes (`Allow`,
         # which RFC 9110 requires of it).
-        answer.headers.update(exc.headers or {})
-        return answer
+        given.headers.update(exc.headers or {})
+        return given
 
     @app.exception_handler(Exception)
-    async def _ours(request: Request, exc: Exception) -> JSONResponse:
+    async def _ours(request: Request, exc: Exception) -> Response:
         # Logged with its type only: a message may hold what a request sent.
         # The route's template, never the path: a path holds ids (access_log.py says why).
         route = getattr(request.scope.get("route"), "path", "(no route)")
         log.error("unexpected %s on %s %s", type(exc).__name__, request.method, route)
-        return problem(
+        return answer(
+            request,
             500,
             "internal",
             "an error of ours: retry with the same Idempotency-Key to learn whether a "

@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from domain.application import CMPPApplication
+from domain.sessions import Sessions
 from domain.tokens import Tokens
 from ledger.errors import UserError
 from projections.commands.runner import CommandRunner
@@ -49,6 +50,10 @@ class Services:
     @cached_property
     def tokens(self) -> Tokens:
         return Tokens(self.system.app.recorder.datastore)  # type: ignore[attr-defined]
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        return Sessions(self.system.app.recorder.datastore, self.tokens)  # type: ignore[attr-defined]
 
     def actor(self, person_id: str, keys_changed: int) -> Actor | None:
         """The person a token is for, as their key in force makes them (None: no one).

@@ -46,7 +46,8 @@ class TokenRecord:
     revoked_at: str | None
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What the table keeps of a token: its SHA-256."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -62,7 +63,7 @@ class Tokens:
         if not timedelta(0) < lifetime <= MAX_LIFETIME:
             raise DomainError("token-lifetime", "a token lives between 1 second and 366 days")
         token = PREFIX + secrets.token_urlsafe(32)
-        digest = _digest(token)
+        digest = token_digest(token)
         now = _now()
         expires = format_instant(now + lifetime)
         # A fresh random hash: repeating the insert after a dropped connection is harmless.
@@ -78,7 +79,7 @@ class Tokens:
         expired, revoked, malformed), all alike."""
         if not token.startswith(PREFIX) or len(token) > 200:
             return None
-        digest = _digest(token)
+        digest = token_digest(token)
         rows = self.tables.query(
             "SELECT token_sha256, person_id, expires_at, revoked_at FROM access_tokens"
             " WHERE token_sha256 = ?",

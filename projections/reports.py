@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.entry import EntryError, format_instant, parse_instant
-from projections import balances, case_history, oversight
+from projections import balances, case_history, grantee_figures, movements, oversight
 from projections.reconcile import Payment, Reconciliation, reconcile
 from projections.runner import ProjectionError, Projector
 
@@ -109,6 +109,32 @@ class Reports:
     ) -> dict[str, Any]:
         cut = self._cut(as_of, at_seq)
         return _resting(oversight.report(self.db, at_seq=_seq(cut), suppress=suppress), cut)
+
+    def award_movements(
+        self,
+        award_id: str,
+        *,
+        page: int = 1,
+        as_of: str | None = None,
+        at_seq: int | None = None,
+    ) -> dict[str, Any]:
+        cut = self._cut(as_of, at_seq)
+        return _resting(
+            movements.award_movements(self.db, award_id, at_seq=_seq(cut), page=page), cut
+        )
+
+    def monthly_flows(
+        self, *, grantee: str | None = None, as_of: str | None = None, at_seq: int | None = None
+    ) -> dict[str, Any]:
+        cut = self._cut(as_of, at_seq)
+        return _resting(movements.monthly_flows(self.db, at_seq=_seq(cut), grantee=grantee), cut)
+
+    def grantee_figures(
+        self, grantee: str, *, as_of: str | None = None, at_seq: int | None = None
+    ) -> dict[str, Any]:
+        """A grantee's own participants, consents and services (counts)."""
+        cut = self._cut(as_of, at_seq)
+        return _resting(grantee_figures.own_figures(self.db, grantee, at_seq=_seq(cut)), cut)
 
     def case_history(
         self,
