@@ -12,6 +12,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from api.problems import MEDIA_TYPE, TITLES, TYPE_BASE
 
 Scope = MutableMapping[str, Any]
@@ -21,11 +23,16 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_JSON_BODY = 1 << 20  # 1 MiB: a command's body is a few hundred bytes
-UPLOAD_PATHS = {"/v1/reconciliations": 10 << 20}  # their route refuses above this itself
+# Their routes refuse above this themselves: the API's, and the dashboard's form.
+UPLOAD_PATHS = {"/v1/reconciliations": 10 << 20, "/ui/reconciliation": 10 << 20}
 
 
-class BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(StarletteHTTPException):
+    """An HTTP error, so that whoever reads the body (FastAPI turns any other error met
+    while reading one into a 400) lets it through as the 413 it is."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"a request body here is at most {limit - 1024} bytes")
 
 
 class BodyLimit:
@@ -49,7 +56,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(limit)
             return message
 
         started = False

@@ -173,7 +173,9 @@ def install(app: FastAPI, pages: Pages | None = None) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        rule = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http")
+        rule = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+            exc.status_code, "http"
+        )
         given = answer(request, exc.status_code, rule, str(exc.detail))
         # The error's own headers, kept: a 405 names the methods the path takes (`Allow`,
         # which RFC 9110 requires of it).

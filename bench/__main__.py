@@ -6,7 +6,16 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench import api_load, append, projections_bench, proofs, report, startup, verify
+from bench import (
+    api_load,
+    append,
+    dashboard_pages,
+    projections_bench,
+    proofs,
+    report,
+    startup,
+    verify,
+)
 from bench.databases import fresh
 from bench.fill import fill
 from ledger.export import export_bundle
@@ -18,7 +27,7 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: append,verify,proofs,projections,startup,api,postgres",
+        help="comma-separated: append,verify,proofs,projections,startup,api,dashboard,postgres",
     )
     parser.add_argument(
         "--api-seconds",
@@ -59,6 +68,8 @@ def main() -> None:
         startup.run(args.entries)
     if "api" not in skip and "postgres" not in skip:
         api_load.run(args.entries, args.api_seconds)
+    if "dashboard" not in skip and "postgres" not in skip:
+        dashboard_pages.run(args.entries)
     print("\nsummary")
     for row in report.ROWS:
         print(row)

@@ -137,19 +137,25 @@ class Balances:
 
 
 class LogIndex:
-    """When each entry was recorded: how an instant becomes a seq for replay."""
+    """When each entry was recorded, of which type, by which organisation: how an
+    instant becomes a seq for replay, and how the inspector's entry browser finds them."""
 
     name = "log_index"
-    version = 2
+    version = 3
     types = None
     tables: tuple[str, ...] = ("log_index",)
 
     def create(self, db: ProjectionDB) -> None:
-        db.execute(f"CREATE TABLE log_index (seq {db.seq_key}, at TEXT NOT NULL)")
+        db.execute(
+            f"CREATE TABLE log_index (seq {db.seq_key}, at TEXT NOT NULL,"
+            " type TEXT NOT NULL, org TEXT NOT NULL)"
+        )
         db.execute("CREATE INDEX log_index_at ON log_index (at)")
+        db.execute("CREATE INDEX log_index_type ON log_index (type, seq)")
+        db.execute("CREATE INDEX log_index_org ON log_index (org, seq)")
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
-        db.insert("log_index", (seq, event["at"]))
+        db.insert("log_index", (seq, event["at"], event["type"], event["org"]))
 
     def digest_queries(self) -> list[str]:
         return ["SELECT * FROM log_index ORDER BY seq"]

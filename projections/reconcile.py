@@ -174,6 +174,7 @@ def reconcile(db: ProjectionDB, payments: list[Payment]) -> Reconciliation:
             "grantee": row["grantee"],
             "ledger_paid_on": row["paid_on"],
             "ledger_amount_cents": int(row["amount_cents"]),
+            "seq": int(row["seq"]),  # the disbursement's entry
         }
         if row["reversed_seq"] is not None:
             out.paid_after_reversal.append(both)
@@ -191,6 +192,7 @@ def reconcile(db: ProjectionDB, payments: list[Payment]) -> Reconciliation:
                     "grantee": row["grantee"],
                     "ledger_paid_on": row["paid_on"],
                     "ledger_amount_cents": int(row["amount_cents"]),
+                    "seq": int(row["seq"]),
                 }
             )
     return out

@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.entry import EntryError, format_instant, parse_instant
-from projections import balances, case_history, grantee_figures, movements, oversight
+from projections import (
+    balances,
+    case_history,
+    grantee_figures,
+    movements,
+    oversight,
+    oversight_detail,
+)
 from projections.reconcile import Payment, Reconciliation, reconcile
 from projections.runner import ProjectionError, Projector
 
@@ -135,6 +142,20 @@ class Reports:
         """A grantee's own participants, consents and services (counts)."""
         cut = self._cut(as_of, at_seq)
         return _resting(grantee_figures.own_figures(self.db, grantee, at_seq=_seq(cut)), cut)
+
+    def days_to_first_service(
+        self, *, suppress: bool, as_of: str | None = None, at_seq: int | None = None
+    ) -> dict[str, Any]:
+        cut = self._cut(as_of, at_seq)
+        found = oversight_detail.days_to_first_service(self.db, at_seq=_seq(cut), suppress=suppress)
+        return _resting(found, cut)
+
+    def accesses(
+        self, *, page: int = 1, as_of: str | None = None, at_seq: int | None = None
+    ) -> dict[str, Any]:
+        """Reads of protected records (oversight's log of them), page by page."""
+        cut = self._cut(as_of, at_seq)
+        return _resting(oversight_detail.accesses(self.db, at_seq=_seq(cut), page=page), cut)
 
     def case_history(
         self,

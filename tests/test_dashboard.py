@@ -4,6 +4,7 @@ API says for the same entry (tests/test_dashboard_browser.py drives a real brows
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,3 +179,47 @@ def test_pages_load_nothing_from_another_site(lite: tuple[Program, dict[str, str
     assert "<svg" in page  # the chart, drawn on the server
     assert not re.search(r"<script", page, re.I)
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_the_oversight_page_is_the_apis_view_suppressed_as_the_api_suppresses_it(
+    lite: tuple[Program, dict[str, str]],
+) -> None:
+    p, participants = lite
+    # CRCL reads one case history: the read is in the log, and in the log of reads.
+    sign_in(p.client, p.tokens["crcl"])
+    form = p.client.get(f"/ui/participants/{participants['irc']}")
+    read = p.client.post(
+        f"/ui/participants/{participants['irc']}",
+        data={"purpose": "civil_rights_review", "csrf": csrf_of(form.text)},
+    )
+    assert read.status_code == 200, read.text
+    for who, suppressed in (("crcl", False), ("oig", False), ("board", True), ("cws", True)):
+        p.client.cookies.clear()
+        sign_in(p.client, p.tokens[who])
+        page = p.client.get("/ui/oversight")
+        assert page.status_code == 200, who
+        api = p.get(who, "/v1/oversight", at_seq=reflected(page.text)).json()
+        assert api["suppressed"] is suppressed
+        shown = re.search(r'data-figure="participants">([^<]*)<', page.text)
+        assert shown and html.unescape(shown.group(1)) == str(api["participants"]), who
+        assert ("&lt;11" in page.text) is suppressed
+        accesses = p.client.get("/ui/accesses")
+        assert accesses.status_code == (403 if suppressed else 200), who
+        if not suppressed:
+            assert "civil_rights_review" in accesses.text and p.people["crcl"] in accesses.text
+    p.client.cookies.clear()
+    sign_in(p.client, p.tokens["irc"])
+    assert p.client.get("/ui/oversight").status_code == 403  # program-wide case figures
+
+
+def test_a_body_too_large_without_a_declared_length_is_a_413_not_a_400(
+    lite: tuple[Program, dict[str, str]],
+) -> None:
+    p, _ = lite
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(64):
+            yield b"x" * (32 << 10)  # 2 MiB in all, streamed with no Content-Length
+
+    api = p.client.post("/v1/awards", content=chunks(), headers=p.headers("board"))
+    assert api.status_code == 413 and api.json()["type"].endswith("/body-too-large")

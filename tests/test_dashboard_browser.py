@@ -146,3 +146,44 @@ def test_a_grantee_sees_its_own_and_not_anothers(
     page.click("text=Sign out")
     page.wait_for_url(re.compile(r"/ui/sign-in$"))
     assert page.goto("/ui/grantee") is not None and page.url.endswith("/ui/sign-in")
+
+
+@pytest.mark.parametrize("who", ["crcl", "board"])
+def test_the_oversight_pages(
+    site: tuple[Program, dict[str, str], str], browser: Browser, who: str
+) -> None:
+    p, _, base = site
+    page = _signed_in(browser, base, p.tokens[who])
+    page.click("nav >> text=Oversight")
+    page.wait_for_url(re.compile(r"/ui/oversight$"))
+    api = _api(base, p.tokens[who], "/v1/oversight", at_seq=_seq(page))
+    assert page.locator('[data-figure="participants"]').inner_text() == str(api["participants"])
+    assert page.locator('[data-figure="services"]').inner_text() == str(
+        api["language_access"]["services"]
+    )
+    _shot(page, f"{who}-oversight")
+    if who == "crcl":
+        page.click("nav >> text=Reads of records")
+        page.wait_for_url(re.compile(r"/ui/accesses$"))
+        _shot(page, f"{who}-accesses")
+
+
+def test_the_fiscal_agent_reconciles_a_payment_file(
+    site: tuple[Program, dict[str, str], str], browser: Browser, tmp_path: Path
+) -> None:
+    p, _, base = site
+    payments = tmp_path / "payments.csv"
+    payments.write_text(
+        "payment_ref,paid_on,amount_cents,payee\n"
+        "PAY-1,2023-02-01,25000000,International Rescue Committee\n"
+        "PAY-2,2023-02-01,9000001,BakerRipley\n"
+        "PAY-77,2023-02-03,4200,Somebody Else\n"
+    )
+    page = _signed_in(browser, base, p.tokens["cws"])
+    page.click("nav >> text=Reconciliation")
+    page.set_input_files("input[type=file]", str(payments))
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_selector('[data-category="matched"]')
+    for category, rows in (("matched", 1), ("mismatched", 1), ("missing_from_ledger", 1)):
+        assert page.locator(f'[data-category="{category}"] tbody tr').count() == rows, category
+    _shot(page, "cws-reconciliation")

@@ -121,9 +121,7 @@ def failed_checks(report: dict[str, Any]) -> set[int]:
     return {c["number"] for c in report["checks"] if c["status"] == "FAIL"}
 
 
-def forge_entry(
-    ledger: Honest, raw: RawDatabase, signer: Signer, actor: str | None = None
-) -> int:
+def forge_entry(ledger: Honest, raw: RawDatabase, signer: Signer, actor: str | None = None) -> int:
     """Append a well-formed entry signed by `signer`, with a correct prev, behind the app's
     back; its actor is the signer's own unless another is named."""
     store = ledger.app.store

@@ -36,14 +36,14 @@ def _svg(chart: Any) -> Markup:
     return Markup(SCRIPT.sub("", chart.render(is_unicode=True)))  # noqa: S704
 
 
-def _base(kind: Any, title: str, **options: Any) -> Any:
+def _base(kind: Any, title: str, *, height: int = 360, **options: Any) -> Any:
     return kind(
         title=title,
         style=STYLE,
         js=[],  # no script from another site (pygal's default fetches its tooltips)
         disable_xml_declaration=True,
         width=900,
-        height=360,
+        height=height,
         explicit_size=False,
         legend_at_bottom=True,
         truncate_legend=40,
@@ -72,7 +72,7 @@ def flows_over_time(flows: dict[str, Any], title: str) -> Markup | None:
 
 def bars(title: str, values: dict[str, int], *, money: bool = False) -> Markup | None:
     """One bar per label; None when there is nothing to draw."""
-    if not values:
+    if not any(values.values()):
         return None
     chart = _base(pygal.HorizontalBar, title, show_legend=False, height=100 + 36 * len(values))
     chart.value_formatter = (lambda v: f"${v:,.2f}") if money else (lambda v: f"{v:,.0f}")

@@ -18,6 +18,7 @@ from api.dashboard.viewer import (
     AsOfDep,
     PageNotFoundError,
     Viewing,
+    bad_as_of,
     permit,
     render,
 )
@@ -62,7 +63,7 @@ def program(request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep
     actor, _ = viewer
     permit(actor, *(r for r in FINANCE_READERS if r != GRANTEE))
     if as_of.error:
-        return _bad_as_of(request, viewer, as_of)
+        return bad_as_of(request, viewer, as_of)
     seq, answer = _balances(ledger, actor, as_of)
     chart = charts.flows_over_time(
         _flows(ledger, as_of, None), "Disbursed and expended to date, by grantee (dollars)"
@@ -92,7 +93,7 @@ def award(
     actor, _ = viewer
     permit(actor, *FINANCE_READERS)
     if as_of.error:
-        return _bad_as_of(request, viewer, as_of)
+        return bad_as_of(request, viewer, as_of)
     seq, answer = _balances(ledger, actor, as_of)
     found = next((a for a in answer["awards"] if a["award_id"] == award_id), None)
     if found is None:  # another grantee's award is as missing as one never made
@@ -118,7 +119,7 @@ def grantee(request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep
     actor, _ = viewer
     permit(actor, GRANTEE)
     if as_of.error:
-        return _bad_as_of(request, viewer, as_of)
+        return bad_as_of(request, viewer, as_of)
     seq, answer = _balances(ledger, actor, as_of)
     with reporting(ledger) as reports:
         figures = reports.grantee_figures(actor.org, **_cut(as_of))
@@ -139,16 +140,4 @@ def grantee(request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep
         figures=figures,
         chart=chart,
         services_chart=services,
-    )
-
-
-def _bad_as_of(request: Request, viewer: Any, as_of: AsOf) -> Response:
-    return render(
-        request,
-        "error.html",
-        viewer=viewer,
-        title="That moment cannot be shown",
-        status=422,
-        as_of=as_of,
-        message=as_of.error,
     )

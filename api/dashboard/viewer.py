@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
@@ -170,5 +170,13 @@ def render(
     return page
 
 
-def to_sign_in(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+def bad_as_of(request: Request, viewer: tuple[Actor, Session], as_of: AsOf) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        viewer=viewer,
+        title="That moment cannot be shown",
+        status=422,
+        as_of=as_of,
+        message=as_of.error,
+    )
