@@ -46,9 +46,7 @@ class SigningKey:
         object.__setattr__(self, "key_id", key_id(public))
 
     @classmethod
-    def generate(
-        cls, holder: str, roles: tuple[str, ...], person: str | None = None
-    ) -> SigningKey:
+    def generate(cls, holder: str, roles: tuple[str, ...], person: str | None = None) -> SigningKey:
         return cls(Ed25519PrivateKey.generate(), holder, roles, person)
 
     def sign(self, data: bytes) -> bytes:
