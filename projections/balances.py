@@ -138,24 +138,41 @@ class Balances:
 
 class LogIndex:
     """When each entry was recorded, of which type, by which organisation: how an
-    instant becomes a seq for replay, and how the inspector's entry browser finds them."""
+    instant becomes a seq for replay, and how the inspector's entry browser finds them.
+    `latest_at` is the latest instant of the entries up to each one (instants may run
+    backwards a little from one entry to the next): what a report as of it rests on."""
 
     name = "log_index"
     version = 3
     types = None
     tables: tuple[str, ...] = ("log_index",)
 
+    def __init__(self) -> None:
+        # latest_at of the last row this process wrote, and its seq: trusted only for the
+        # very next entry (another process, or a batch rolled back, may have moved on).
+        self._last: tuple[int, str] | None = None
+
     def create(self, db: ProjectionDB) -> None:
         db.execute(
             f"CREATE TABLE log_index (seq {db.seq_key}, at TEXT NOT NULL,"
-            " type TEXT NOT NULL, org TEXT NOT NULL)"
+            " type TEXT NOT NULL, org TEXT NOT NULL, latest_at TEXT NOT NULL)"
         )
         db.execute("CREATE INDEX log_index_at ON log_index (at)")
         db.execute("CREATE INDEX log_index_type ON log_index (type, seq)")
         db.execute("CREATE INDEX log_index_org ON log_index (org, seq)")
+        self._last = None
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
-        db.insert("log_index", (seq, event["at"], event["type"], event["org"]))
+        before: str | None = None
+        if self._last is not None and self._last[0] == seq - 1:
+            before = self._last[1]
+        elif seq > 0:
+            rows = db.query("SELECT latest_at FROM log_index WHERE seq = ?", (seq - 1,))
+            before = rows[0]["latest_at"] if rows else None
+        at = event["at"]
+        latest = at if before is None or at > before else before
+        db.insert("log_index", (seq, at, event["type"], event["org"], latest))
+        self._last = (seq, latest)
 
     def digest_queries(self) -> list[str]:
         return ["SELECT * FROM log_index ORDER BY seq"]

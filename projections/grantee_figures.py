@@ -24,11 +24,9 @@ def own_figures(db: ProjectionDB, grantee: str, *, at_seq: int | None = None) ->
         (limit, limit, grantee, limit),
     )[0]
     services = db.query(
-        "SELECT service_type, COUNT(*) AS n FROM ov_services"
-        " WHERE seq < ? AND participant_id IN"
-        " (SELECT participant_id FROM ov_participants WHERE grantee = ? AND seq < ?)"
+        "SELECT service_type, COUNT(*) AS n FROM ov_services WHERE grantee = ? AND seq < ?"
         " GROUP BY service_type ORDER BY service_type",
-        (limit, grantee, limit),
+        (grantee, limit),
     )
     return {
         "grantee": grantee,

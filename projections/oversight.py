@@ -26,7 +26,7 @@ CACHED_PARTICIPANTS = 100_000  # about 100 MB of cached consents at most
 
 class Oversight:
     name = "oversight"
-    version = 3  # 3: each complaint's outcome
+    version = 4  # 3: each complaint's outcome; 4: each service's grantee, indexed
     types = frozenset(
         {
             c.PARTICIPANT_ENROLLED,
@@ -105,8 +105,12 @@ class Oversight:
         db.execute(
             f"CREATE TABLE ov_services (seq {db.seq_key}, participant_id TEXT NOT NULL,"
             " service_type TEXT NOT NULL, delivered_on TEXT NOT NULL,"
-            " in_own_language BIGINT NOT NULL, interpreter BIGINT NOT NULL, finding TEXT)"
+            " in_own_language BIGINT NOT NULL, interpreter BIGINT NOT NULL, finding TEXT,"
+            " grantee TEXT NOT NULL)"
         )
+        # A grantee's own figures (projections.grantee_figures) count by these.
+        db.execute("CREATE INDEX ov_services_grantee ON ov_services (grantee, seq)")
+        db.execute("CREATE INDEX ov_participants_grantee ON ov_participants (grantee, seq)")
         db.execute(
             f"CREATE TABLE ov_referrals (seq {db.seq_key}, participant_id TEXT NOT NULL,"
             " to_kind TEXT NOT NULL, made_on TEXT NOT NULL, released BIGINT NOT NULL)"
@@ -160,6 +164,7 @@ class Oversight:
                     int(own),
                     int(bool(d["interpreter"])),
                     finding,
+                    event["org"],  # the grantee recording it: its own participant's
                 ),
             )
         elif kind == c.REFERRAL_MADE:

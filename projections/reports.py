@@ -90,14 +90,14 @@ class Reports:
         cut at an instant (the last entry recorded by then, of the first `held`) can hold
         entries recorded after that instant: both are counted, not hidden."""
         db = self.db
-        last_at = db.query("SELECT at FROM log_index WHERE seq = ?", (seq,))[0]["at"]
-        latest = db.query("SELECT MAX(at) AS at FROM log_index WHERE seq <= ?", (seq,))
+        row = db.query("SELECT at, latest_at FROM log_index WHERE seq = ?", (seq,))[0]
+        last_at = row["at"]
         basis: dict[str, Any] = {
             "first_seq": 0,
             "last_seq": seq,
             "entries": seq + 1,
             "last_at": last_at,
-            "latest_at": latest[0]["at"],
+            "latest_at": row["latest_at"],
         }
         if instant is not None:
             after = db.query(
