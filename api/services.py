@@ -12,12 +12,15 @@ import gc
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
 from domain.application import CMPPApplication
 from domain.sessions import Sessions
 from domain.tokens import Tokens
+from domain.verification_runs import VerificationRuns
+from ledger.entry import format_instant
 from ledger.errors import UserError
 from projections.commands.runner import CommandRunner
 from projections.commands.spec import Actor
@@ -38,6 +41,8 @@ class Services:
         # Answers kept until the log grows: anything a report counts is an entry, so a
         # new size is all that can change them.
         self._answers: dict[Hashable, tuple[int, Any]] = {}
+        self._verification_lock = threading.Lock()
+        self._verifying: tuple[str, str] | None = None
 
     @property
     def app(self) -> CMPPApplication:
@@ -50,6 +55,50 @@ class Services:
     @cached_property
     def tokens(self) -> Tokens:
         return Tokens(self.system.app.recorder.datastore)  # type: ignore[attr-defined]
+
+    @cached_property
+    def verification_runs(self) -> VerificationRuns:
+        return VerificationRuns(self.system.app.recorder.datastore)  # type: ignore[attr-defined]
+
+    def verifying(self) -> tuple[str, str] | None:
+        """The verification running in this process (started at, by whom), if any."""
+        return self._verifying
+
+    def start_verification(self, by: str) -> bool:
+        """Verify the live log in the background, and record what was found; False if a
+        verification is running already (one at a time: it reads the whole log)."""
+        with self._verification_lock:
+            if self._verifying is not None:
+                return False
+            started = format_instant(datetime.now(UTC))
+            self._verifying = (started, by)
+        threading.Thread(
+            target=self._verify, args=(started, by), name="cmpp-verify", daemon=True
+        ).start()
+        return True
+
+    def _verify(self, started: str, by: str) -> None:
+        try:
+            try:
+                report = self.system.verify().to_json()
+            except (UserError, OSError) as exc:  # said as found, with the run
+                report = {
+                    "verified": False,
+                    "size": 0,
+                    "root": None,
+                    "problems": 1,
+                    "checks": [],
+                    "error": str(exc),
+                }
+            self.verification_runs.record(
+                report,
+                requested_by=by,
+                started_at=started,
+                finished_at=format_instant(datetime.now(UTC)),
+            )
+        finally:
+            with self._verification_lock:
+                self._verifying = None
 
     @cached_property
     def sessions(self) -> Sessions:

@@ -19,6 +19,7 @@ from ledger.entry import EntryError, format_instant, parse_instant
 from projections import (
     balances,
     case_history,
+    entry_index,
     grantee_figures,
     movements,
     oversight,
@@ -156,6 +157,22 @@ class Reports:
         """Reads of protected records (oversight's log of them), page by page."""
         cut = self._cut(as_of, at_seq)
         return _resting(oversight_detail.accesses(self.db, at_seq=_seq(cut), page=page), cut)
+
+    def entries(
+        self,
+        *,
+        event_type: str | None = None,
+        org: str | None = None,
+        before: int | None = None,
+        as_of: str | None = None,
+        at_seq: int | None = None,
+    ) -> dict[str, Any]:
+        """Entries by type and organisation, newest first, a page at a time."""
+        cut = self._cut(as_of, at_seq)
+        found = entry_index.find_entries(
+            self.db, event_type=event_type, org=org, before=before, at_seq=_seq(cut)
+        )
+        return _resting(found, cut)
 
     def case_history(
         self,

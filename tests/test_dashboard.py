@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,3 +224,54 @@ def test_a_body_too_large_without_a_declared_length_is_a_413_not_a_400(
 
     api = p.client.post("/v1/awards", content=chunks(), headers=p.headers("board"))
     assert api.status_code == 413 and api.json()["type"].endswith("/body-too-large")
+
+
+def test_the_inspector_verifies_now_and_the_page_says_when_and_what_was_found(
+    lite: tuple[Program, dict[str, str]],
+) -> None:
+    p, _ = lite
+    sign_in(p.client, p.tokens["oig"])
+    page = p.client.get("/ui/verification")
+    assert page.status_code == 200 and "has not been verified here yet" in page.text
+    checkpoint = p.get("oig", "/v1/checkpoint").json()
+    assert f'data-size="{checkpoint["size"]}"' in page.text and checkpoint["root"] in page.text
+    assert p.client.post("/ui/verification", data={"csrf": "forged"}).status_code == 403
+    started = p.client.post("/ui/verification", data={"csrf": csrf_of(page.text)})
+    assert started.status_code == 200  # back on the page, following the redirect
+    deadline = time.monotonic() + 60
+    while 'data-verdict="' not in (page := p.client.get("/ui/verification")).text:
+        assert time.monotonic() < deadline, "the verification did not finish"
+        time.sleep(0.2)
+    assert 'data-verdict="verified"' in page.text and 'data-earlier="PASS"' in page.text
+    assert p.people["oig"] in page.text  # who asked
+    # The public sees the status, and may not start one.
+    p.client.cookies.clear()
+    sign_in(p.client, p.tokens["public"])
+    public = p.client.get("/ui/verification")
+    assert public.status_code == 200 and 'data-verdict="verified"' in public.text
+    assert "Verify the whole log now" not in public.text
+    assert p.client.post("/ui/verification", data={"csrf": csrf_of(public.text)}).status_code == 403
+    assert p.client.get("/ui/bundle").status_code == 403
+
+
+def test_the_entry_browser_finds_by_type_and_organisation_with_each_signature_checked(
+    lite: tuple[Program, dict[str, str]],
+) -> None:
+    p, _ = lite
+    sign_in(p.client, p.tokens["oig"])
+    found = p.client.get("/ui/entries", params={"type": "funds.DisbursementRecorded"})
+    seqs = [int(s) for s in re.findall(r'data-entry="(\d+)"', found.text)]
+    assert len(seqs) == 2 and seqs == sorted(seqs, reverse=True)
+    assert found.text.count('data-signature="holds"') == 2
+    irc = p.client.get("/ui/entries", params={"org": "org:irc"}).text
+    for seq in re.findall(r'data-entry="(\d+)"', irc):
+        event = read_event(p.system.app.store.read_rows(int(seq), 1)[0][2])  # type: ignore[arg-type]
+        assert event["org"] == "org:irc"
+    below = p.client.get("/ui/entries", params={"before": seqs[0]}).text
+    assert f'data-entry="{seqs[0]}"' not in below and f'data-entry="{seqs[0] - 1}"' in below
+    assert p.client.get("/ui/entries?at=3").text.count("data-entry=") == 4  # entries 0 to 3
+    bundle = p.client.get("/ui/bundle")
+    assert bundle.status_code == 200 and bundle.content[:2] == b"\x1f\x8b"  # gzip
+    p.client.cookies.clear()
+    sign_in(p.client, p.tokens["cws"])
+    assert p.client.get("/ui/entries").status_code == 403

@@ -56,7 +56,7 @@ def _signed_in(browser: Browser, base: str, token: str) -> Page:
     page.focus("#token")  # from the keyboard: type the token, press Enter
     page.keyboard.type(token)
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/ui/(program|grantee)$"))
+    page.wait_for_url(re.compile(r"/ui/(program|grantee|verification)$"))
     return page
 
 
@@ -187,3 +187,45 @@ def test_the_fiscal_agent_reconciles_a_payment_file(
     for category, rows in (("matched", 1), ("mismatched", 1), ("missing_from_ledger", 1)):
         assert page.locator(f'[data-category="{category}"] tbody tr').count() == rows, category
     _shot(page, "cws-reconciliation")
+
+
+def test_the_inspector_verifies_and_browses_entries(
+    site: tuple[Program, dict[str, str], str], browser: Browser
+) -> None:
+    p, _, base = site
+    page = _signed_in(browser, base, p.tokens["oig"])
+    page.click("nav >> text=Verification")
+    checkpoint = _api(base, p.tokens["oig"], "/v1/checkpoint")
+    assert page.locator("[data-size]").get_attribute("data-size") == str(checkpoint["size"])
+    page.click("text=Verify the whole log now")
+    for _ in range(300):  # the verification runs in the background: reload until done
+        if page.locator("[data-verdict]").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    assert page.locator("[data-verdict]").get_attribute("data-verdict") == "verified"
+    assert page.locator("[data-earlier]").get_attribute("data-earlier") == "PASS"
+    _shot(page, "oig-verification")
+    page.click("nav >> text=Entries")
+    page.select_option("#type", "funds.DisbursementRecorded")
+    page.click("text=Find")
+    page.wait_for_url(re.compile(r"type=funds.DisbursementRecorded"))
+    assert page.locator("tr[data-entry]").count() == 2
+    assert page.locator('[data-signature="holds"]').count() == 2
+    _shot(page, "oig-entries")
+
+
+def test_the_public_sees_the_verification_status_and_nothing_else(
+    site: tuple[Program, dict[str, str], str], browser: Browser
+) -> None:
+    p, _, base = site
+    page = browser.new_context(base_url=base).new_page()
+    page.goto("/ui/sign-in")
+    page.fill("#token", p.tokens["public"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/ui/verification$"))
+    assert page.locator("text=Verify the whole log now").count() == 0
+    _shot(page, "public-verification")
+    for path in ("/ui/program", "/ui/oversight", "/ui/entries"):
+        answer = page.goto(path)
+        assert answer is not None and answer.status == 403, path

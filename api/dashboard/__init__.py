@@ -8,7 +8,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.dashboard import cases, entries, finance, oversight, reconciliation, sign_in
+from api.dashboard import (
+    cases,
+    entries,
+    finance,
+    inspector,
+    oversight,
+    reconciliation,
+    sign_in,
+)
 from api.dashboard.viewer import (
     HERE,
     PREFIX,
@@ -39,7 +47,7 @@ def error_page(request: Request, status: int, detail: str) -> Response:
 
 def install(app: FastAPI) -> None:
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")
-    for module in (sign_in, finance, entries, cases, oversight, reconciliation):
+    for module in (sign_in, finance, entries, cases, oversight, reconciliation, inspector):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequiredError)

@@ -96,5 +96,5 @@ def sign_out(
 def home(viewer: Viewing) -> Response:
     """Each person's first page: a grantee's own, everyone else's the program's."""
     actor, _session = viewer
-    where = "grantee" if actor.role == GRANTEE else "program"
+    where = {GRANTEE: "grantee", "public": "verification"}.get(actor.role, "program")
     return RedirectResponse(f"{PREFIX}/{where}", status_code=303)
