@@ -14,7 +14,7 @@ import pytest
 
 from api.dashboard.viewer import dollars
 from ledger.entry import read_event
-from tests.api_support import Program, program
+from tests.api_support import AWARD, Program, program
 from tests.dashboard_support import activity, csrf_of, reflected, sign_in
 
 
@@ -275,3 +275,22 @@ def test_the_entry_browser_finds_by_type_and_organisation_with_each_signature_ch
     p.client.cookies.clear()
     sign_in(p.client, p.tokens["cws"])
     assert p.client.get("/ui/entries").status_code == 403
+
+
+def test_a_table_longer_than_a_screen_is_cut_into_pages_on_the_server(
+    lite: tuple[Program, dict[str, str]],
+) -> None:
+    p, _ = lite
+    for n in range(60):
+        body = {**AWARD, "award_id": f"A-2023-{n:03d}", "amount_cents": 1_000_00}
+        assert p.post("board", "/v1/awards", body).status_code == 201
+    sign_in(p.client, p.tokens["cws"])
+    first = p.client.get("/ui/program").text
+    second = p.client.get("/ui/program", params={"page": 2}).text
+    rows = [re.findall(r'data-award="([^"]+)"', page) for page in (first, second)]
+    assert len(rows[0]) == 50 and len(rows[1]) == 12
+    assert not set(rows[0]) & set(rows[1])
+    assert "Page 1 of 2 (62 awards)" in first and 'href="?page=2" rel="next"' in first
+    beyond = p.client.get("/ui/program", params={"page": 99}).text
+    assert re.findall(r'data-award="([^"]+)"', beyond) == rows[1]  # the last page
+    assert p.client.get("/ui/program", params={"page": 0}).status_code == 422

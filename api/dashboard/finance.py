@@ -16,6 +16,8 @@ from api.dashboard.viewer import (
     PREFIX,
     AsOf,
     AsOfDep,
+    Paged,
+    PageDep,
     PageNotFoundError,
     Viewing,
     bad_as_of,
@@ -59,7 +61,9 @@ def _flows(ledger: Services, as_of: AsOf, grantee: str | None) -> dict[str, Any]
 
 
 @router.get("/program", response_class=HTMLResponse)
-def program(request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep) -> Response:
+def program(
+    request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep, page: PageDep = 1
+) -> Response:
     actor, _ = viewer
     permit(actor, *(r for r in FINANCE_READERS if r != GRANTEE))
     if as_of.error:
@@ -76,6 +80,7 @@ def program(request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep
         seq=seq,
         as_of=as_of,
         balances=answer,
+        awards=Paged(answer["awards"], page),
         chart=chart,
     )
 
@@ -114,7 +119,9 @@ def award(
 
 
 @router.get("/grantee", response_class=HTMLResponse)
-def grantee(request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep) -> Response:
+def grantee(
+    request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep, page: PageDep = 1
+) -> Response:
     """A grantee's own page: its awards, its money over time, its participants' figures."""
     actor, _ = viewer
     permit(actor, GRANTEE)
@@ -136,6 +143,7 @@ def grantee(request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep
         seq=seq,
         as_of=as_of,
         balances=answer,
+        awards=Paged(answer["awards"], page),
         totals=totals,
         figures=figures,
         chart=chart,

@@ -11,7 +11,16 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.auth import LedgerDep
 from api.dashboard import charts
-from api.dashboard.viewer import PREFIX, AsOfDep, Viewing, bad_as_of, permit, render
+from api.dashboard.viewer import (
+    PREFIX,
+    AsOfDep,
+    Paged,
+    PageDep,
+    Viewing,
+    bad_as_of,
+    permit,
+    render,
+)
 from api.routes.reports import reflected_seq, reporting
 from domain.catalogue import FISCAL_AGENT, INSPECTOR, OVERSIGHT
 from ledger.catalogue import BOARD
@@ -31,7 +40,7 @@ def _counts(values: dict[str, Any]) -> dict[str, int]:
 
 @router.get("/oversight", response_class=HTMLResponse)
 def oversight_view(
-    request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep
+    request: Request, ledger: LedgerDep, viewer: Viewing, as_of: AsOfDep, page: PageDep = 1
 ) -> Response:
     actor, _ = viewer
     permit(actor, *VIEWERS)
@@ -44,6 +53,7 @@ def oversight_view(
         waits = reports.days_to_first_service(
             suppress=suppress, as_of=as_of.as_of, at_seq=as_of.at_seq
         )
+    listed = view["services_without_valid_consent"]["listed"]
     language = view["language_access"]
     complaints = view["complaints"]
     return render(
@@ -54,6 +64,7 @@ def oversight_view(
         seq=seq,
         as_of=as_of,
         view=view,
+        invalid_page=None if isinstance(listed, str) else Paged(listed, page),
         waits=waits,
         waits_chart=charts.bars(
             "Participants by days from enrolment to first service",

@@ -136,6 +136,19 @@ def _as_of(
 
 AsOfDep = Annotated[AsOf, Depends(_as_of)]
 
+PAGE_ROWS = 50  # a screen's worth: longer tables are cut into pages on the server
+PageDep = Annotated[int, Query(ge=1, le=1_000_000, description="Page of a long table")]
+
+
+class Paged:
+    """One page of a table's rows, and where it is among them."""
+
+    def __init__(self, rows: list[Any], page: int, size: int = PAGE_ROWS) -> None:
+        self.total = len(rows)
+        self.pages = max(1, -(-self.total // size))
+        self.page = min(max(page, 1), self.pages)
+        self.rows = rows[(self.page - 1) * size : self.page * size]
+
 
 def render(
     request: Request,
