@@ -199,9 +199,10 @@ def _served_run(tmp_path: Path, vault_key: str, *args: str) -> subprocess.Comple
         assert server.stdout is not None
         for line in server.stdout:
             lines.append(line)
-            if line.startswith("OpenAPI docs"):
+            if line.startswith("dashboard"):
                 break
         assert f"http://127.0.0.1:{port}/docs" in "".join(lines), "".join(lines)
+        assert f"http://127.0.0.1:{port}/ui/" in "".join(lines), "".join(lines)
         tokens = {
             words[0]: words[-1]
             for words in (line.split() for line in lines)
@@ -212,6 +213,8 @@ def _served_run(tmp_path: Path, vault_key: str, *args: str) -> subprocess.Comple
         )
         me = _get_when_up(f"http://127.0.0.1:{port}/v1/me", tokens["fiscal_agent"])
         assert me["role"] == "fiscal_agent" and me["org"] == "org:cws"
+        sign_in = httpx.get(f"http://127.0.0.1:{port}/ui/sign-in", timeout=10)
+        assert sign_in.status_code == 200 and 'id="token"' in sign_in.text
     finally:
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=60)

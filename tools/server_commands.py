@@ -151,7 +151,8 @@ def run(
         ledger.log.checkpoint()
         out.print(f"verifier key  {ledger.app.log_verifier_key}")
         _print_demo_tokens(ledger)
-    out.print(f"\nOpenAPI docs  http://{host}:{port}/docs\n")
+    out.print(f"\nOpenAPI docs  http://{host}:{port}/docs")
+    out.print(f"dashboard     http://{host}:{port}/ui/  (sign in with a token above)\n")
     with user_errors():
         serve_api(host, port, 1)
 
