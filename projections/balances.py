@@ -26,7 +26,7 @@ FUNDS_MOVEMENTS = {
 
 class Balances:
     name = "balances"
-    version = 2
+    version = 3  # 3: each movement's day
     types = frozenset({c.APPROPRIATION_RECORDED, c.AWARD_CLOSED, *FUNDS_MOVEMENTS})
     tables: tuple[str, ...] = (
         "bal_appropriations",
@@ -49,7 +49,8 @@ class Balances:
         )
         db.execute(
             f"CREATE TABLE bal_movements (seq {db.seq_key}, award_id TEXT NOT NULL,"
-            " kind TEXT NOT NULL, field TEXT NOT NULL, amount_cents BIGINT NOT NULL)"
+            " kind TEXT NOT NULL, field TEXT NOT NULL, amount_cents BIGINT NOT NULL,"
+            " on_date TEXT NOT NULL)"
         )
         db.execute("CREATE INDEX bal_movements_award ON bal_movements (award_id, seq)")
         db.execute(
@@ -101,10 +102,11 @@ class Balances:
             )
         field = FUNDS_MOVEMENTS[kind]
         amount = self._amount(db, kind, d)
-        db.insert(
-            "bal_movements",
-            (seq, d["award_id"], kind, field, amount),
-        )
+        # The day the money moved (paid, spent, received), where the event says; else
+        # the day it was recorded (an amendment, a reversal).
+        on = c.CATALOGUE[kind].on
+        on_date = str(d[on]) if on else str(event["at"])[:10]
+        db.insert("bal_movements", (seq, d["award_id"], kind, field, amount, on_date))
         if kind == c.DISBURSEMENT_REVERSED:
             db.execute(
                 "UPDATE bal_disbursements SET reversed_seq = ?"

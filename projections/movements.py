@@ -29,7 +29,7 @@ def award_movements(
         (award_id, limit),
     )[0]["n"]
     rows = db.query(
-        "SELECT m.seq, m.kind, m.field, m.amount_cents, l.at FROM bal_movements m"
+        "SELECT m.seq, m.kind, m.field, m.amount_cents, m.on_date, l.at FROM bal_movements m"
         " JOIN log_index l ON l.seq = m.seq WHERE m.award_id = ? AND m.seq < ?"
         " ORDER BY m.seq DESC LIMIT ? OFFSET ?",
         (award_id, limit, PAGE_SIZE, (max(page, 1) - 1) * PAGE_SIZE),
@@ -45,6 +45,7 @@ def award_movements(
                 "kind": r["kind"],
                 "field": r["field"],
                 "amount": int(r["amount_cents"]),
+                "on": r["on_date"],
                 "recorded_at": r["at"],
             }
             for r in rows
@@ -55,19 +56,19 @@ def award_movements(
 def monthly_flows(
     db: ProjectionDB, *, at_seq: int | None = None, grantee: str | None = None
 ) -> dict[str, Any]:
-    """Per grantee, per month the entries were recorded: cents disbursed (net of
-    reversals and refunds) and expended; `grantee` keeps to one."""
+    """Per grantee, per month the money moved (paid, spent, received): cents disbursed
+    (net of reversals and refunds) and expended; `grantee` keeps to one."""
     where = "m.seq < ?"
     args: list[Any] = [_limit(at_seq)]
     if grantee is not None:
         where += " AND a.grantee = ?"
         args.append(grantee)
     rows = db.query(
-        "SELECT a.grantee, SUBSTR(l.at, 1, 7) AS month, m.field,"  # noqa: S608
+        "SELECT a.grantee, SUBSTR(m.on_date, 1, 7) AS month, m.field,"  # noqa: S608
         " SUM(m.amount_cents) AS cents FROM bal_movements m"
-        " JOIN bal_awards a ON a.award_id = m.award_id JOIN log_index l ON l.seq = m.seq"
+        " JOIN bal_awards a ON a.award_id = m.award_id"
         f" WHERE {where} AND m.field IN ('disbursed', 'reversed', 'refunded', 'expended')"
-        " GROUP BY a.grantee, SUBSTR(l.at, 1, 7), m.field ORDER BY month",
+        " GROUP BY a.grantee, SUBSTR(m.on_date, 1, 7), m.field ORDER BY month",
         tuple(args),
     )
     flows: dict[str, dict[str, dict[str, int]]] = {}
