@@ -22,6 +22,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+PAGES = "/ui/"  # the dashboard's: its errors are pages (api.problems)
 MAX_JSON_BODY = 1 << 20  # 1 MiB: a command's body is a few hundred bytes
 # Their routes refuse above this themselves: the API's, and the dashboard's form.
 UPLOAD_PATHS = {"/v1/reconciliations": 10 << 20, "/ui/reconciliation": 10 << 20}
@@ -45,13 +46,16 @@ class BodyLimit:
             return
         limit = UPLOAD_PATHS.get(scope.get("path", ""), MAX_JSON_BODY) + 1024
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        refused = declared is not None and (not declared.isdigit() or int(declared) > limit)
+        if refused and not str(scope.get("path", "")).startswith(PAGES):
             await _refuse(scope, send, limit)
             return
         seen = 0
 
         async def counted() -> Message:
             nonlocal seen
+            if refused:  # a page: refused by the app as it reads, so with a page
+                raise BodyTooLargeError(limit)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))

@@ -16,6 +16,7 @@ from api.dashboard.viewer import (
     AsOfDep,
     PageNotFoundError,
     Viewing,
+    bad_as_of,
     check_csrf,
     permit,
     render,
@@ -40,16 +41,23 @@ def _visible(ledger: Services, actor: Actor, participant_id: str) -> None:
 
 @router.get("/participants/{participant_id}", response_class=HTMLResponse)
 def participant(
-    request: Request, ledger: LedgerDep, viewer: Viewing, participant_id: ParticipantId
+    request: Request,
+    ledger: LedgerDep,
+    viewer: Viewing,
+    as_of: AsOfDep,
+    participant_id: ParticipantId,
 ) -> Response:
     actor, _ = viewer
     permit(actor, *CASE_READERS)
     _visible(ledger, actor, participant_id)
+    if as_of.error:
+        return bad_as_of(request, viewer, as_of)
     return render(
         request,
         "participant_purpose.html",
         viewer=viewer,
         title=f"Participant {participant_id}",
+        as_of=as_of,  # carried to the read
         participant_id=participant_id,
         purposes=ACCESS_PURPOSES,
     )
@@ -70,6 +78,8 @@ def participant_history(
     permit(actor, *CASE_READERS)
     check_csrf(session, csrf)
     _visible(ledger, actor, participant_id)
+    if as_of.error:  # refused before the read is recorded
+        return bad_as_of(request, viewer, as_of)
     page = Response()
     history = get_case_history(
         participant_id=participant_id,

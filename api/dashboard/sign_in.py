@@ -52,7 +52,13 @@ def sign_in(
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), form_token.encode()):
         return _refused(request, "The form has expired: sign in again.", 403)
-    opened = ledger.sessions.open(token.strip())
+    # Only a token whose holder may act now opens a session (a revoked key or a
+    # suspended person may still have a token in force).
+    holder = ledger.tokens.holder(token.strip())
+    actor = None
+    if holder is not None:
+        actor = ledger.actor(holder, ledger.app.confirmed_log().keys_changed)
+    opened = ledger.sessions.open(token.strip()) if actor is not None else None
     if opened is None:
         return _refused(request, REFUSED_SIGN_IN, 401)
     session_id, _session = opened
