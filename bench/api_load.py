@@ -268,14 +268,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], logfile: Path) -> Iterator[tuple[str, int]]:
-    """`cmpp serve --workers 2` until the block ends (SIGTERM); yields its URL and pid."""
+def server_process(env: dict[str, str], logfile: Path, workers: int) -> Iterator[tuple[str, int]]:
+    """`cmpp serve --workers N` until the block ends (SIGTERM), its output to `logfile`;
+    yields its URL and pid once it answers /readyz."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmpp = str(Path(sys.executable).parent / "cmpp")
     with logfile.open("wb") as log:
         server = subprocess.Popen(
-            [cmpp, "serve", "--port", str(port), "--workers", "2"],
+            [cmpp, "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -284,15 +285,6 @@ def serving(env: dict[str, str], logfile: Path) -> Iterator[tuple[str, int]]:
         start = time.perf_counter()
         wait_ready(base, server, logfile)
         print(f"  server ready in {time.perf_counter() - start:.1f} s (replay of the log)")
-        # Each worker replays on its first request: ask both, on fresh connections at
-        # once (the kernel hands each to either worker), until all are answered 200.
-        ready = partial(httpx.get, f"{base}/readyz", timeout=READY_TIMEOUT)
-        with ThreadPoolExecutor(8) as pool:
-            asked = [pool.submit(ready) for _ in range(8)]
-            if any(a.result().status_code != 200 for a in asked):
-                raise RuntimeError("a server worker is not ready")
-        print(f"  both workers answer after {time.perf_counter() - start:.1f} s", flush=True)
-        report.absolute("api: server ready (first start)", time.perf_counter() - start, "s", "—")
         yield base, server.pid
     finally:
         server.send_signal(signal.SIGTERM)
@@ -302,6 +294,24 @@ def serving(env: dict[str, str], logfile: Path) -> Iterator[tuple[str, int]]:
             server.kill()
             server.wait()
             raise RuntimeError("the server did not stop within 60 s of SIGTERM") from None
+
+
+@contextmanager
+def serving(env: dict[str, str], logfile: Path) -> Iterator[tuple[str, int]]:
+    """`cmpp serve --workers 2` until the block ends; yields its URL and pid once both
+    workers answer."""
+    start = time.perf_counter()
+    with server_process(env, logfile, workers=2) as (base, pid):
+        # Each worker replays on its first request: ask both, on fresh connections at
+        # once (the kernel hands each to either worker), until all are answered 200.
+        ready = partial(httpx.get, f"{base}/readyz", timeout=READY_TIMEOUT)
+        with ThreadPoolExecutor(8) as pool:
+            asked = [pool.submit(ready) for _ in range(8)]
+            if any(a.result().status_code != 200 for a in asked):
+                raise RuntimeError("a server worker is not ready")
+        print(f"  both workers answer after {time.perf_counter() - start:.1f} s", flush=True)
+        report.absolute("api: server ready (first start)", time.perf_counter() - start, "s", "—")
+        yield base, pid
 
 
 def wait_ready(base: str, server: subprocess.Popen[bytes], logfile: Path) -> None:

@@ -19,9 +19,6 @@ from __future__ import annotations
 import gc
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +30,7 @@ from typing import Any
 import httpx
 
 from bench import report
-from bench.api_load import TOKEN_LIFETIME, free_port, percentile, server_env, wait_ready
+from bench.api_load import TOKEN_LIFETIME, percentile, server_env, server_process
 from bench.databases import fresh
 from bench.demo_log import fill_demo_log
 from domain.catalogue import FISCAL_AGENT, GRANTEE
@@ -71,32 +68,10 @@ class Page:
 
 @contextmanager
 def serving(env: dict[str, str], logfile: Path) -> Iterator[str]:
-    """`cmpp serve --workers 1` until the block ends (SIGTERM); yields its URL. One worker:
-    a person's pages are asked one at a time, so a second would only be replaying."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cmpp = str(Path(sys.executable).parent / "cmpp")
-    with logfile.open("wb") as log:
-        server = subprocess.Popen(
-            [cmpp, "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        start = time.perf_counter()
-        wait_ready(base, server, logfile)
-        ready = time.perf_counter() - start
-        print(f"  server ready in {ready:.1f} s (replay of the log)", flush=True)
+    """`cmpp serve --workers 1` until the block ends; yields its URL. One worker: a
+    person's pages are asked one at a time, so a second would only be replaying."""
+    with server_process(env, logfile, workers=1) as (base, _pid):
         yield base
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-            raise RuntimeError("the server did not stop within 60 s of SIGTERM") from None
 
 
 class AccessLog:

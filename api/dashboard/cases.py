@@ -54,10 +54,15 @@ def participant(
         return bad_as_of(request, viewer, as_of)
     return render(
         request,
-        "participant_purpose.html",
+        "purpose.html",
         viewer=viewer,
         title=f"Participant {participant_id}",
         as_of=as_of,  # carried to the read
+        explanation="A participant's case history is protected. It is shown for a stated "
+        "purpose, and the read (who, when, why, which fields) is recorded in the log "
+        "before anything is shown.",
+        action=f"{PREFIX}/participants/{participant_id}{as_of.query()}",
+        button="Read the case history",
         participant_id=participant_id,
         purposes=ACCESS_PURPOSES,
     )

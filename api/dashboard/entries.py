@@ -40,10 +40,13 @@ def _shown(
         if exc.rule == "purpose-required":
             return render(
                 request,
-                "entry_purpose.html",
+                "purpose.html",
                 viewer=viewer,
                 title=f"Entry {seq}",
-                entry_seq=seq,
+                explanation=f"Entry {seq} is part of a participant's case history. It is "
+                "shown for a stated purpose, and the read is recorded in the log.",
+                action=f"{PREFIX}/entries/{seq}",
+                button="Read the entry",
                 purposes=ACCESS_PURPOSES,
             )
         if exc.status == 404:
