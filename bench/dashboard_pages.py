@@ -33,7 +33,7 @@ from bench import report
 from bench.api_load import TOKEN_LIFETIME, percentile, server_env, server_process
 from bench.databases import fresh
 from bench.demo_log import fill_demo_log
-from domain.catalogue import FISCAL_AGENT, GRANTEE
+from domain.catalogue import FISCAL_AGENT, GRANTEE, INSPECTOR, OVERSIGHT
 from domain.errors import DomainError
 from domain.tokens import Tokens
 from ledger.catalogue import BOARD
@@ -45,6 +45,8 @@ SAMPLES = 50
 GOAL = "≤ 300 ms"
 AGENT_ORG = "org:cws"
 BOARD_ORG = "org:board"
+OVERSIGHT_ORG = "org:crcl"
+INSPECTOR_ORG = "org:dhs-oig"
 GRANTEE_ORG = "org:irc"  # one of bench.demo_log.GRANTEES: it has an award, A-irc
 LOG_WAIT = 10.0  # seconds for the server's access log lines to be written
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
@@ -128,12 +130,19 @@ def people(system: System) -> dict[str, tuple[str, str]]:
         organisation_kind(system, BOARD_ORG)
     except DomainError:  # the demo log registers the fiscal agent and grantees only
         system.app.register_organisation(root, org_id=BOARD_ORG, name="Board", kind=BOARD)
+    for org, kind in ((OVERSIGHT_ORG, OVERSIGHT), (INSPECTOR_ORG, INSPECTOR)):
+        try:
+            organisation_kind(system, org)
+        except DomainError:
+            system.app.register_organisation(root, org_id=org, name=org, kind=kind)
     tokens = Tokens(system.app.recorder.datastore)  # type: ignore[attr-defined]
     made = {}
     for who, org, role in (
         ("agent", AGENT_ORG, FISCAL_AGENT),
         ("board", BOARD_ORG, BOARD),
         ("grantee", GRANTEE_ORG, GRANTEE),
+        ("crcl", OVERSIGHT_ORG, OVERSIGHT),
+        ("inspector", INSPECTOR_ORG, INSPECTOR),
     ):
         person = add_person(system, root, new_person(org, role), {"name": f"Bench {who}"})
         made[who] = person.person_id, tokens.issue(person.person_id, TOKEN_LIFETIME).token
@@ -256,6 +265,7 @@ def pages(
         made["board"],
         made["grantee"],
     )
+    (crcl_id, crcl), (inspector_id, inspector) = made["crcl"], made["inspector"]
     with httpx.Client(base_url=base, timeout=120.0) as plain:
         answer = plain.get("/v1/balances", headers={"Authorization": f"Bearer {agent}"})
         answer.raise_for_status()
@@ -266,8 +276,8 @@ def pages(
             raise RuntimeError(f"{GRANTEE_ORG} has no award in the demo: {sorted(grantees)}")
         award = next(a["award_id"] for a in balances["awards"] if a["grantee"] == GRANTEE_ORG)
         with phase("signing in (the form, its CSRF token and cookie)", took):
-            clients = [signed_in(base, token) for token in (agent, board, grantee)]
-        as_agent, as_board, as_grantee = clients
+            clients = [signed_in(base, token) for token in (agent, board, grantee, crcl, inspector)]
+        as_agent, as_board, as_grantee, as_crcl, as_inspector = clients
         try:
             wanted = [
                 health,
@@ -279,6 +289,17 @@ def pages(
                      as_grantee, ""),
                 Page(f"GET /ui/program?at={middle:,} (board)", f"/ui/program?at={middle}",
                      "/ui/program", board_id, as_board, str(middle)),
+                Page("GET /ui/oversight (oversight)", "/ui/oversight", "/ui/oversight",
+                     crcl_id, as_crcl, ""),
+                Page("GET /ui/accesses (oversight)", "/ui/accesses", "/ui/accesses",
+                     crcl_id, as_crcl, ""),
+                Page("GET /ui/entries (inspector)", "/ui/entries", "/ui/entries",
+                     inspector_id, as_inspector, ""),
+                Page("GET /ui/entries?type=funds.ExpenditureReported (inspector)",
+                     "/ui/entries?type=funds.ExpenditureReported", "/ui/entries",
+                     inspector_id, as_inspector, ""),
+                Page("GET /ui/verification (inspector)", "/ui/verification",
+                     "/ui/verification", inspector_id, as_inspector, ""),
             ]  # fmt: skip
             for page in wanted:
                 with phase(f"{page.name}: {WARMUP} warm-up, then {SAMPLES} one at a time", took):
