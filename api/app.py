@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import dashboard, problems
+from api import problems
 from api.access_log import AccessLog
 from api.body_limit import BodyLimit
+from api.dashboard import site as dashboard
 from api.routes import cases, funds, health, keys, log, people, prepared, reports
 from api.services import Services
 from projections.settings import Settings
