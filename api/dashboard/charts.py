@@ -57,7 +57,15 @@ def flows_over_time(flows: dict[str, Any], title: str) -> Markup | None:
     months: list[str] = flows["months"]
     if not months:
         return None
-    chart = _base(pygal.Line, title, x_label_rotation=30, show_dots=len(months) < 40)
+    chart = _base(
+        pygal.Line,
+        title,
+        x_label_rotation=30,
+        show_dots=len(months) < 40,
+        # About eight month labels however long the program: the rest only ticked.
+        show_minor_x_labels=False,
+        x_labels_major_every=max(1, len(months) // 8),
+    )
     chart.x_labels = months
     chart.value_formatter = lambda v: f"${v:,.0f}"
     for grantee, per_month in sorted(flows["grantees"].items()):
