@@ -411,12 +411,14 @@ def test_anothers_award_participant_or_entry_is_byte_for_byte_a_missing_one(
         )
     seq = str(names["baker_case"])
     assert len(seq) == 2
-    _same_but_for(irc.get(f"/ui/entries/{seq}"), irc.get("/ui/entries/99"), seq, "99")
+    # The seq as the message says it: bare digits could stand in a person's random id too.
+    said, missing = f"entry {seq} ", "entry 99 "
+    _same_but_for(irc.get(f"/ui/entries/{seq}"), irc.get("/ui/entries/99"), said, missing)
     _same_but_for(
         irc.post(f"/ui/entries/{seq}", data={"purpose": "audit", "csrf": csrf}),
         irc.post("/ui/entries/99", data={"purpose": "audit", "csrf": csrf}),
-        seq,
-        "99",
+        said,
+        missing,
     )
     assert size(p) == before  # nothing of BakerRipley's was read, so nothing recorded
 
