@@ -111,18 +111,20 @@ HEADINGS = {
 }
 
 
-def _form(request: Request, viewer: Any, error: str | None = None, status: int = 200) -> Response:
+def _page(request: Request, viewer: Any, **context: Any) -> Response:
     return render(
         request,
         "reconciliation.html",
         viewer=viewer,
         title=TITLE,
-        status=status,
         as_of_control=False,  # a reconciliation is of now
-        error=error,
-        result=None,
         max_mib=MAX_UPLOAD_BYTES >> 20,
+        **context,
     )
+
+
+def _form(request: Request, viewer: Any, error: str | None = None, status: int = 200) -> Response:
+    return _page(request, viewer, status=status, error=error, result=None)
 
 
 def _drawn(answer: dict[str, Any], category: Category) -> dict[str, Any]:
@@ -183,16 +185,12 @@ def reconciliation(
         answer = reports.reconcile(payments).to_json()
         seq = ledger.projected_seq()
     categories = [_drawn(answer, category) for category in CATEGORIES]
-    return render(
+    return _page(
         request,
-        "reconciliation.html",
-        viewer=viewer,
-        title=TITLE,
+        viewer,
         seq=seq,
-        as_of_control=False,  # a reconciliation is of now
         error=None,
         result={"clean": answer["clean"], "categories": categories},
         filename=file.filename or "the file",
         payments=len(payments),
-        max_mib=MAX_UPLOAD_BYTES >> 20,
     )
