@@ -234,13 +234,24 @@ def run(entries: int) -> None:
             system.reports.caught_up()
         size = system.app.store.head().size
         middle = size // 2
+        # An entry anyone entitled may open without a purpose: a disbursement, mid-log.
+        disbursed = system.reports.db.query(
+            "SELECT MIN(seq) AS seq FROM log_index WHERE type = ? AND seq >= ?",
+            ("funds.DisbursementRecorded", middle),
+        )[0]["seq"]
         gc.collect()
         gc.freeze()
         server_log = system.settings.data_dir / "dashboard-server.log"
         try:
             with serving(server_env(system.settings), server_log) as base:
                 pages(
-                    base, made=made, size=size, middle=middle, log=AccessLog(server_log), took=took
+                    base,
+                    made=made,
+                    size=size,
+                    middle=middle,
+                    entry=int(disbursed),
+                    log=AccessLog(server_log),
+                    took=took,
                 )
             said = server_log.read_text(errors="replace").splitlines()
             for line in [line for line in said if not line.startswith(("INFO", " ", "{"))][:10]:
@@ -257,6 +268,7 @@ def pages(
     made: dict[str, tuple[str, str]],
     size: int,
     middle: int,
+    entry: int,
     log: AccessLog,
     took: dict[str, float],
 ) -> None:
@@ -291,6 +303,8 @@ def pages(
                      "/ui/program", board_id, as_board, str(middle)),
                 Page("GET /ui/oversight (oversight)", "/ui/oversight", "/ui/oversight",
                      crcl_id, as_crcl, ""),
+                Page(f"GET /ui/oversight?at={middle:,} (oversight)", f"/ui/oversight?at={middle}",
+                     "/ui/oversight", crcl_id, as_crcl, str(middle)),
                 Page("GET /ui/accesses (oversight)", "/ui/accesses", "/ui/accesses",
                      crcl_id, as_crcl, ""),
                 Page("GET /ui/entries (inspector)", "/ui/entries", "/ui/entries",
@@ -298,6 +312,10 @@ def pages(
                 Page("GET /ui/entries?type=funds.ExpenditureReported (inspector)",
                      "/ui/entries?type=funds.ExpenditureReported", "/ui/entries",
                      inspector_id, as_inspector, ""),
+                Page(f"GET /ui/entries/{entry:,} (inspector)", f"/ui/entries/{entry}",
+                     "/ui/entries/{seq}", inspector_id, as_inspector, ""),
+                Page("GET /ui/reconciliation (fiscal agent)", "/ui/reconciliation",
+                     "/ui/reconciliation", agent_id, as_agent, ""),
                 Page("GET /ui/verification (inspector)", "/ui/verification",
                      "/ui/verification", inspector_id, as_inspector, ""),
             ]  # fmt: skip

@@ -9,8 +9,8 @@ Counts from 1 to 10 are suppressed whenever the view leaves the oversight role.
 from __future__ import annotations
 
 import json
-import statistics
-from collections import Counter, defaultdict
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -18,15 +18,26 @@ from domain import catalogue as c
 from domain.consents import EXPIRED, IN_FORCE, WITHDRAWN
 from projections import consents
 from projections.db import ProjectionDB
+from projections.oversight_tally import DIMENSIONS, median, tally_at
 
 SMALL_CELL = 11  # counts below this (and above zero) are suppressed outside oversight
-DIMENSIONS = ("age_band", "gender", "nationality", "language")
 CACHED_PARTICIPANTS = 100_000  # about 100 MB of cached consents at most
+TALLY_EVERY = 5_000  # entries of the log between two kept tallies: a view adds fewer rows
+
+
+@dataclass(slots=True)
+class _Person:
+    """What classifying a participant's services needs, kept while projecting."""
+
+    language: str
+    enrolled_on: str
+    reached: set[str]  # milestones recorded: consent, service, referral, withdrew
 
 
 class Oversight:
     name = "oversight"
-    version = 4  # 3: each complaint's outcome; 4: each service's grantee, indexed
+    # 3: each complaint's outcome; 4: each service's grantee, indexed; 5: milestones, tallies
+    version = 5
     types = frozenset(
         {
             c.PARTICIPANT_ENROLLED,
@@ -46,32 +57,54 @@ class Oversight:
         "ov_referrals",
         "ov_complaints",
         "ov_accesses",
+        "ov_milestones",
+        "ov_tallies",
     )
 
     def __init__(self) -> None:
-        # Each service needs its participant's language and consents: keep them at hand
-        # rather than query for every service. Dropped whenever a batch rolls back.
-        self._language: dict[str, str] = {}
+        # Each service needs its participant's language, enrolment and consents: keep them
+        # at hand rather than query for every service. Dropped whenever a batch rolls back.
+        self._people: dict[str, _Person] = {}
         self._consents: dict[str, list[consents.Consent]] = {}
+        self._last_tally: int | None = None
 
     def forget(self) -> None:
-        self._language.clear()
+        self._people.clear()
         self._consents.clear()
+        self._last_tally = None
 
     def _make_room(self) -> None:
         # The tables hold everything, so the caches may be dropped at any moment:
         # dropping them when full keeps a worker's memory bounded on any log.
-        if len(self._language) >= CACHED_PARTICIPANTS or len(self._consents) >= CACHED_PARTICIPANTS:
-            self.forget()
+        if len(self._people) >= CACHED_PARTICIPANTS or len(self._consents) >= CACHED_PARTICIPANTS:
+            self._people.clear()
+            self._consents.clear()
 
-    def _language_of(self, db: ProjectionDB, pid: str) -> str | None:
-        if pid not in self._language:
-            rows = db.query("SELECT language FROM ov_participants WHERE participant_id = ?", (pid,))
+    def _person(self, db: ProjectionDB, pid: str) -> _Person | None:
+        person = self._people.get(pid)
+        if person is None:
+            rows = db.query(
+                "SELECT language, enrolled_on FROM ov_participants WHERE participant_id = ?",
+                (pid,),
+            )
             if not rows:
                 return None
+            reached = db.query(
+                "SELECT milestone FROM ov_milestones WHERE participant_id = ?", (pid,)
+            )
             self._make_room()
-            self._language[pid] = rows[0]["language"]
-        return self._language[pid]
+            person = self._people[pid] = _Person(
+                rows[0]["language"], rows[0]["enrolled_on"], {r["milestone"] for r in reached}
+            )
+        return person
+
+    def _reach(self, db: ProjectionDB, seq: int, pid: str, milestone: str, on: str) -> None:
+        """Record a participant's first consent, service, referral or withdrawal."""
+        person = self._person(db, pid)
+        if person is None or milestone in person.reached:
+            return
+        person.reached.add(milestone)
+        db.insert("ov_milestones", (seq, pid, milestone, _days(person.enrolled_on, on)))
 
     def _known_consents(self, db: ProjectionDB, pid: str) -> list[consents.Consent]:
         known = self._consents.get(pid)
@@ -118,12 +151,27 @@ class Oversight:
         db.execute(
             "CREATE TABLE ov_complaints (complaint_id TEXT PRIMARY KEY, participant_id TEXT,"
             " category TEXT NOT NULL, filed_on TEXT NOT NULL, seq BIGINT NOT NULL,"
-            " resolved_on TEXT, resolved_seq BIGINT, outcome TEXT)"
+            " resolved_on TEXT, resolved_seq BIGINT, outcome TEXT, resolution_days BIGINT)"
         )
         db.execute(
             f"CREATE TABLE ov_accesses (seq {db.seq_key}, actor TEXT NOT NULL,"
             " purpose TEXT NOT NULL, participants BIGINT NOT NULL, fields TEXT NOT NULL)"
         )
+        # At most one milestone per entry: an entry is about one participant.
+        db.execute(
+            f"CREATE TABLE ov_milestones (seq {db.seq_key}, participant_id TEXT NOT NULL,"
+            " milestone TEXT NOT NULL, days BIGINT NOT NULL)"
+        )
+        db.execute(f"CREATE TABLE ov_tallies (seq {db.seq_key}, tally TEXT NOT NULL)")
+        # A view reads the rows after its kept tally by seq, and lists findings by seq.
+        db.execute("CREATE INDEX ov_participants_seq ON ov_participants (seq)")
+        db.execute("CREATE INDEX ov_milestones_participant ON ov_milestones (participant_id)")
+        db.execute("CREATE INDEX ov_complaints_seq ON ov_complaints (seq)")
+        db.execute("CREATE INDEX ov_complaints_resolved ON ov_complaints (resolved_seq)")
+        db.execute(
+            "CREATE INDEX ov_services_findings ON ov_services (seq) WHERE finding IS NOT NULL"
+        )
+        db.execute("CREATE INDEX ov_referrals_unreleased ON ov_referrals (seq) WHERE released = 0")
 
     def apply(self, db: ProjectionDB, seq: int, event: dict[str, Any]) -> None:
         kind, d = event["type"], event["data"]
@@ -142,13 +190,18 @@ class Oversight:
                 ),
             )
             self._make_room()
-            self._language[d["participant_id"]] = d["language"]
+            self._people[d["participant_id"]] = _Person(d["language"], d["enrolled_on"], set())
             self._consents[d["participant_id"]] = []
         elif kind in (c.CONSENT_GIVEN, c.CONSENT_WITHDRAWN):
             consents.record(db, "ov_consents", seq, event)
             self._remember_consent(seq, event)
+            if kind == c.CONSENT_GIVEN:
+                self._reach(db, seq, d["participant_id"], "consent", d["given_on"])
+            else:
+                self._reach(db, seq, d["participant_id"], "withdrew", d["withdrawn_on"])
         elif kind == c.SERVICE_DELIVERED:
-            own = self._language_of(db, d["participant_id"]) == d["language"]
+            person = self._person(db, d["participant_id"])
+            own = person is not None and person.language == d["language"]
             finding = _service_finding(
                 self._known_consents(db, d["participant_id"]),
                 d["service_type"],
@@ -167,6 +220,7 @@ class Oversight:
                     event["org"],  # the grantee recording it: its own participant's
                 ),
             )
+            self._reach(db, seq, d["participant_id"], "service", d["delivered_on"])
         elif kind == c.REFERRAL_MADE:
             released = _released(
                 self._known_consents(db, d["participant_id"]),
@@ -178,6 +232,7 @@ class Oversight:
                 "ov_referrals",
                 (seq, d["participant_id"], d["to_kind"], d["made_on"], int(released)),
             )
+            self._reach(db, seq, d["participant_id"], "referral", d["made_on"])
         elif kind == c.COMPLAINT_FILED:
             db.insert(
                 "ov_complaints",
@@ -190,13 +245,18 @@ class Oversight:
                     None,  # resolved_on
                     None,  # resolved_seq
                     None,  # outcome
+                    None,  # resolution_days
                 ),
             )
         elif kind == c.COMPLAINT_RESOLVED:
+            filed = db.query(
+                "SELECT filed_on FROM ov_complaints WHERE complaint_id = ?", (d["complaint_id"],)
+            )
+            days = _days(filed[0]["filed_on"], d["resolved_on"]) if filed else None
             db.execute(
-                "UPDATE ov_complaints SET resolved_on = ?, resolved_seq = ?, outcome = ?"
-                " WHERE complaint_id = ?",
-                (d["resolved_on"], seq, d["outcome"], d["complaint_id"]),
+                "UPDATE ov_complaints SET resolved_on = ?, resolved_seq = ?, outcome = ?,"
+                " resolution_days = ? WHERE complaint_id = ?",
+                (d["resolved_on"], seq, d["outcome"], days, d["complaint_id"]),
             )
         elif kind == c.RECORDS_ACCESSED:
             db.insert(
@@ -209,10 +269,25 @@ class Oversight:
                     json.dumps(sorted(d["fields"])),
                 ),
             )
+        self._keep_tally(db, seq)
+
+    def _keep_tally(self, db: ProjectionDB, seq: int) -> None:
+        """Every TALLY_EVERY entries or more, keep the tally as of this one. Where tallies
+        are kept depends on the log alone, so a rebuilt projection keeps the same ones."""
+        if self._last_tally is None:
+            kept = db.query("SELECT MAX(seq) AS seq FROM ov_tallies")
+            self._last_tally = -1 if kept[0]["seq"] is None else int(kept[0]["seq"])
+        if seq - self._last_tally >= TALLY_EVERY:
+            db.insert("ov_tallies", (seq, tally_at(db, seq + 1).to_json()))
+            self._last_tally = seq
 
     def digest_queries(self) -> list[str]:
         # Column 1 (or 1 and 2) is each table's key, so the order is total.
         return [f"SELECT * FROM {t} ORDER BY 1, 2" for t in self.tables]  # noqa: S608
+
+
+def _days(start: str, end: str) -> int:
+    return (date.fromisoformat(end) - date.fromisoformat(start)).days
 
 
 def _service_finding(known: list[consents.Consent], service_type: str, on: str) -> str | None:
@@ -237,143 +312,100 @@ def _released(known: list[consents.Consent], consent_id: str, to_kind: str, on: 
     )
 
 
-def _median_days(pairs: list[tuple[str, str]]) -> float | None:
-    days = [(date.fromisoformat(b) - date.fromisoformat(a)).days for a, b in pairs]
-    return statistics.median(days) if days else None
-
-
 def report(
     db: ProjectionDB, *, at_seq: int | None = None, suppress: bool = False
 ) -> dict[str, Any]:
     """The oversight view once entry `at_seq` was applied; `suppress` outside the oversight role."""
     limit = (at_seq + 1) if at_seq is not None else 2**62
+    tally = tally_at(db, limit)
 
     def cell(n: int) -> int | str:
         return "<11" if suppress and 0 < n < SMALL_CELL else n
 
-    people = {
-        p["participant_id"]: p
-        for p in db.query("SELECT * FROM ov_participants WHERE seq < ?", (limit,))
-    }
-    given = db.query("SELECT * FROM ov_consents WHERE seq < ?", (limit,))
-    services = db.query("SELECT * FROM ov_services WHERE seq < ? ORDER BY seq", (limit,))
-    referrals = db.query("SELECT * FROM ov_referrals WHERE seq < ? ORDER BY seq", (limit,))
-    complaints = db.query("SELECT * FROM ov_complaints WHERE seq < ?", (limit,))
-    accesses = db.query("SELECT * FROM ov_accesses WHERE seq < ?", (limit,))
-
-    consented = {consent["participant_id"] for consent in given}
-    withdrew = {
-        consent["participant_id"]
-        for consent in given
-        if consent["withdrawn_seq"] is not None and consent["withdrawn_seq"] < limit
-    }
-    first_service: dict[str, str] = {}
-    for s in services:
-        first_service.setdefault(s["participant_id"], s["delivered_on"])
-    first_consent: dict[str, str] = {}
-    for consent in sorted(given, key=lambda consent: consent["given_on"]):
-        first_consent.setdefault(consent["participant_id"], consent["given_on"])
-    first_referral: dict[str, str] = {}
-    for r in referrals:
-        first_referral.setdefault(r["participant_id"], r["made_on"])
-
-    findings = [s for s in services if s["finding"] is not None]
-    unreleased = [r for r in referrals if not r["released"]]
-    by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for complaint in complaints:
-        by_category[complaint["category"]].append(complaint)
-
-    def resolved(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [r for r in rows if r["resolved_seq"] is not None and r["resolved_seq"] < limit]
-
-    def enrolled_to(dates: dict[str, str], among: set[str]) -> float | None:
-        return _median_days(
-            [(people[p]["enrolled_on"], d) for p, d in dates.items() if p in among and p in people]
-        )
+    def listed(count: int, sql: str) -> list[dict[str, Any]] | str:
+        # Outside oversight, case-level rows never leave: only their (suppressed) count.
+        if suppress:
+            return f"{cell(count)} (details for oversight only)"
+        return [
+            {k: (int(v) if k == "seq" else v) for k, v in r.items()}
+            for r in db.query(sql, (limit,))
+        ]
 
     disparities: dict[str, list[dict[str, Any]]] = {}
-    services_per: Counter[str] = Counter(s["participant_id"] for s in services)
     for dimension in DIMENSIONS:
-        groups: dict[str, set[str]] = defaultdict(set)
-        for pid, person in people.items():
-            groups[person[dimension]].add(pid)
         rows = []
-        for value, members in sorted(groups.items()):
-            n = len(members)
-            small = suppress and n < SMALL_CELL
+        for value, group in sorted(tally.groups[dimension].items()):
             rows.append(
                 {
                     dimension: value,
-                    "participants": cell(n),
-                    "consented": cell(len(members & consented)),
-                    "services": cell(sum(services_per[p] for p in members)),
+                    "participants": cell(group.participants),
+                    "consented": cell(group.consented),
+                    "services": cell(group.services),
                     "median_days_to_first_service": None
-                    if small
-                    else enrolled_to(first_service, members),
+                    if suppress and group.participants < SMALL_CELL
+                    else median(group.days_to_first_service),
                 }
             )
         disparities[dimension] = rows
 
-    def listed(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]] | str:
-        # Outside oversight, case-level rows never leave: only their (suppressed) count.
-        return (
-            f"{cell(len(rows))} (details for oversight only)"
-            if suppress
-            else [{k: r[k] for k in keys} for r in rows]
-        )
-
-    all_people = set(people)
+    findings = sum(tally.findings.values())
     return {
         "as_of_seq": at_seq,
         "suppressed": suppress,
-        "participants": cell(len(people)),
+        "participants": cell(tally.participants),
         "consent": {
-            "consented": cell(len(consented & all_people)),
-            "withdrew": cell(len(withdrew & all_people)),
-            "consent_rate": _rate(len(consented & all_people), len(people), suppress),
-            "withdrawal_rate": _rate(len(withdrew & all_people), len(consented), suppress),
+            "consented": cell(tally.consented),
+            "withdrew": cell(tally.withdrew),
+            "consent_rate": _rate(tally.consented, tally.participants, suppress),
+            "withdrawal_rate": _rate(tally.withdrew, tally.consented, suppress),
         },
         "services_without_valid_consent": {
-            "count": cell(len(findings)),
+            "count": cell(findings),
             "target": 0,
-            "by_finding": {k: cell(v) for k, v in Counter(s["finding"] for s in findings).items()},
+            "by_finding": {k: cell(v) for k, v in sorted(tally.findings.items())},
             "listed": listed(
-                findings, ("seq", "participant_id", "service_type", "delivered_on", "finding")
+                findings,
+                "SELECT seq, participant_id, service_type, delivered_on, finding FROM ov_services"
+                " WHERE finding IS NOT NULL AND seq < ? ORDER BY seq",
             ),
         },
         "referrals_without_release": {
-            "count": cell(len(unreleased)),
+            "count": cell(tally.unreleased_referrals),
             "target": 0,
-            "listed": listed(unreleased, ("seq", "participant_id", "to_kind", "made_on")),
+            "listed": listed(
+                tally.unreleased_referrals,
+                "SELECT seq, participant_id, to_kind, made_on FROM ov_referrals"
+                " WHERE released = 0 AND seq < ? ORDER BY seq",
+            ),
         },
         "median_days": {
-            "enrolment_to_consent": enrolled_to(first_consent, all_people),
-            "enrolment_to_first_service": enrolled_to(first_service, all_people),
-            "enrolment_to_first_referral": enrolled_to(first_referral, all_people),
+            "enrolment_to_consent": median(tally.waits["consent"]),
+            "enrolment_to_first_service": median(tally.waits["service"]),
+            "enrolment_to_first_referral": median(tally.waits["referral"]),
         },
         "language_access": {
-            "services": cell(len(services)),
-            "in_participants_language": cell(sum(s["in_own_language"] for s in services)),
-            "with_interpreter": cell(sum(s["interpreter"] for s in services)),
+            "services": cell(tally.services),
+            "in_participants_language": cell(tally.in_own_language),
+            "with_interpreter": cell(tally.with_interpreter),
         },
         # Categories and outcomes are codes of the catalogue's published lists.
         "complaints": {
             category: {
-                "filed": cell(len(rows)),
-                "resolved": cell(len(resolved(rows))),
+                "filed": cell(filed),
+                "resolved": cell(tally.complaints_resolved[category]),
                 "outcomes": {
                     outcome: cell(n)
-                    for outcome, n in sorted(Counter(r["outcome"] for r in resolved(rows)).items())
+                    for outcome, n in sorted(tally.outcomes.get(category, Counter()).items())
                 },
                 "median_days_to_resolution": "suppressed"
-                if suppress and len(rows) < SMALL_CELL
-                else _median_days([(r["filed_on"], r["resolved_on"]) for r in resolved(rows)]),
+                if suppress and filed < SMALL_CELL
+                else median(tally.days_to_resolution.get(category, Counter())),
             }
-            for category, rows in sorted(by_category.items())
+            for category, filed in sorted(tally.complaints_filed.items())
         },
         "disparities": disparities,
         "protected_record_accesses": {
-            purpose: cell(n) for purpose, n in Counter(a["purpose"] for a in accesses).items()
+            purpose: cell(n) for purpose, n in sorted(tally.accesses.items())
         },
     }
 

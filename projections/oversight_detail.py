@@ -2,16 +2,17 @@
 waited for their first service, as a distribution, and the log of reads of protected
 records (who, when, why, how many participants), page by page.
 
-Both are as of an entry. The distribution follows the view's suppression rule: outside
-the oversight role, a bucket of 1 to 10 participants is shown as "<11"."""
+Both are as of an entry; the wait is to each participant's first recorded service. The
+distribution follows the view's suppression rule: outside the oversight role, a bucket
+of 1 to 10 participants is shown as "<11"."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from projections.db import ProjectionDB
 from projections.oversight import SMALL_CELL
+from projections.oversight_tally import tally_at
 
 # Days from enrolment to first service: (label, first day, last day or None).
 BUCKETS = (
@@ -32,25 +33,15 @@ def _limit(at_seq: int | None) -> int:
 def days_to_first_service(
     db: ProjectionDB, *, at_seq: int | None = None, suppress: bool = False
 ) -> dict[str, Any]:
-    limit = _limit(at_seq)
-    rows = db.query(
-        "SELECT p.enrolled_on, MIN(s.delivered_on) AS first_on FROM ov_participants p"
-        " JOIN ov_services s ON s.participant_id = p.participant_id AND s.seq < ?"
-        " WHERE p.seq < ? GROUP BY p.participant_id, p.enrolled_on",
-        (limit, limit),
-    )
-    days = [
-        (date.fromisoformat(r["first_on"]) - date.fromisoformat(r["enrolled_on"])).days
-        for r in rows
-    ]
+    waits = tally_at(db, _limit(at_seq)).waits["service"]
     counts = []
     for label, low, high in BUCKETS:
-        n = sum(1 for d in days if d >= low and (high is None or d <= high))
+        n = sum(k for d, k in waits.items() if d >= low and (high is None or d <= high))
         counts.append({"bucket": label, "participants": _cell(n, suppress)})
-    early = sum(1 for d in days if d < 0)  # a service dated before enrolment: shown apart
+    early = sum(k for d, k in waits.items() if d < 0)  # a service dated before enrolment
     return {
         "as_of_seq": at_seq,
-        "served": _cell(len(days), suppress),
+        "served": _cell(sum(waits.values()), suppress),
         "before_enrolment": _cell(early, suppress),
         "buckets": counts,
     }

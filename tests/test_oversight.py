@@ -172,7 +172,7 @@ def test_a_batch_that_fails_leaves_no_trace_in_position_or_cache(tmp_path: Path)
     except RuntimeError:
         pass
     assert projector.positions()["oversight"] == 0
-    assert watched._consents == {} and watched._language == {}
+    assert watched._consents == {} and watched._people == {}
     projector.catch_up()
     clean = Projector(
         app.store, ProjectionDB(f"sqlite:///{tmp_path / 'clean.sqlite3'}"), [oversight.Oversight()]
@@ -193,6 +193,6 @@ def test_a_tiny_cache_gives_the_same_view(tmp_path: Path, monkeypatch: Any) -> N
     cramped = oversight.Oversight()
     tiny = Projector(app.store, ProjectionDB(url), [cramped])
     tiny.catch_up(batch=7)
-    assert len(cramped._consents) <= 2 and len(cramped._language) <= 2
+    assert len(cramped._consents) <= 2 and len(cramped._people) <= 2
     assert tiny.digest() == roomy.digest()
     assert oversight.report(tiny.db)["services_without_valid_consent"]["count"] == 0
