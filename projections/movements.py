@@ -57,7 +57,8 @@ def monthly_flows(
     db: ProjectionDB, *, at_seq: int | None = None, grantee: str | None = None
 ) -> dict[str, Any]:
     """Per grantee, per month the money moved (paid, spent, received): cents disbursed
-    (net of reversals and refunds) and expended; `grantee` keeps to one."""
+    (net of reversals and refunds) and expended; `grantee` keeps to one. `months` runs
+    from the first month anything moved to the last, months without a movement included."""
     where = "m.seq < ?"
     args: list[Any] = [_limit(at_seq)]
     if grantee is not None:
@@ -81,5 +82,16 @@ def monthly_flows(
             month["expended"] += cents
         else:
             month["disbursed"] += cents if r["field"] == "disbursed" else -cents
-    months = sorted({m for per in flows.values() for m in per})
-    return {"months": months, "grantees": flows}
+    moved = sorted({m for per in flows.values() for m in per})
+    # Every month from the first to the last, so that a chart's axis keeps time evenly.
+    return {"months": _months_between(moved[0], moved[-1]) if moved else [], "grantees": flows}
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    """'2023-11', '2024-02' -> ['2023-11', '2023-12', '2024-01', '2024-02']"""
+    year, month = int(first[:4]), int(first[5:7])
+    months = []
+    while (found := f"{year:04d}-{month:02d}") <= last:
+        months.append(found)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
