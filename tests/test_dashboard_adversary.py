@@ -139,8 +139,8 @@ def test_a_session_cookie_planted_before_sign_in_does_not_survive_it(
 ) -> None:
     """Holds: session fixation fails. A browser carrying a cookie the attacker chose
     (unknown, or the attacker's own live session) gets a new random id at sign-in; the
-    planted unknown id never opens a page, and the attacker's session stays the
-    attacker's (the victim's sign-in does not adopt it)."""
+    planted unknown id never opens a page, and the attacker's session is not adopted:
+    a sign-in ends the session its browser had, so the planted one opens nothing more."""
     p, _ = site
     app = p.client.app
     attacker, attacker_sid, _ = signed_in(p, "cws")
@@ -164,9 +164,11 @@ def test_a_session_cookie_planted_before_sign_in_does_not_survive_it(
         .headers["location"]
         == "/ui/sign-in"
     )
-    # The attacker's own session is still the fiscal agent's, not the grantee's.
-    assert p.people["cws"] in with_cookie(app, attacker_sid).get("/ui/program").text
-    assert attacker.get("/ui/grantee").status_code == 403
+    # The attacker's session ended with the victim's sign-in: it is no one's now.
+    for path in ("/ui/program", "/ui/grantee"):
+        ended = with_cookie(app, attacker_sid).get(path, follow_redirects=False)
+        assert ended.headers["location"] == "/ui/sign-in"
+    assert attacker.get("/ui/grantee", follow_redirects=False).status_code == 303
 
 
 def test_a_session_id_replayed_after_sign_out_opens_nothing(

@@ -62,6 +62,9 @@ def sign_in(
     if opened is None:
         return _refused(request, REFUSED_SIGN_IN, 401)
     session_id, _session = opened
+    # A browser signing in again ends the session it had: one session per sign-in.
+    if previous := request.cookies.get(SESSION_COOKIE):
+        ledger.sessions.close(previous)
     ledger.sessions.forget_expired()
     answer = RedirectResponse(f"{PREFIX}/", status_code=303)
     _cookie(request, answer, SESSION_COOKIE, session_id, int(SESSION_LIFETIME.total_seconds()))
