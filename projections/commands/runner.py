@@ -168,6 +168,11 @@ class CommandRunner:
             return Outcome(earlier, replayed=True)
         command = self.prepared.get(prepared_id, actor.person)
         if command is None:
+            # Written (and so forgotten) by a submission under this key that committed
+            # since the first look: its answer is there now.
+            raced = self.idempotency.answer(actor.person, key, digest)
+            if raced is not None:
+                return Outcome(raced, replayed=True)
             raise NotFoundError(f"no prepared command {prepared_id}")
         if command.expired:
             raise PreparedEventError(
