@@ -315,7 +315,7 @@ def pages(
                 Page(f"GET /ui/entries/{entry:,} (inspector)", f"/ui/entries/{entry}",
                      "/ui/entries/{seq}", inspector_id, as_inspector, ""),
                 Page("GET /ui/reconciliation (fiscal agent)", "/ui/reconciliation",
-                     "/ui/reconciliation", agent_id, as_agent, ""),
+                     "/ui/reconciliation", agent_id, as_agent),  # a form: as of nothing
                 Page("GET /ui/verification (inspector)", "/ui/verification",
                      "/ui/verification", inspector_id, as_inspector, ""),
             ]  # fmt: skip

@@ -20,6 +20,7 @@ from projections.db import ProjectionDB
 
 DIMENSIONS = ("age_band", "gender", "nationality", "language")
 WAITS = ("consent", "service", "referral")  # milestones whose days from enrolment count
+LOOKUP_CHUNK = 500  # participant ids looked up per query
 
 
 @dataclass
@@ -151,38 +152,38 @@ def add_rows(db: ProjectionDB, tally: Tally, after: int, limit: int) -> None:
         tally.participants += 1
         for dim in DIMENSIONS:
             tally.group(dim, p[dim]).participants += 1
-    for m in db.query(
-        f"SELECT m.milestone, m.days, {dims} FROM ov_milestones m"  # noqa: S608
-        " JOIN ov_participants p ON p.participant_id = m.participant_id"
-        " WHERE m.seq > ? AND m.seq < ?",
+    milestones = db.query(
+        "SELECT participant_id, milestone, days FROM ov_milestones WHERE seq > ? AND seq < ?",
         span,
-    ):
-        milestone, days = m["milestone"], int(m["days"])
+    )
+    services = db.query(
+        "SELECT participant_id, finding, in_own_language, interpreter FROM ov_services"
+        " WHERE seq > ? AND seq < ?",
+        span,
+    )
+    people = _dimensions(db, {r["participant_id"] for r in (*milestones, *services)})
+    for m in milestones:
+        milestone, days, person = m["milestone"], int(m["days"]), people.get(m["participant_id"])
         if milestone == "withdrew":
             tally.withdrew += 1
             continue
         tally.waits[milestone][days] += 1
-        for dim in DIMENSIONS:
-            if milestone == "consent":
-                tally.group(dim, m[dim]).consented += 1
-            elif milestone == "service":
-                tally.group(dim, m[dim]).days_to_first_service[days] += 1
         if milestone == "consent":
             tally.consented += 1
-    for s in db.query(
-        f"SELECT s.finding, s.in_own_language, s.interpreter, {dims} FROM ov_services s"  # noqa: S608
-        " LEFT JOIN ov_participants p ON p.participant_id = s.participant_id"
-        " WHERE s.seq > ? AND s.seq < ?",
-        span,
-    ):
+        for dim, value in (person or {}).items():
+            if milestone == "consent":
+                tally.group(dim, value).consented += 1
+            elif milestone == "service":
+                tally.group(dim, value).days_to_first_service[days] += 1
+    for s in services:
         tally.services += 1
         tally.in_own_language += int(s["in_own_language"])
         tally.with_interpreter += int(s["interpreter"])
         if s["finding"] is not None:
             tally.findings[s["finding"]] += 1
-        if s["age_band"] is not None:  # a service to someone enrolled, as the rules require
-            for dim in DIMENSIONS:
-                tally.group(dim, s[dim]).services += 1
+        # A service to someone enrolled, as the rules require, counts in their groups.
+        for dim, value in people.get(s["participant_id"], {}).items():
+            tally.group(dim, value).services += 1
     unreleased = db.query(
         "SELECT COUNT(*) AS n FROM ov_referrals WHERE seq > ? AND seq < ? AND released = 0",
         span,
@@ -208,3 +209,20 @@ def add_rows(db: ProjectionDB, tally: Tally, after: int, limit: int) -> None:
         span,
     ):
         tally.accesses[row["purpose"]] += int(row["n"])
+
+
+def _dimensions(db: ProjectionDB, participants: set[str]) -> dict[str, dict[str, str]]:
+    """Each participant's age band, gender, nationality and language, looked up by id (a
+    join could scan every participant for a few rows)."""
+    found: dict[str, dict[str, str]] = {}
+    ids = sorted(participants)
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for row in db.query(
+            f"SELECT participant_id, {', '.join(DIMENSIONS)} FROM ov_participants"  # noqa: S608
+            f" WHERE participant_id IN ({marks})",
+            chunk,
+        ):
+            found[row["participant_id"]] = {d: row[d] for d in DIMENSIONS}
+    return found

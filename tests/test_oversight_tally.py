@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections import oversight, oversight_detail
+from projections import oversight, oversight_detail, oversight_tally
 from projections.db import ProjectionDB
 from projections.oversight_tally import DIMENSIONS, Tally, median, tally_at
 from projections.runner import Projector
@@ -149,6 +149,7 @@ def test_kept_tallies_change_no_figure_as_of_any_entry(
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     app = demo_system(url, tmp_path, participants=30, seed=seed).app
     monkeypatch.setattr(oversight, "TALLY_EVERY", every)
+    monkeypatch.setattr(oversight_tally, "LOOKUP_CHUNK", 7)  # participants looked up in parts
     projector = Projector(app.store, ProjectionDB(url), [oversight.Oversight()])
     projector.catch_up(batch=50)
     db = projector.db
