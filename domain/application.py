@@ -9,6 +9,7 @@ nothing. The methods below only name the command's members.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from domain.case_commands import CaseCommands
 from domain.cases import Complaint, Participant
 from domain.commands import permitted, well_formed
 from domain.errors import DomainError
+from domain.expenditure_services import ExpenditureServices
 from domain.funds import Appropriation, Award
 from domain.organisations import Organisation
 from domain.rules import ProgramRules
@@ -62,6 +64,11 @@ class CMPPApplication(CaseCommands, LedgerApplication):
                 raise VaultError("set CMPP_VAULT_KEY (32 bytes, base64): the vault needs it")
             self._vault = Vault(self.recorder.datastore, self._vault_key)  # type: ignore[attr-defined]
         return self._vault
+
+    @functools.cached_property
+    def expenditure_services(self) -> ExpenditureServices:
+        """The services each expenditure paid for (made on first use)."""
+        return ExpenditureServices(self.recorder.datastore)  # type: ignore[attr-defined]
 
     def record(self, signer: Signer, event_type: EventType, **data: Any) -> UUID:
         """Record one event of `event_type` with `data`, signed by `signer`; return its stream.
@@ -216,17 +223,23 @@ class CMPPApplication(CaseCommands, LedgerApplication):
         service_ids: list[str] | None = None,
         document_sha256: str | None = None,
     ) -> None:
-        self.record(
-            signer,
-            c.EXPENDITURE_REPORTED,
-            award_id=award_id,
-            expenditure_id=expenditure_id,
-            category=category,
-            amount_cents=amount_cents,
-            incurred_on=incurred_on,
-            service_ids=list(service_ids or []),
-            document_sha256=document_sha256,
-        )
+        """Report spending on an award; the services it paid for are kept beside the log,
+        the entry carrying only a commitment to them (domain.expenditure_services)."""
+        paid = list(service_ids or [])
+        if paid:
+            self.expenditure_services  # noqa: B018 (its table must exist for the row)
+        with ExpenditureServices.committed(expenditure_id, award_id, paid) as services_sha256:
+            self.record(
+                signer,
+                c.EXPENDITURE_REPORTED,
+                award_id=award_id,
+                expenditure_id=expenditure_id,
+                category=category,
+                amount_cents=amount_cents,
+                incurred_on=incurred_on,
+                services_sha256=services_sha256,
+                document_sha256=document_sha256,
+            )
 
     def record_refund(
         self,

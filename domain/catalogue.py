@@ -198,7 +198,10 @@ EXPENDITURE_REPORTED = EventType(
     category=ID,
     amount_cents=CENTS,
     incurred_on=DATE,
-    service_ids=IDS,
+    # DESIGN.md lists `service_ids`: the services paid for are case records, and an
+    # expenditure's entry is released whole (FOIA), so it carries only a salted commitment
+    # to them (domain.expenditure_services keeps the ids and salt beside the log).
+    services_sha256=SHA256.or_null(),
     document_sha256=SHA256.or_null(),
 )
 REFUND_RECEIVED = EventType(

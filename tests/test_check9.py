@@ -76,7 +76,7 @@ def test_verify_reports_each_funds_rule_broken_around_the_domain(
             category="travel",
             amount_cents=cents,
             incurred_on=on,
-            service_ids=[],
+            services_sha256=None,
             document_sha256=None,
         )
 
