@@ -266,6 +266,28 @@ class CMPPApplication(CaseCommands, LedgerApplication):
 
     # -- what the server records about itself ---------------------------------------------
 
+    def record_export(
+        self,
+        signer: Signer,
+        *,
+        kind: str,
+        recipient: str,
+        purpose: str,
+        parameters: dict[str, Any],
+        sha256: str,
+    ) -> UUID:
+        """Record an export about to be handed over: what kind, to whom, why, made how,
+        and the SHA-256 of what leaves."""
+        return self.record(
+            signer,
+            c.EXPORT_GENERATED,
+            kind=kind,
+            recipient=recipient,
+            purpose=purpose,
+            parameters=parameters,
+            sha256=sha256,
+        )
+
     def record_access(
         self,
         signer: Signer,

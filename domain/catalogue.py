@@ -124,6 +124,12 @@ ERASURE_AUTHORITIES = (  # the legal ground on which a participant's data is era
     "statutory_requirement",
     "recorded_in_error",  # personal data recorded for the wrong person or by mistake
 )
+EXPORT_KINDS = (  # what leaves the system (DESIGN.md section 7)
+    "bundle",  # the audit bundle: every entry of the log
+    "foia",  # a FOIA release
+    "csv",  # every projection as CSV
+    "vault",  # named participants' vault records
+)
 ACCESS_PURPOSES = (  # why protected records are read: recorded with every read
     "case_management",  # the participant's own grantee, serving them
     "service_delivery",
@@ -343,9 +349,9 @@ RECORDS_ACCESSED = EventType(
 EXPORT_GENERATED = EventType(
     "audit.ExportGenerated",
     signed_by=[SYSTEM],
-    kind=ID,
+    kind=code_from(EXPORT_KINDS, "export kinds"),
     recipient=ID,
-    purpose=TEXT,
+    purpose=code_from(ACCESS_PURPOSES, "access purposes"),  # a FOIA release: legal_request
     parameters=OBJECT,
     sha256=SHA256,
 )

@@ -120,10 +120,15 @@ def export_bundle(
     progress: Callable[[int], None] | None = None,
     *,
     witness_keys: Sequence[WitnessKey] = (),
+    before_handover: Callable[[dict[str, Any], str], None] | None = None,
 ) -> dict[str, Any]:
     """Write the whole log as a bundle at `out`; it appears complete or not at all. Its
     checkpoint carries the kept cosignatures that verify with `witness_keys` (the
-    configured witnesses'); with none, no cosignature (the rows are not trusted)."""
+    configured witnesses'); with none, no cosignature (the rows are not trusted).
+
+    `before_handover(manifest, sha256 of manifest.json)` is called once every file is
+    written and before the bundle appears at `out`: if it raises, nothing appears (the
+    caller records the export there, and an export it could not record never leaves)."""
     shown, out = out, Path(os.path.abspath(out))  # abspath: "x/.." names its parent
     with _writing(shown):
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -155,6 +160,8 @@ def export_bundle(
         }
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
         _write_text(partial / MANIFEST, text, shown / MANIFEST)
+        if before_handover is not None:
+            before_handover(manifest, hashlib.sha256(text.encode()).hexdigest())
         with _writing(shown):
             if out.exists():
                 out.rmdir()

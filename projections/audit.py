@@ -1,4 +1,5 @@
-"""The server's own `system` key, and the record of every read of protected case data.
+"""The server's own `system` key, the record of every read of protected case data, and of
+every export (the accounting of disclosures).
 
 A read of protected records is recorded in the log (`audit.RecordsAccessed`) before its
 answer leaves the server: who read (the person), why (a purpose code), whose records
@@ -10,6 +11,7 @@ is named in its data. If the record cannot be written, the caller must answer no
 from __future__ import annotations
 
 import threading
+from typing import Any
 from uuid import UUID
 
 from domain.catalogue import SYSTEM
@@ -79,12 +81,36 @@ def record_access(
     return _seq_of(system, stream, start)
 
 
+def record_export(
+    system: System,
+    *,
+    kind: str,
+    recipient: str,
+    purpose: str,
+    parameters: dict[str, Any],
+    sha256: str,
+) -> int:
+    """Record an export (the accounting of disclosures) before it is handed over; return
+    the seq of the entry. Raises if it could not be recorded: nothing may leave then."""
+    signer = system_signer(system)
+    start = system.app.store.head().size
+    stream = system.app.record_export(
+        signer,
+        kind=kind,
+        recipient=recipient,
+        purpose=purpose,
+        parameters=parameters,
+        sha256=sha256,
+    )
+    return _seq_of(system, stream, start)
+
+
 def _seq_of(system: System, stream: UUID, start: int) -> int:
     """The seq of the (one-event) stream's entry, at `start` or after it."""
     while True:
         rows = system.app.store.read_rows(start, SCAN_BATCH)
         if not rows:
-            raise RuntimeError("an access record was written but is not in the log")
+            raise RuntimeError("an audit record was written but is not in the log")
         for seq, _prev, state in rows:
             if state is not None and read_event(state).get("stream") == str(stream):
                 return seq

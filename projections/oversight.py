@@ -36,8 +36,9 @@ class _Person:
 
 class Oversight:
     name = "oversight"
-    # 3: each complaint's outcome; 4: each service's grantee, indexed; 5: milestones, tallies
-    version = 5
+    # 3: each complaint's outcome; 4: each service's grantee, indexed; 5: milestones,
+    # tallies; 6: exports (the accounting of disclosures)
+    version = 6
     types = frozenset(
         {
             c.PARTICIPANT_ENROLLED,
@@ -48,6 +49,7 @@ class Oversight:
             c.COMPLAINT_FILED,
             c.COMPLAINT_RESOLVED,
             c.RECORDS_ACCESSED,
+            c.EXPORT_GENERATED,
         }
     )
     tables: tuple[str, ...] = (
@@ -59,6 +61,7 @@ class Oversight:
         "ov_accesses",
         "ov_milestones",
         "ov_tallies",
+        "ov_exports",
     )
 
     def __init__(self) -> None:
@@ -163,6 +166,11 @@ class Oversight:
             " milestone TEXT NOT NULL, days BIGINT NOT NULL)"
         )
         db.execute(f"CREATE TABLE ov_tallies (seq {db.seq_key}, tally TEXT NOT NULL)")
+        db.execute(
+            f"CREATE TABLE ov_exports (seq {db.seq_key}, kind TEXT NOT NULL,"
+            " recipient TEXT NOT NULL, purpose TEXT NOT NULL, parameters TEXT NOT NULL,"
+            " sha256 TEXT NOT NULL)"
+        )
         # A view reads the rows after its kept tally by seq, and lists findings by seq.
         db.execute("CREATE INDEX ov_participants_seq ON ov_participants (seq)")
         db.execute("CREATE INDEX ov_milestones_participant ON ov_milestones (participant_id)")
@@ -267,6 +275,18 @@ class Oversight:
                     d["purpose"],
                     len(d["participant_ids"]),
                     json.dumps(sorted(d["fields"])),
+                ),
+            )
+        elif kind == c.EXPORT_GENERATED:
+            db.insert(
+                "ov_exports",
+                (
+                    seq,
+                    d["kind"],
+                    d["recipient"],
+                    d["purpose"],
+                    json.dumps(d["parameters"], sort_keys=True),
+                    d["sha256"],
                 ),
             )
         self._keep_tally(db, seq)

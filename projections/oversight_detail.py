@@ -8,6 +8,7 @@ of 1 to 10 participants is shown as "<11"."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from projections.db import ProjectionDB
@@ -76,6 +77,38 @@ def accesses(db: ProjectionDB, *, at_seq: int | None = None, page: int = 1) -> d
                 "purpose": r["purpose"],
                 "participants": int(r["participants"]),
                 "fields": r["fields"],
+            }
+            for r in rows
+        ],
+    }
+
+
+def disclosures(db: ProjectionDB, *, at_seq: int | None = None, page: int = 1) -> dict[str, Any]:
+    """The accounting of disclosures: every export recorded, newest first (the entry
+    recording it, when, what kind, to whom, why, made how, the SHA-256 of what left)."""
+    limit = _limit(at_seq)
+    total = int(db.query("SELECT COUNT(*) AS n FROM ov_exports WHERE seq < ?", (limit,))[0]["n"])
+    page = max(page, 1)
+    rows = db.query(
+        "SELECT e.seq, l.at, e.kind, e.recipient, e.purpose, e.parameters, e.sha256"
+        " FROM ov_exports e JOIN log_index l ON l.seq = e.seq WHERE e.seq < ?"
+        " ORDER BY e.seq DESC LIMIT ? OFFSET ?",
+        (limit, ACCESS_PAGE, (page - 1) * ACCESS_PAGE),
+    )
+    return {
+        "as_of_seq": at_seq,
+        "exports": total,
+        "page": page,
+        "pages": max(1, -(-total // ACCESS_PAGE)),
+        "rows": [
+            {
+                "seq": int(r["seq"]),
+                "at": r["at"],
+                "kind": r["kind"],
+                "recipient": r["recipient"],
+                "purpose": r["purpose"],
+                "parameters": json.loads(r["parameters"]),
+                "sha256": r["sha256"],
             }
             for r in rows
         ],

@@ -158,6 +158,14 @@ class Reports:
         cut = self._cut(as_of, at_seq)
         return _resting(oversight_detail.accesses(self.db, at_seq=_seq(cut), page=page), cut)
 
+    def disclosures(
+        self, *, page: int = 1, as_of: str | None = None, at_seq: int | None = None
+    ) -> dict[str, Any]:
+        """The accounting of disclosures: every export recorded, page by page."""
+        cut = self._cut(as_of, at_seq)
+        found = oversight_detail.disclosures(self.db, at_seq=_seq(cut), page=page)
+        return _resting(found, cut)
+
     def entries(
         self,
         *,

@@ -97,6 +97,7 @@ consistency proof             200  200  200    200   200  200     200     401
 money entry                   200  200  200    404   200  200     200     401
 case entry                    404  404  200    404   200  200     404     401
 audit bundle                  403  403  403    403   403  200     403     401
+disclosures                   403  403  403    403   200  200     403     401
 prepare payment               403  201  403    403   403  403     403     401
 prepare spending              403  403  201    404   403  403     403     401
 submit payment                404  201  404    404   404  404     404     401
@@ -396,6 +397,7 @@ class Route:
     event: str | None = None  # the event that command records (DESIGN.md's role table)
     writes: bool = False  # each allowed answer writes entries, the last named by `seq_member`
     seq_member: str = "seq"
+    seq_header: str | None = None  # the entry's seq is in this header (the answer is a file)
     entries: int = 1  # how many (a rotation registers the successor and revokes the key)
     refused: str | None = None  # the rule answering 422 (the thing is closed, erased…)
 
@@ -766,7 +768,9 @@ ROUTES: dict[str, Route] = {
         writes=True,
         seq_member="access_seq",
     ),
-    "audit bundle": Route("GET", "/v1/bundle"),
+    # DESIGN.md section 7: every export records audit.ExportGenerated before it leaves.
+    "audit bundle": Route("GET", "/v1/bundle", writes=True, seq_header="CMPP-Export-Seq"),
+    "disclosures": Route("GET", "/v1/disclosures"),
     # -- client custody: prepare, sign, submit
     "prepare payment": Route(
         "POST",
@@ -925,7 +929,10 @@ def _judge(w: World, client: TestClient, label: str, who: str) -> Cell:
         elif who == "baker" and (named := [t for t in w.irc_things() if t in answer.text]):
             cell.wrong = f"the other grantee's answer names irc's {named}"
         elif route.writes:
-            cell.seq = int(answer.json()[route.seq_member])
+            if route.seq_header is not None:
+                cell.seq = int(answer.headers[route.seq_header])
+            else:
+                cell.seq = int(answer.json()[route.seq_member])
             if route.method == "POST":
                 cell.wrong = _retried(client, route, names, answer)
     elif expected == 422:

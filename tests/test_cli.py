@@ -97,7 +97,17 @@ def test_init_prove_export_verify_round_trip(database_url: str, tmp_path: Path) 
     assert bad.returncode == 2 and "99" in bad.stderr
     _no_traceback(bad)
 
-    exported = cmpp("export", "bundle", str(tmp_path / "bundle"), cwd=tmp_path, url=url)
+    exported = cmpp(
+        "export",
+        "bundle",
+        "--recipient",
+        "org:dhs-oig",
+        "--purpose",
+        "audit",
+        str(tmp_path / "bundle"),
+        cwd=tmp_path,
+        url=url,
+    )
     assert exported.returncode == 0, exported.stderr
     verified = cmpp(
         "verify",
@@ -114,7 +124,17 @@ def test_init_prove_export_verify_round_trip(database_url: str, tmp_path: Path) 
     live = cmpp("verify", "--json", cwd=tmp_path, url=url, passphrase=None)
     assert live.returncode == 0 and json.loads(live.stdout)["verified"]
 
-    exists = cmpp("export", "bundle", str(tmp_path / "bundle"), cwd=tmp_path, url=url)
+    exists = cmpp(
+        "export",
+        "bundle",
+        "--recipient",
+        "org:dhs-oig",
+        "--purpose",
+        "audit",
+        str(tmp_path / "bundle"),
+        cwd=tmp_path,
+        url=url,
+    )
     assert exists.returncode == 2 and "already exists" in exists.stderr
 
     for result in (init, registered, exported, verified):

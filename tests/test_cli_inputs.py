@@ -156,7 +156,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         db = ProjectionDB(url)
         participants = [r["participant_id"] for r in db.query("SELECT * FROM case_participants")]
         db.close()
-        assert invoke(env, "export", "bundle", str(home / "bundle")).exit_code == 0
+        assert (
+            invoke(
+                env,
+                "export",
+                "bundle",
+                "--recipient",
+                "org:dhs-oig",
+                "--purpose",
+                "audit",
+                str(home / "bundle"),
+            ).exit_code
+            == 0
+        )
         assert invoke(env, "prove", "entry", "3", str(home / "proof")).exit_code == 0
         yield Demo(
             env=env,
@@ -488,7 +500,13 @@ def _left_in(place: Path) -> list[str]:
     return sorted(p.name for p in place.iterdir())
 
 
-@pytest.mark.parametrize("command", [("prove", "entry", "3"), ("export", "bundle")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("prove", "entry", "3"),
+        ("export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit"),
+    ],
+)
 def test_writing_where_it_cannot_says_why_and_leaves_nothing(
     demo: Demo, command: tuple[str, ...]
 ) -> None:
@@ -520,7 +538,17 @@ def test_a_failed_export_leaves_nothing_and_says_what_could_not_be_written(
     monkeypatch.setattr("ledger.export.iter_leaves", _failing_leaves(full))
     place = demo.place()
     out = place / "new" / "bundle"
-    result = run(demo, "export", "bundle", str(out), code=2)
+    result = run(
+        demo,
+        "export",
+        "bundle",
+        "--recipient",
+        "org:dhs-oig",
+        "--purpose",
+        "audit",
+        str(out),
+        code=2,
+    )
     assert f"cannot write {out / 'entries.jsonl'}: No space left on device" in result.stderr
     assert _left_in(place) == []  # nor the directory it made for it
 
@@ -528,7 +556,16 @@ def test_a_failed_export_leaves_nothing_and_says_what_could_not_be_written(
 def test_a_terminated_export_leaves_nothing(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ledger.export.iter_leaves", _failing_leaves(None))
     place, handler = demo.place(), signal.getsignal(signal.SIGTERM)
-    result = invoke(demo.env, "export", "bundle", str(place / "bundle"))
+    result = invoke(
+        demo.env,
+        "export",
+        "bundle",
+        "--recipient",
+        "org:dhs-oig",
+        "--purpose",
+        "audit",
+        str(place / "bundle"),
+    )
     assert result.exit_code == 128 + signal.SIGTERM and _left_in(place) == []
     assert signal.getsignal(signal.SIGTERM) is handler  # the command's own, gone with it
 
@@ -539,7 +576,17 @@ def test_what_a_killed_export_left_is_removed_by_the_next(demo: Demo) -> None:
     place = demo.place()
     abandoned = place / f".bundle.partial-{ended.pid}"
     (abandoned / "checkpoints").mkdir(parents=True)
-    run(demo, "export", "bundle", str(place / "bundle"), code=0)
+    run(
+        demo,
+        "export",
+        "bundle",
+        "--recipient",
+        "org:dhs-oig",
+        "--purpose",
+        "audit",
+        str(place / "bundle"),
+        code=0,
+    )
     assert _left_in(place) == ["bundle"]
 
 

@@ -59,6 +59,7 @@ TABLE: dict[str, tuple[str, str, dict[str, int]]] = {
     ),
     "oversight": ("GET", "/ui/oversight", {"board": 200, "cws": 200, "crcl": 200, "oig": 200}),
     "accesses": ("GET", "/ui/accesses", {"crcl": 200, "oig": 200}),
+    "disclosures": ("GET", "/ui/disclosures", {"crcl": 200, "oig": 200}),
     "reconciliation form": ("GET", "/ui/reconciliation", {"cws": 200, "oig": 200}),
     "reconciliation": ("POST", "/ui/reconciliation", {"cws": 200, "oig": 200}),
     "verification": ("GET", "/ui/verification", {"oig": 200, "public": 200}),

@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from domain.application import CMPPApplication
 from ledger import canonical
+from ledger.export import export_bundle
 from ledger.replay import AlteredLogError
 from projections.db import ProjectionDB
 from tests.cli_support import cli_env, fast_settings
@@ -125,10 +126,23 @@ def test_an_odd_state_is_a_finding_or_one_line_everywhere(
     refused = invoke(env, "balances", "--verified")
     assert refused.exit_code == 1 and "REFUSED" in no_traceback(refused)
 
-    # An offline auditor with a bundle exported from it: the same finding.
+    # An export is recorded before it leaves, and a writer refuses this log: no bundle
+    # leaves by the command line, and it says why.
     bundle = tmp_path / "bundle"
-    exported = invoke(env, "export", "bundle", str(bundle))
-    assert exported.exit_code == 0, no_traceback(exported)
+    line = one_line(
+        invoke(
+            env, "export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit", str(bundle)
+        )
+    )
+    assert "altered" in line and f"entry {SEQ} " in line and not bundle.exists()
+    # An offline auditor with a bundle of it (written by the library, unrecorded, as the
+    # database's own copy would be): the same finding.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        with console.system(read_only=True) as ledger:
+            root_id = ledger.app.opening["data"]["root_key"]["key_id"]
+            export_bundle(ledger.app.store, ledger.log, root_id, bundle)
     assert SEQ in check2_seqs(invoke(env, "verify", "--bundle", str(bundle), "--json"))
     text = invoke(env, "verify", "--bundle", str(bundle))
     assert text.exit_code == 1 and f"seq {SEQ}" in no_traceback(text)
@@ -160,7 +174,18 @@ def test_an_odd_entry_0_is_one_line_for_writers_projections_and_exports(
     line = one_line(invoke(env, "keys", "register", "--holder", "org:cws", "--role", "grantee"))
     assert "altered" in line and "entry 0 " in line
     assert "entry 0 " in one_line(invoke(env, "balances"))
-    line = one_line(invoke(env, "export", "bundle", str(tmp_path / "bundle")))
+    line = one_line(
+        invoke(
+            env,
+            "export",
+            "bundle",
+            "--recipient",
+            "org:dhs-oig",
+            "--purpose",
+            "audit",
+            str(tmp_path / "bundle"),
+        )
+    )
     assert "altered" in line and "entry 0 " in line
     assert not (tmp_path / "bundle").exists()
 

@@ -120,17 +120,40 @@ def test_the_ledger_is_cosigned_over_http_and_verified_with_the_witness_key(
 
     # A bundle carries the cosignatures in checkpoint.txt, listed in its manifest: those
     # that verify with the configured witnesses' keys (CMPP_WITNESSES; none without).
-    assert invoke(cosigning, "export", "bundle", str(tmp_path / "bundle")).exit_code == 0
+    to_oig = ("export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit")
+    exported = invoke(cosigning, *to_oig, str(tmp_path / "bundle"))
+    _recorded_but_not_cosigned(exported)
     bundled = ("verify", "--bundle", str(tmp_path / "bundle"), "--witness-key", wkey, "--json")
     assert invoke(env, *bundled).exit_code == 0
-    assert invoke(env, "export", "bundle", str(tmp_path / "bare")).exit_code == 0
+    assert (
+        invoke(
+            env,
+            "export",
+            "bundle",
+            "--recipient",
+            "org:dhs-oig",
+            "--purpose",
+            "audit",
+            str(tmp_path / "bare"),
+        ).exit_code
+        == 0
+    )
     assert "— ig.example.gov/w " not in (tmp_path / "bare" / "checkpoint.txt").read_text()
     assert invoke(env, *register).exit_code == 0  # a checkpoint nobody cosigned yet
-    assert invoke(cosigning, "export", "bundle", str(tmp_path / "later")).exit_code == 0
+    _recorded_but_not_cosigned(invoke(cosigning, *to_oig, str(tmp_path / "later")))
     later = invoke(env, *bundled[:2], str(tmp_path / "later"), *bundled[3:])
     assert later.exit_code == 1
     [finding] = check7(later)
     assert "ig.example.gov/w" in finding and "no cosignature" in finding
+
+
+def _recorded_but_not_cosigned(exported: Result) -> None:
+    """An export is recorded in the log before it appears, and a write asks the witness
+    to cosign: the witness is gone by now, which the command says (exit 2) after the
+    bundle was written and recorded."""
+    assert exported.exit_code == 2, exported.output
+    assert "recorded as entry" in exported.stdout
+    assert "cannot reach the witness" in exported.stderr
 
 
 def test_a_witness_that_does_not_cosign_is_named_and_the_note_printed(

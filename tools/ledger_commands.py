@@ -14,15 +14,17 @@ from typing import Annotated
 
 import typer
 
+from domain.catalogue import ACCESS_PURPOSES
 from ledger import transparency
 from ledger.bundle import BundleError
 from ledger.cosignature import WitnessKey
 from ledger.errors import UserError
-from ledger.export import export_bundle, export_entry_proof
+from ledger.export import export_entry_proof
 from ledger.note import VerifierKey
 from ledger.tlog_proof import TlogProofError, verify_tlog_proof
 from ledger.transparency import MAX_TREE_SIZE
 from ledger.witness_client import cosigned_note, parse_witnesses
+from projections.releases import OPERATOR, export_audit_bundle
 from projections.system import System
 from tools.console import (
     JsonOpt,
@@ -198,20 +200,38 @@ def prove_entry(
 
 
 @export.command("bundle")
-def export_bundle_command(out_dir: Annotated[Path, typer.Argument(metavar="OUT")]) -> None:
-    """Write an audit bundle (LEDGER_FORMAT.md section 7) to the directory OUT."""
-    with system() as ledger, terminated_as_exit():
-        store = ledger.app.store
-        with progress_bar("exporting", store.head().size) as advance:
-            manifest = export_bundle(
-                store,
-                ledger.log,
-                ledger.app.opening["data"]["root_key"]["key_id"],
-                out_dir,
-                advance,
-                witness_keys=[w.key for w in parse_witnesses(ledger.settings.witnesses or "")],
-            )
-    out.print(printable(f"wrote {manifest['size']} entries to {out_dir}"))
+def export_bundle_command(
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT")],
+    recipient: Annotated[
+        str, typer.Option(help="Who receives it: an organisation or person id (recorded).")
+    ],
+    purpose: Annotated[
+        str, typer.Option(help=f"Why, one of: {', '.join(ACCESS_PURPOSES)} (recorded).")
+    ],
+) -> None:
+    """Write an audit bundle (LEDGER_FORMAT.md section 7) to the directory OUT, recorded
+    in the log as exported (`cmpp disclosures`) before it appears."""
+    if purpose not in ACCESS_PURPOSES:
+        raise fail(f"--purpose must be one of: {', '.join(ACCESS_PURPOSES)}")
+    with (
+        system() as ledger,
+        terminated_as_exit(),
+        progress_bar("exporting", ledger.app.store.head().size) as advance,
+    ):
+        manifest = export_audit_bundle(
+            ledger,
+            out_dir,
+            recipient=recipient,
+            purpose=purpose,
+            requested_by=OPERATOR,
+            progress=advance,
+        )
+    out.print(
+        printable(
+            f"wrote {manifest['size']} entries to {out_dir}; "
+            f"recorded as entry {manifest['export_seq']}"
+        )
+    )
 
 
 @commands.command()

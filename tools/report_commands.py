@@ -231,6 +231,38 @@ def oversight_command(
     emit(result, as_json, lambda: out.print_json(data=result))
 
 
+@commands.command("disclosures")
+def disclosures_command(
+    page: Annotated[int, typer.Option(min=1, help="Page (50 exports a page, newest first).")] = 1,
+    as_of: AsOfOpt = None,
+    at_seq: AtSeqOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The accounting of disclosures: every export recorded (bundle, FOIA release, CSV,
+    vault extract), to whom, why, and the SHA-256 of what left."""
+    with system() as ledger:
+        result = ledger.reports.disclosures(page=page, as_of=as_of, at_seq=at_seq)
+
+    def show() -> None:
+        out.print(
+            f"{result['exports']} export(s) recorded; page {result['page']} of {result['pages']}"
+        )
+        table = Table("entry", "at", "kind", "recipient", "purpose", "parameters", "sha256")
+        for r in result["rows"]:
+            table.add_row(
+                str(r["seq"]),
+                r["at"],
+                r["kind"],
+                printable(r["recipient"]),
+                r["purpose"],
+                printable(json.dumps(r["parameters"], sort_keys=True)),
+                r["sha256"],
+            )
+        out.print(table)
+
+    emit(result, as_json, show)
+
+
 def _reconciliation_text(result: Reconciliation, basis: dict[str, Any]) -> None:
     out.print(basis["statement"])
     for name, totals in result.totals().items():

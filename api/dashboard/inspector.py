@@ -139,4 +139,4 @@ def bundle(ledger: LedgerDep, viewer: Viewing) -> StreamingResponse:
     """The audit bundle, as the API gives it (GET /v1/log/bundle)."""
     actor, _ = viewer
     permit(actor, INSPECTOR)
-    return audit_bundle(ledger)
+    return audit_bundle(ledger, actor)

@@ -113,3 +113,31 @@ def accesses(
         as_of=as_of,
         found=found,
     )
+
+
+@router.get("/disclosures", response_class=HTMLResponse)
+def disclosures(
+    request: Request,
+    ledger: LedgerDep,
+    viewer: Viewing,
+    as_of: AsOfDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """The accounting of disclosures: every export, to whom, why, and the SHA-256 of what
+    left (oversight and the inspector general)."""
+    actor, _ = viewer
+    permit(actor, *UNSUPPRESSED)
+    if as_of.error:
+        return bad_as_of(request, viewer, as_of)
+    with reporting(ledger) as reports:
+        found = reports.disclosures(page=page, as_of=as_of.as_of, at_seq=as_of.at_seq)
+        seq = reflected_seq(ledger, found)
+    return render(
+        request,
+        "disclosures.html",
+        viewer=viewer,
+        title="Disclosures: every export",
+        seq=seq,
+        as_of=as_of,
+        found=found,
+    )

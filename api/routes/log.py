@@ -28,7 +28,7 @@ from domain.catalogue import ACCESS_PURPOSES
 from ledger import merkle, transparency
 from ledger.entry import EntryError, read_event
 from ledger.errors import UserError
-from ledger.export import ExportError, export_bundle
+from ledger.export import ExportError
 from ledger.hashing import b64decode, b64encode
 from ledger.note import Checkpoint, VerifierKey
 from ledger.store import LogStore, leaf_from_row
@@ -37,6 +37,7 @@ from ledger.transparency import MAX_TREE_SIZE, LogSigner, ProofRequestError, Sto
 from ledger.witness_client import cosigned_note, parse_witnesses
 from projections.audit import record_access
 from projections.commands.spec import Actor
+from projections.releases import export_audit_bundle
 
 router = APIRouter(prefix="/v1", tags=["log"])
 
@@ -337,18 +338,27 @@ def _chunks(archive: BinaryIO) -> Iterator[bytes]:
         }
     },
 )
-def audit_bundle(ledger: LedgerDep) -> StreamingResponse:
-    """The whole log as an audit bundle, for offline verification (inspector only)."""
-    witnesses = [w.key for w in parse_witnesses(ledger.settings.witnesses or "")]
+def audit_bundle(
+    ledger: LedgerDep,
+    actor: PrincipalDep,
+    purpose: Annotated[
+        Literal[ACCESS_PURPOSES],  # type: ignore[valid-type]
+        Query(description="Why it is taken (recorded with the export)."),
+    ] = "audit",
+) -> StreamingResponse:
+    """The whole log as an audit bundle, for offline verification (inspector only). It is
+    recorded as exported to the person asking (`audit.ExportGenerated`, entry
+    `CMPP-Export-Seq`) before it is sent."""
     with tempfile.TemporaryDirectory(prefix="cmpp-bundle-") as temporary:
         work = Path(temporary)
         try:
-            manifest = export_bundle(
-                ledger.app.store,
-                _signer(ledger),
-                ledger.app.opening["data"]["root_key"]["key_id"],
+            manifest = export_audit_bundle(
+                ledger.system,
                 work / "bundle",
-                witness_keys=witnesses,
+                recipient=actor.person,
+                purpose=purpose,
+                requested_by=actor.person,
+                log=_signer(ledger),
             )
             name = f"cmpp-bundle-{manifest['size']}"
             with tarfile.open(work / f"{name}.tar.gz", "w:gz") as tar:
@@ -371,5 +381,6 @@ def audit_bundle(ledger: LedgerDep) -> StreamingResponse:
         "Content-Disposition": f'attachment; filename="{name}.tar.gz"',
         "Content-Length": str(os.fstat(archive.fileno()).st_size),
         AS_OF: str(manifest["size"] - 1),
+        "CMPP-Export-Seq": str(manifest["export_seq"]),
     }
     return StreamingResponse(_chunks(archive), media_type=BUNDLE_MEDIA_TYPE, headers=headers)
