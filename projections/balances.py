@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import catalogue as c
+from projections import anchors
 from projections.db import ProjectionDB
 
 FIELDS = ("authorised", "disbursed", "reversed", "refunded", "expended")
@@ -282,9 +283,12 @@ def sf425(result: dict[str, Any]) -> dict[str, Any]:
         | {"sf425": a["sf425"]}
         for a in result["awards"]
     ]
-    return {
+    answer = {
         "as_of_seq": result["as_of_seq"],
         "rests_on": result.get("rests_on"),
         "awards": awards,
         "totals": {line: sum(a["sf425"][line] for a in awards) for line in SF425_LINES},
     }
+    if "anchor" in result:  # the same entry and checkpoint; the digest of these figures
+        answer = anchors.restamped({**answer, "anchor": result["anchor"]})
+    return answer

@@ -17,6 +17,7 @@ from typing import Any
 
 from ledger.entry import EntryError, format_instant, parse_instant
 from projections import (
+    anchors,
     balances,
     case_history,
     entry_index,
@@ -38,9 +39,15 @@ def no_progress(_label: str, _total: int | None) -> Iterator[Callable[[int], Non
 
 
 class Reports:
-    def __init__(self, projector: Projector, progress: Progress = no_progress) -> None:
+    def __init__(
+        self,
+        projector: Projector,
+        progress: Progress = no_progress,
+        covering: anchors.Covering | None = None,
+    ) -> None:
         self.projector = projector
         self.progress = progress
+        self.covering = covering  # the checkpoints a report's anchor names
 
     @property
     def db(self) -> Any:
@@ -110,13 +117,14 @@ class Reports:
 
     def balances(self, *, as_of: str | None = None, at_seq: int | None = None) -> dict[str, Any]:
         cut = self._cut(as_of, at_seq)
-        return _resting(balances.report(self.db, _seq(cut)), cut)
+        return self._anchored(balances.report(self.db, _seq(cut)), cut)
 
     def oversight(
         self, *, as_of: str | None = None, at_seq: int | None = None, suppress: bool = False
     ) -> dict[str, Any]:
         cut = self._cut(as_of, at_seq)
-        return _resting(oversight.report(self.db, at_seq=_seq(cut), suppress=suppress), cut)
+        found = oversight.report(self.db, at_seq=_seq(cut), suppress=suppress)
+        return self._anchored(found, cut)
 
     def award_movements(
         self,
@@ -193,7 +201,7 @@ class Reports:
         """`grantee` answers as that grantee (another's participant is not found); None: all."""
         cut = self._cut(as_of, at_seq)
         found = case_history.history(self.db, participant_id, grantee=grantee, at_seq=_seq(cut))
-        return _resting(found, cut)
+        return self._anchored(found, cut)
 
     def replay(self, *, as_of: str | None = None, at_seq: int | None = None) -> dict[str, Any]:
         """Every report as it stood at a past moment."""
@@ -201,14 +209,22 @@ class Reports:
             raise ProjectionError("replay needs --as-of or --at-seq")
         cut = self._cut(as_of, at_seq)
         seq = _seq(cut)
-        return _resting(
+        return self._anchored(
             {
                 "as_of_seq": seq,
-                "balances": _resting(balances.report(self.db, seq), cut),
-                "oversight": _resting(oversight.report(self.db, at_seq=seq), cut),
+                "balances": self._anchored(balances.report(self.db, seq), cut),
+                "oversight": self._anchored(oversight.report(self.db, at_seq=seq), cut),
             },
             cut,
         )
+
+    def _anchored(
+        self, answer: dict[str, Any], cut: tuple[int, dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        """The answer, saying which entries it rests on, anchored to the entry it
+        reflects (as of an entry: that one; now: the last every projection applied)."""
+        seq = cut[0] if cut is not None else min(self.projector.positions().values()) - 1
+        return anchors.anchored(_resting(answer, cut), seq, self.covering)
 
     def reconcile(self, payments: list[Payment]) -> Reconciliation:
         self.caught_up()

@@ -41,6 +41,7 @@ from ledger.witness_client import (
     cosigned_note,
     parse_witnesses,
 )
+from projections import anchors
 from projections.db import ProjectionDB
 from projections.reports import Progress, Reports, no_progress
 from projections.runner import Projector
@@ -187,7 +188,9 @@ class System:
 
     @cached_property
     def reports(self) -> Reports:
-        return Reports(self.projector, self.progress)
+        return Reports(
+            self.projector, self.progress, anchors.covering_in(self.app.store.checkpoints_near)
+        )
 
     # -- the ledger itself ----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from ledger.merkle import Frontier, leaf_hash
 from ledger.note import Checkpoint
 from ledger.report import Check, Report
 from ledger.store import LogStore, leaf_from_row
+from projections import anchors
 from projections.db import ProjectionDB
 from projections.reports import Progress, Reports, no_progress
 from projections.runner import ProjectionError, Projector
@@ -189,4 +190,5 @@ def verified_reports(
     with scratch_db() as scratch:
         projector = rebuild_verified(store, verification, scratch, progress)
         basis = Basis(verification.size, verification.root, verification.checkpoint.size)
-        yield Reports(projector, progress), basis
+        covering = anchors.covering_in(store.checkpoints_near)
+        yield Reports(projector, progress, covering), basis

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,12 +19,23 @@ import typer
 from rich.table import Table
 
 from domain.errors import dollars
+from ledger.note import VerifierKey
 from ledger.transparency import MAX_TREE_SIZE
 from projections import balances
+from projections.bundle_reports import bundle_reports
 from projections.reconcile import Reconciliation, read_payment_file
 from projections.reports import Reports
 from projections.verified import UNVERIFIED, LogNotVerifiedError, verified_reports
-from tools.console import JsonOpt, emit, out, printable, read_input, system
+from tools.console import (
+    JsonOpt,
+    emit,
+    out,
+    printable,
+    progress_bar,
+    read_input,
+    system,
+    user_errors,
+)
 
 commands = typer.Typer()
 
@@ -92,6 +104,15 @@ def _basis_text(result: dict[str, Any]) -> None:
         out.print(basis["statement"])
     if result.get("rests_on") is not None:
         out.print(f"as of: {result['rests_on']['statement']}")
+    anchor = result.get("anchor")
+    if anchor is not None:
+        covered = anchor["checkpoint"]
+        by = (
+            "no checkpoint covers it yet (cmpp checkpoint)"
+            if covered is None
+            else f"covered by checkpoint {covered['size']} (root {covered['root']})"
+        )
+        out.print(f"reflects entry {anchor['seq']}, {by}; digest {anchor['digest']}")
 
 
 def _balances_text(result: dict[str, Any]) -> None:
@@ -229,6 +250,49 @@ def oversight_command(
     with system() as ledger:
         result = ledger.reports.oversight(as_of=as_of, at_seq=at_seq, suppress=suppressed)
     emit(result, as_json, lambda: out.print_json(data=result))
+
+
+class BundleReport(StrEnum):
+    balances = "balances"
+    oversight = "oversight"
+
+
+@commands.command("report")
+def report_command(  # noqa: PLR0917 (a command's parameters are its options)
+    name: Annotated[BundleReport, typer.Argument(help="The report: balances or oversight.")],
+    bundle: Annotated[Path, typer.Option(help="The audit bundle to answer from (verified first).")],
+    trusted_key: Annotated[
+        str | None, typer.Option(help="The log's verifier key you trust (origin+hash+key).")
+    ] = None,
+    as_of: AsOfOpt = None,
+    at_seq: AtSeqOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A report recomputed from an audit bundle alone, after verifying it: its anchor's
+    digest equals the live report's as of the same entry. Exit 1 if it does not verify."""
+    key = None if trusted_key is None else VerifierKey.parse(trusted_key)
+    try:
+        with (
+            user_errors(),
+            bundle_reports(bundle, progress_bar, trusted_key=key) as (reports, basis),
+        ):
+            if name is BundleReport.balances:
+                result = reports.balances(as_of=as_of, at_seq=at_seq)
+            else:
+                result = reports.oversight(as_of=as_of, at_seq=at_seq)
+    except LogNotVerifiedError as exc:
+        _refuse(exc, as_json)
+        raise typer.Exit(1) from None
+    result["basis"] = {**basis.to_json(), "source": f"a rebuild from the verified bundle {bundle}"}
+
+    def show() -> None:
+        if name is BundleReport.balances:
+            _balances_text(result)
+        else:
+            _basis_text(result)
+            out.print_json(data=result)
+
+    emit(result, as_json, show)
 
 
 @commands.command("disclosures")

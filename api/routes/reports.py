@@ -35,6 +35,7 @@ from domain.catalogue import ACCESS_PURPOSES, FISCAL_AGENT, GRANTEE, INSPECTOR, 
 from ledger.catalogue import BOARD
 from ledger.errors import NotFoundError, UserError
 from ledger.transparency import MAX_TREE_SIZE
+from projections import anchors
 from projections.audit import record_access
 from projections.commands.models import Id
 from projections.commands.spec import Actor
@@ -79,11 +80,25 @@ Purpose = Annotated[
 # -- answers: typed at their top level; a report's own nested members pass as they are --
 
 
+class CheckpointCovering(BaseModel):
+    size: int
+    root: str  # base64
+
+
+class Anchor(BaseModel):
+    """What ties a report to the signed log (projections.anchors)."""
+
+    seq: int  # the entry the report reflects
+    checkpoint: CheckpointCovering | None  # the first issued checkpoint covering it
+    digest: str  # sha256:<hex> of JCS({"seq", "report"}), recomputable from a bundle
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     as_of_seq: int | None
     rests_on: dict[str, Any] | None
+    anchor: Anchor | None = None
 
 
 class AwardBalance(BaseModel):
@@ -196,18 +211,21 @@ def as_seen_by(who: Actor, answer: dict[str, Any]) -> dict[str, Any]:
         return {**answer, "scope": "program"}
     awards = [a for a in answer["awards"] if a["grantee"] == who.org]
     funding = {a["appropriation_id"] for a in awards}
-    return {
-        **answer,
-        "scope": who.org,
-        "awards": awards,
-        "grantees": [g for g in answer["grantees"] if g["grantee"] == who.org],
-        "appropriations": [
-            {k: p[k] for k in APPROPRIATION_AS_ENACTED}
-            for p in answer["appropriations"]
-            if p["appropriation_id"] in funding
-        ],
-        "control_totals": None,
-    }
+    # Its anchor's digest is of what the grantee is shown.
+    return anchors.restamped(
+        {
+            **answer,
+            "scope": who.org,
+            "awards": awards,
+            "grantees": [g for g in answer["grantees"] if g["grantee"] == who.org],
+            "appropriations": [
+                {k: p[k] for k in APPROPRIATION_AS_ENACTED}
+                for p in answer["appropriations"]
+                if p["appropriation_id"] in funding
+            ],
+            "control_totals": None,
+        }
+    )
 
 
 def balances_as_seen(
