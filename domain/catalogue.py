@@ -124,6 +124,21 @@ ERASURE_AUTHORITIES = (  # the legal ground on which a participant's data is era
     "statutory_requirement",
     "recorded_in_error",  # personal data recorded for the wrong person or by mistake
 )
+# Money entries are released whole (FOIA), so they hold codes, never free text.
+AMENDMENT_REASONS = (  # why an award's amount changed
+    "additional_funds",  # more money for the work awarded
+    "scope_change",  # work added or removed
+    "period_change",  # the period of performance moved
+    "correction",  # an error in the award corrected
+    "deobligation",  # unspent money returned to the appropriation
+)
+REVERSAL_REASONS = (  # why a disbursement was reversed
+    "duplicate_payment",
+    "wrong_amount",
+    "wrong_payee",
+    "returned_by_bank",
+    "paid_in_error",
+)
 EXPORT_KINDS = (  # what leaves the system (DESIGN.md section 7)
     "bundle",  # the audit bundle: every entry of the log
     "foia",  # a FOIA release
@@ -176,7 +191,11 @@ AWARD_MADE = EventType(
     method=ID,
 )
 AWARD_AMENDED = EventType(
-    "funds.AwardAmended", signed_by=[BOARD], award_id=ID, delta_cents=CENTS, reason=TEXT
+    "funds.AwardAmended",
+    signed_by=[BOARD],
+    award_id=ID,
+    delta_cents=CENTS,
+    reason=code_from(AMENDMENT_REASONS, "amendment reasons"),
 )
 DISBURSEMENT_RECORDED = EventType(
     "funds.DisbursementRecorded",
@@ -193,7 +212,7 @@ DISBURSEMENT_REVERSED = EventType(
     signed_by=[FISCAL_AGENT],
     award_id=ID,
     disbursement_id=ID,
-    reason=TEXT,
+    reason=code_from(REVERSAL_REASONS, "reversal reasons"),
 )
 EXPENDITURE_REPORTED = EventType(
     "funds.ExpenditureReported",

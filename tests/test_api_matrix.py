@@ -507,7 +507,7 @@ ROUTES: dict[str, Route] = {
     "amend award": Route(
         "POST",
         f"{AWARD}/amendments",
-        _body(lambda w: {"delta_cents": 1_00, "reason": "scope change"}),
+        _body(lambda w: {"delta_cents": 1_00, "reason": "scope_change"}),
         lambda w, _c: {"award_id": w.award},
         NO_AWARD,
         command="amend_award",
@@ -537,7 +537,7 @@ ROUTES: dict[str, Route] = {
     "reverse disbursement": Route(
         "POST",
         f"{AWARD}/disbursements/{{disbursement_id}}/reversal",
-        _body(lambda w: {"reason": "paid twice"}),
+        _body(lambda w: {"reason": "duplicate_payment"}),
         lambda w, _c: {"award_id": w.award_paid, "disbursement_id": w.disbursement},
         {**NO_AWARD, "disbursement_id": "D-NONE"},
         command="reverse_disbursement",

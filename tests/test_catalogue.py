@@ -153,6 +153,9 @@ PUBLISHED = {
     (c.PARTICIPANT_ENROLLED, "referral_source"): c.REFERRAL_SOURCES,
     (c.REFERRAL_MADE, "to_kind"): c.REFERRAL_RECIPIENTS,
     (c.CONSENT_GIVEN, "share_with"): c.REFERRAL_RECIPIENTS,
+    # Issue 13: money entries are released whole, so their reasons are codes too.
+    (c.AWARD_AMENDED, "reason"): c.AMENDMENT_REASONS,
+    (c.DISBURSEMENT_REVERSED, "reason"): c.REVERSAL_REASONS,
 }
 
 
@@ -165,6 +168,14 @@ def test_case_members_hold_codes_of_their_published_list_only(event_type: Any, m
         assert kind.accepts(code) or kind.accepts([code])
     for typed in NOT_CODES:
         assert not kind.accepts(typed)
+
+
+def test_a_money_event_holds_no_text_but_the_public_law_it_cites() -> None:
+    """A money entry is released whole with its inclusion proof: nothing in it may need
+    withholding, so no member may hold free text (a public law's citation is public)."""
+    texts = {(t, m) for t in c.FUNDS_TYPES for m in t.text_members}
+    assert texts == {(c.APPROPRIATION_RECORDED, "public_law")}
+    assert "service_ids" not in c.EXPENDITURE_REPORTED.members
 
 
 def test_no_case_event_has_a_text_member() -> None:

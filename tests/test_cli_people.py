@@ -205,7 +205,7 @@ def test_do_records_as_the_person_once_per_key(ledger: Ledger) -> None:
     ledger.do("register_organisation", {"org_id": "org:irc", "name": "IRC", "kind": "grantee"})
     path.write_text(json.dumps(AWARD))
     ledger.run("do", "make_award", "--as", ledger.board, "--body", f"@{path}")
-    amend = json.dumps({"delta_cents": 1000, "reason": "more"})
+    amend = json.dumps({"delta_cents": 1000, "reason": "additional_funds"})
     amended = ledger.run("do", "amend_award", "--as", ledger.board, "--id", "award_id=A-1",
                          "--body", "-", "--json", stdin=amend)  # fmt: skip
     assert json.loads(amended.stdout)["answer"]["award_id"] == "A-1"
@@ -243,7 +243,7 @@ def test_a_batch_run_twice_writes_each_line_once(ledger: Ledger, tmp_path: Path)
         {"command": "record_appropriation", "key": "b2", "body": APPROPRIATION},
         {"command": "make_award", "key": "b3", "body": AWARD},
         {"command": "amend_award", "key": "b4", "ids": {"award_id": "A-1"},
-         "body": {"delta_cents": 500, "reason": "more"}},
+         "body": {"delta_cents": 500, "reason": "additional_funds"}},
     ]  # fmt: skip
     batch = tmp_path / "batch.jsonl"
     batch.write_text("\n".join(map(json.dumps, lines)) + "\n\n")
@@ -258,7 +258,7 @@ def test_a_batch_run_twice_writes_each_line_once(ledger: Ledger, tmp_path: Path)
     assert len(ledger.events()) == before + 4
 
     # The first refusal stops the run, and says which line; what came before stands.
-    too_much = {"delta_cents": 10**12, "reason": "far too much"}
+    too_much = {"delta_cents": 10**12, "reason": "additional_funds"}
     after = {"command": "record_appropriation", "key": "b7",
              "body": {**APPROPRIATION, "appropriation_id": "FY2022"}}  # fmt: skip
     refused = [{"command": "amend_award", "key": "b6", "ids": {"award_id": "A-1"},

@@ -103,7 +103,7 @@ class FundsMachine(RuleBasedStateMachine):
             signer=self.pilot.board,
             award_id=award,
             delta_cents=delta,
-            reason="change",
+            reason="correction",
         )
 
     @rule(award=ids, amount=cents, ref=refs, paid_on=days)
@@ -131,7 +131,7 @@ class FundsMachine(RuleBasedStateMachine):
             signer=self.pilot.cws,
             award_id=award,
             disbursement_id=disbursement,
-            reason="error",
+            reason="paid_in_error",
         )
 
     @rule(award=ids, amount=cents, incurred=days, own=st.booleans())

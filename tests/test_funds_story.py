@@ -26,9 +26,9 @@ def test_an_award_is_paid_spent_refunded_and_closed(database_url: str) -> None:
 
     pilot.spend(award, "E-1", 900_00, "2022-10-20")
     pilot.refund(award, "R-1", 100_00, "2023-01-10", ref="REF-0001")
-    app.amend_award(pilot.board, award_id=award, delta_cents=2_000_00, reason="scope")
+    app.amend_award(pilot.board, award_id=award, delta_cents=2_000_00, reason="scope_change")
     pilot.pay(award, "D-3", 500_00, "2023-02-01")
-    app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-3", reason="wrong payee")
+    app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-3", reason="wrong_payee")
     app.close_award(pilot.board, award_id=award, closed_on="2023-12-31")
 
     figures = app.funds.awards[award]
@@ -77,10 +77,10 @@ def test_each_funds_rule_refuses_and_writes_nothing(database_url: str) -> None:
         "refund-within-cash": lambda: pilot.refund(award, "R-1", 1_000_01, "2023-01-01", ref="R1"),
         "reversal-within-cash": lambda: (
             pilot.refund(award, "R-9", 600_00, "2023-01-01", ref="REF-9"),
-            app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-1", reason="?"),
+            app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-1", reason="paid_in_error"),
         ),
         "known-disbursement": lambda: app.reverse_disbursement(
-            pilot.cws, award_id=award, disbursement_id="D-404", reason="?"
+            pilot.cws, award_id=award, disbursement_id="D-404", reason="paid_in_error"
         ),
         "known-award": lambda: pilot.pay("A-404", "D-5", 1, "2022-11-02"),
         "unique-id": lambda: app.register_organisation(

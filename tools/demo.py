@@ -251,7 +251,7 @@ class Demo:
             self.board,
             award_id="A-2022-008",
             delta_cents=150_000_00,
-            reason="additional sites approved by the National Board",
+            reason="scope_change",
         )
         self._count("funds.AwardAmended")
 
@@ -458,7 +458,7 @@ class Demo:
             cws,
             award_id=award_id,
             disbursement_id=f"D-{award_id}-err",
-            reason="duplicate payment instruction",
+            reason="duplicate_payment",
         )
         figures = app.funds.awards[award_id]
         unspent = figures.net_disbursed - figures.refunded - figures.expended

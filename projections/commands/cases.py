@@ -15,14 +15,23 @@ learn whom another serves.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
 from domain import catalogue as c
 from domain.case_commands import new_id
-from projections.commands.models import MAX_CENTS, Code, Day, Id, Recorded, Request, Text, Whole
+from projections.commands.models import (
+    MAX_CENTS,
+    Code,
+    Day,
+    Id,
+    Recorded,
+    Request,
+    Text,
+    Whole,
+    one_of,
+)
 from projections.commands.scope import (
     complaint_filer,
     named_participant_grantee,
@@ -31,24 +40,13 @@ from projections.commands.scope import (
 from projections.commands.spec import Actor, CommandSpec, Plan, Planned, data_of
 from projections.system import System
 
-
-def _one_of(codes: tuple[str, ...], list_name: str) -> Any:
-    """A code of one of the catalogue's published lists: checked by a pattern made from the
-    list, and shown in the schema as its enum, so neither can drift from the catalogue."""
-    return Field(
-        pattern="^(" + "|".join(map(re.escape, codes)) + ")$",
-        json_schema_extra={"enum": list(codes)},
-        description=f"A code from the published list of {list_name}.",
-    )
-
-
-ServiceType = Annotated[str, _one_of(c.SERVICE_TYPES, "service types")]
-ReferralSource = Annotated[str, _one_of(c.REFERRAL_SOURCES, "referral sources")]
-ReferralRecipient = Annotated[str, _one_of(c.REFERRAL_RECIPIENTS, "referral recipients")]
-ComplaintCategory = Annotated[str, _one_of(c.COMPLAINT_CATEGORIES, "complaint categories")]
-ComplaintOutcome = Annotated[str, _one_of(c.COMPLAINT_OUTCOMES, "complaint outcomes")]
-ClosureReason = Annotated[str, _one_of(c.CLOSURE_REASONS, "closure reasons")]
-ErasureAuthority = Annotated[str, _one_of(c.ERASURE_AUTHORITIES, "erasure authorities")]
+ServiceType = Annotated[str, one_of(c.SERVICE_TYPES, "service types")]
+ReferralSource = Annotated[str, one_of(c.REFERRAL_SOURCES, "referral sources")]
+ReferralRecipient = Annotated[str, one_of(c.REFERRAL_RECIPIENTS, "referral recipients")]
+ComplaintCategory = Annotated[str, one_of(c.COMPLAINT_CATEGORIES, "complaint categories")]
+ComplaintOutcome = Annotated[str, one_of(c.COMPLAINT_OUTCOMES, "complaint outcomes")]
+ClosureReason = Annotated[str, one_of(c.CLOSURE_REASONS, "closure reasons")]
+ErasureAuthority = Annotated[str, one_of(c.ERASURE_AUTHORITIES, "erasure authorities")]
 
 # The catalogue has no published lists of these, but they are written to the log in the
 # clear: their shapes keep a name or a date of birth out of them.

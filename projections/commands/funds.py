@@ -3,10 +3,11 @@ expenditures. Requests are `…Create`, answers are named by what was recorded."
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from domain import catalogue as c
 from projections.commands.models import (
     Cents,
     Day,
@@ -15,8 +16,8 @@ from projections.commands.models import (
     Request,
     Sha256,
     SignedCents,
-    Text,
     Whole,
+    one_of,
 )
 from projections.commands.scope import award_grantee
 from projections.commands.spec import Actor, CommandSpec, Plan, Planned, data_of
@@ -62,9 +63,13 @@ class AwardMade(Recorded, AwardCreate):
     pass
 
 
+AmendmentReason = Annotated[str, one_of(c.AMENDMENT_REASONS, "amendment reasons")]
+ReversalReason = Annotated[str, one_of(c.REVERSAL_REASONS, "reversal reasons")]
+
+
 class AwardAmendmentCreate(Request):
     delta_cents: SignedCents
-    reason: Text
+    reason: AmendmentReason
 
 
 class AwardAmended(Recorded, AwardAmendmentCreate):
@@ -91,7 +96,7 @@ class DisbursementRecorded(Recorded, DisbursementCreate):
 
 
 class DisbursementReversalCreate(Request):
-    reason: Text
+    reason: ReversalReason
 
 
 class DisbursementReversed(Recorded, DisbursementReversalCreate):

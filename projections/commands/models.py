@@ -64,3 +64,13 @@ class Recorded(BaseModel):
     """A command's answer: what was recorded and the seq of its entry in the log."""
 
     seq: int = Field(description="The seq of the entry the command wrote.")
+
+
+def one_of(codes: tuple[str, ...], list_name: str) -> Any:
+    """A code of one of the catalogue's published lists: checked by a pattern made from the
+    list, and shown in the schema as its enum, so neither can drift from the catalogue."""
+    return Field(
+        pattern="^(" + "|".join(map(re.escape, codes)) + ")$",
+        json_schema_extra={"enum": list(codes)},
+        description=f"A code from the published list of {list_name}.",
+    )
