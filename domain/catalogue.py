@@ -19,6 +19,8 @@ this module with the rules.
 
 from __future__ import annotations
 
+import re
+
 from ledger.catalogue import (
     BOARD,
     CENTS,
@@ -32,6 +34,7 @@ from ledger.catalogue import (
     TEXT,
     Catalogue,
     EventType,
+    Kind,
     code_from,
     codes_from,
 )
@@ -138,6 +141,14 @@ REVERSAL_REASONS = (  # why a disbursement was reversed
     "wrong_payee",
     "returned_by_bank",
     "paid_in_error",
+)
+# Who received an export: an organisation or person id, or a FOIA request's number;
+# never a name (the log keeps no one's name).
+RECIPIENT_PATTERN = re.compile(r"(org|user):[a-z0-9][a-z0-9:._-]{0,95}|FOIA-[0-9]{4}-[0-9]{1,8}")
+RECIPIENT = Kind(
+    "an organisation or person id (org:…, user:…), or a FOIA request number (FOIA-2026-0001)",
+    lambda v: type(v) is str and RECIPIENT_PATTERN.fullmatch(v) is not None,
+    rule="recipient-id",
 )
 EXPORT_KINDS = (  # what leaves the system (DESIGN.md section 7)
     "bundle",  # the audit bundle: every entry of the log
@@ -369,7 +380,7 @@ EXPORT_GENERATED = EventType(
     "audit.ExportGenerated",
     signed_by=[SYSTEM],
     kind=code_from(EXPORT_KINDS, "export kinds"),
-    recipient=ID,
+    recipient=RECIPIENT,
     purpose=code_from(ACCESS_PURPOSES, "access purposes"),  # a FOIA release: legal_request
     parameters=OBJECT,
     sha256=SHA256,

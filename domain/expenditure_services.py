@@ -24,15 +24,16 @@ from ledger import alongside
 
 TABLES = [
     "CREATE TABLE IF NOT EXISTS expenditure_services ("
-    " expenditure_id TEXT PRIMARY KEY, award_id TEXT NOT NULL, salt TEXT NOT NULL,"
-    " service_ids TEXT NOT NULL, services_sha256 TEXT NOT NULL)",
+    " award_id TEXT NOT NULL, expenditure_id TEXT NOT NULL, salt TEXT NOT NULL,"
+    " service_ids TEXT NOT NULL, services_sha256 TEXT NOT NULL,"
+    " PRIMARY KEY (award_id, expenditure_id))",  # an expenditure id is unique per award
 ]
 
 
 @dataclass(frozen=True)
 class ServicesPaid:
-    expenditure_id: str
     award_id: str
+    expenditure_id: str
     service_ids: list[str]
     salt: str  # base64
     services_sha256: str
@@ -57,29 +58,32 @@ class ExpenditureServices:
         if not service_ids:
             yield None
             return
-        ids = sorted(set(service_ids))
+        ids = sorted(service_ids)  # as named, a repeated id included
         salt = os.urandom(16)
         digest = commitment(salt, ids)
-        row = (expenditure_id, award_id, b64encode(salt).decode(), json.dumps(ids), digest)
+        row = (award_id, expenditure_id, b64encode(salt).decode(), json.dumps(ids), digest)
         statement = ("INSERT INTO expenditure_services VALUES (?, ?, ?, ?, ?)", row)
         with alongside.staged([statement]):
             yield digest
 
-    def opened(self, expenditure_id: str) -> ServicesPaid | None:
+    def opened(self, award_id: str, expenditure_id: str) -> ServicesPaid | None:
         rows = self.tables.query(
-            "SELECT * FROM expenditure_services WHERE expenditure_id = ?", (expenditure_id,)
+            "SELECT * FROM expenditure_services WHERE award_id = ? AND expenditure_id = ?",
+            (award_id, expenditure_id),
         )
         return _paid(rows[0]) if rows else None
 
     def all(self) -> list[ServicesPaid]:
-        rows = self.tables.query("SELECT * FROM expenditure_services ORDER BY expenditure_id")
+        rows = self.tables.query(
+            "SELECT * FROM expenditure_services ORDER BY award_id, expenditure_id"
+        )
         return [_paid(row) for row in rows]
 
 
 def _paid(row: Any) -> ServicesPaid:
     return ServicesPaid(
-        str(row["expenditure_id"]),
         str(row["award_id"]),
+        str(row["expenditure_id"]),
         list(json.loads(row["service_ids"])),
         str(row["salt"]),
         str(row["services_sha256"]),

@@ -142,7 +142,9 @@ def export_bundle(
     made = _first_missing(out.parent)
     try:
         with _writing(shown):
-            (partial / CHECKPOINTS).mkdir(parents=True)
+            # Only its owner may read it until it is handed over (renamed into place).
+            partial.mkdir(mode=0o700, parents=True)
+            (partial / CHECKPOINTS).mkdir()
         files = {ENTRIES: _write_entries(partial, store, size, shown, progress)}
         files[CHECKPOINT] = _write_text(partial / CHECKPOINT, note, shown / CHECKPOINT)
         for earlier_size, earlier in store.checkpoints():

@@ -6,7 +6,7 @@ the checkpoint (size and root, signed by the log key) can ask for that prefix of
 recompute the report from it (`cmpp report --bundle`), and compare digests. The digest
 is SHA-256 over JCS({"seq": the entry reflected, "report": the report}) without the
 members that say how it was answered rather than what it says (`anchor`, `rests_on`,
-`basis`, `as_of_seq`, `scope`): the same figures as of the same entry give the same
+`basis`, `as_of_seq`, `scope`, at any depth): the same figures as of the same entry give the same
 digest from the live database, from a rebuild of the verified log, or from a bundle.
 """
 
@@ -29,9 +29,17 @@ Covering = Callable[[int], tuple[int, str] | None]
 
 
 def digest(report: dict[str, Any], seq: int) -> str:
-    content = {k: v for k, v in report.items() if k not in NOT_DIGESTED}
-    body = rfc8785.dumps({"seq": seq, "report": content})
+    body = rfc8785.dumps({"seq": seq, "report": _content(report)})
     return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _content(value: Any) -> Any:
+    """What a report says, at every depth (a replay holds whole reports)."""
+    if isinstance(value, dict):
+        return {k: _content(v) for k, v in value.items() if k not in NOT_DIGESTED}
+    if isinstance(value, list):
+        return [_content(v) for v in value]
+    return value
 
 
 def anchored(report: dict[str, Any], seq: int, covering: Covering | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ entry, and its digest equals the live report's for the same entry
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -63,6 +63,7 @@ def bundle_reports(
     *,
     trusted_key: VerifierKey | None = None,
     trusted_root_key: str | None = None,
+    held_checkpoints: Sequence[str] = (),
 ) -> Iterator[tuple[Reports, Basis]]:
     """Reports from a rebuild of the verified bundle, and what they rest on; raises
     LogNotVerifiedError (with the verifier's findings) if the bundle does not verify."""
@@ -74,6 +75,7 @@ def bundle_reports(
             source,
             trusted_log_key=trusted_key,
             trusted_root_key_id=trusted_root_key,
+            held_checkpoints=held_checkpoints,
             progress=advance,
         )
     if not report.ok or report.root is None or source.latest_checkpoint is None:

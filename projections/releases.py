@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ledger.export import export_bundle
+from ledger.export import ExportError, export_bundle
 from ledger.transparency import LogSigner
 from ledger.witness_client import parse_witnesses
 from projections.audit import record_export
@@ -50,13 +50,22 @@ def export_audit_bundle(
             sha256=sha256,
         )
 
-    manifest = export_bundle(
-        system.app.store,
-        log or system.log,
-        system.app.opening["data"]["root_key"]["key_id"],
-        out,
-        progress,
-        witness_keys=[w.key for w in parse_witnesses(system.settings.witnesses or "")],
-        before_handover=record,
-    )
+    try:
+        manifest = export_bundle(
+            system.app.store,
+            log or system.log,
+            system.app.opening["data"]["root_key"]["key_id"],
+            out,
+            progress,
+            witness_keys=[w.key for w in parse_witnesses(system.settings.witnesses or "")],
+            before_handover=record,
+        )
+    except (ExportError, OSError) as exc:
+        if "seq" not in recorded:
+            raise
+        # The record stays (the log is append-only): it over-states, never hides.
+        raise ExportError(
+            f"{exc}; the export was recorded as entry {recorded['seq']}, but nothing was"
+            " handed over"
+        ) from None
     return {**manifest, "export_seq": recorded["seq"]}

@@ -117,14 +117,16 @@ class Reports:
 
     def balances(self, *, as_of: str | None = None, at_seq: int | None = None) -> dict[str, Any]:
         cut = self._cut(as_of, at_seq)
-        return self._anchored(balances.report(self.db, _seq(cut)), cut)
+        seq = self._reflected(cut)
+        return self._anchored(balances.report(self.db, seq), cut, seq)
 
     def oversight(
         self, *, as_of: str | None = None, at_seq: int | None = None, suppress: bool = False
     ) -> dict[str, Any]:
         cut = self._cut(as_of, at_seq)
-        found = oversight.report(self.db, at_seq=_seq(cut), suppress=suppress)
-        return self._anchored(found, cut)
+        seq = self._reflected(cut)
+        found = oversight.report(self.db, at_seq=seq, suppress=suppress)
+        return self._anchored(found, cut, seq)
 
     def award_movements(
         self,
@@ -200,30 +202,40 @@ class Reports:
     ) -> dict[str, Any]:
         """`grantee` answers as that grantee (another's participant is not found); None: all."""
         cut = self._cut(as_of, at_seq)
-        found = case_history.history(self.db, participant_id, grantee=grantee, at_seq=_seq(cut))
-        return self._anchored(found, cut)
+        seq = self._reflected(cut)
+        found = case_history.history(self.db, participant_id, grantee=grantee, at_seq=seq)
+        return self._anchored(found, cut, seq)
 
     def replay(self, *, as_of: str | None = None, at_seq: int | None = None) -> dict[str, Any]:
         """Every report as it stood at a past moment."""
         if as_of is None and at_seq is None:
             raise ProjectionError("replay needs --as-of or --at-seq")
         cut = self._cut(as_of, at_seq)
-        seq = _seq(cut)
+        seq = self._reflected(cut)
         return self._anchored(
             {
                 "as_of_seq": seq,
-                "balances": self._anchored(balances.report(self.db, seq), cut),
-                "oversight": self._anchored(oversight.report(self.db, at_seq=seq), cut),
+                "balances": self._anchored(balances.report(self.db, seq), cut, seq),
+                "oversight": self._anchored(oversight.report(self.db, at_seq=seq), cut, seq),
             },
             cut,
+            seq,
         )
 
+    def _reflected(self, cut: tuple[int, dict[str, Any]] | None) -> int:
+        """The entry a report is computed as of: the cut's, or (now) the last entry every
+        projection has applied, read before the report, which then reads nothing after
+        it, however far a projection worker in another process gets meanwhile."""
+        if cut is not None:
+            return cut[0]
+        return min(self.projector.positions().values(), default=0) - 1
+
     def _anchored(
-        self, answer: dict[str, Any], cut: tuple[int, dict[str, Any]] | None
+        self, answer: dict[str, Any], cut: tuple[int, dict[str, Any]] | None, seq: int
     ) -> dict[str, Any]:
-        """The answer, saying which entries it rests on, anchored to the entry it
-        reflects (as of an entry: that one; now: the last every projection applied)."""
-        seq = cut[0] if cut is not None else min(self.projector.positions().values()) - 1
+        """The answer as of entry `seq`, saying which entries it rests on (`as_of_seq`
+        None: now), anchored to that entry."""
+        answer["as_of_seq"] = _seq(cut)
         return anchors.anchored(_resting(answer, cut), seq, self.covering)
 
     def reconcile(self, payments: list[Payment]) -> Reconciliation:

@@ -19,6 +19,8 @@ from typer.testing import CliRunner, Result
 from ledger.hashing import b64encode
 from ledger.note import Checkpoint
 from projections import anchors
+from projections import reports as reports_module
+from projections.system import System
 from tests.api_support import fund, program
 from tests.cli_support import cli_env, fast_settings
 from tools import console
@@ -84,13 +86,19 @@ def test_a_bundle_gives_the_live_reports_digest_and_a_bad_bundle_no_figure(
     } | {size: (bundle / "checkpoint.txt").read_text()}
 
     for at_seq in (size // 3, size - 1):
-        for name in ("balances", "oversight"):
-            live = _json(invoke(env, name, "--at-seq", str(at_seq), "--json"))
+        for name, *extra in (
+            ("balances",),
+            ("sf425",),
+            ("oversight",),
+            ("oversight", "--suppressed"),
+        ):
+            live = _json(invoke(env, name, *extra, "--at-seq", str(at_seq), "--json"))
             offline = _json(
                 invoke(
                     env,
                     "report",
                     name,
+                    *extra,
                     "--bundle",
                     str(bundle),
                     "--trusted-key",
@@ -118,6 +126,8 @@ def test_a_bundle_gives_the_live_reports_digest_and_a_bad_bundle_no_figure(
     text = invoke(env, "report", "balances", "--bundle", str(bundle), "--at-seq", str(size - 1))
     assert text.exit_code == 0 and f"reflects entry {size - 1}" in text.stdout
     assert "digest sha256:" in text.stdout and "VERIFIED" in text.stdout
+    # Without a key to trust, it says where the key came from, as `cmpp verify` does.
+    assert "pass --trusted-key to pin it" in text.stdout
 
     # One figure edited in the bundle: it does not verify, and no figure is answered.
     lines = (bundle / "entries.jsonl").read_bytes().split(b"\n")
@@ -144,3 +154,64 @@ def test_a_grantees_share_of_the_balances_is_digested_as_shown(tmp_path: Path) -
         for answer in (whole, share):
             assert anchors.digest(answer, answer["anchor"]["seq"]) == answer["anchor"]["digest"]
         assert share["anchor"]["digest"] != whole["anchor"]["digest"]
+
+
+def _pay(p: Any, n: int) -> None:
+    answer = p.post(
+        "cws",
+        "/v1/awards/A-2022-007/disbursements",
+        {
+            "disbursement_id": f"D-{n}",
+            "amount_cents": 1000_00 * n,
+            "payment_ref": f"PAY-{n}",
+            "paid_on": "2023-01-15",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def test_a_report_now_is_anchored_to_the_entry_its_figures_reflect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was a defect: a projection worker in another process applied an entry while a
+    report was answered "now", and the anchor named that later entry. The entry is now
+    read first and the report reads nothing after it."""
+    with program(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path / "data") as p:
+        fund(p)
+        _pay(p, 1)
+        worker = System(p.system.settings)  # as `cmpp projections follow` would
+        real = reports_module.balances.report
+        fired: list[int] = []
+
+        def worker_runs_meanwhile(db: Any, seq: Any) -> Any:
+            if not fired:
+                fired.append(1)
+                _pay(p, 2)
+                worker.reports.caught_up()
+            return real(db, seq)
+
+        monkeypatch.setattr(reports_module.balances, "report", worker_runs_meanwhile)
+        now = p.system.reports.balances()
+        monkeypatch.setattr(reports_module.balances, "report", real)
+        worker.close()
+        assert fired and now["as_of_seq"] is None
+        then = p.system.reports.balances(at_seq=now["anchor"]["seq"])
+        assert then["anchor"]["digest"] == now["anchor"]["digest"]
+        assert [a["disbursed"] for a in now["awards"]] == [1000_00]
+
+
+def test_a_replay_digest_stays_as_the_log_grows(tmp_path: Path) -> None:
+    """Was a defect: a replay's digest covered its parts' own anchors and bases, so the
+    same figures as of the same instant changed digest once the log grew."""
+    with program(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path / "data") as p:
+        fund(p)
+        _pay(p, 1)
+        reports = p.system.reports
+        reports.caught_up()
+        at = reports.rests_on(p.system.app.store.head().size - 1)["last_at"]
+        first = reports.replay(as_of=at)
+        _pay(p, 2)
+        p.system.log.checkpoint()  # a checkpoint now covers the instant's entries too
+        second = reports.replay(as_of=at)
+        assert first["anchor"] == {**second["anchor"], "checkpoint": first["anchor"]["checkpoint"]}
+        assert first["anchor"]["digest"] == second["anchor"]["digest"]

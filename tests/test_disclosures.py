@@ -65,6 +65,19 @@ def test_a_bundle_taken_at_the_command_line_is_recorded_before_it_appears(
         env, "export", "bundle", "--recipient", "x", "--purpose", "curiosity", str(tmp_path / "b2")
     )
     assert refused.exit_code == 2 and "--purpose must be one of" in refused.stderr
+    # The recipient is written to the log: an id, never a name or an address.
+    for named in ("Jane Q. Public <jane@example.com>", "org:cws with Jane", "user:Jane"):
+        refused = invoke(
+            env,
+            "export",
+            "bundle",
+            "--recipient",
+            named,
+            "--purpose",
+            "audit",
+            str(tmp_path / "b2"),
+        )
+        assert refused.exit_code == 2 and "--recipient must be" in refused.stderr
     assert not (tmp_path / "b2").exists()
     assert json.loads(invoke(env, "disclosures", "--json").stdout)["exports"] == 1
     text = invoke(env, "disclosures")

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from domain.expenditure_services import ExpenditureServices
 from domain.tokens import Tokens
 from ledger.entry import read_event
-from tests.api_support import Program, fund, program
+from tests.api_support import AWARD, Program, fund, program
 from tests.test_api_cases import CONSENT, ENROLMENT, SERVICE
 
 AWARD_ID = "A-2022-007"
@@ -72,12 +72,12 @@ def test_the_entry_commits_to_the_services_and_names_none_of_them(funded: Progra
         assert named.encode() not in raw
     assert "service_ids" not in event["data"]
     committed = event["data"]["services_sha256"]
-    opened = _links(p).opened("E-1")
+    opened = _links(p).opened(AWARD_ID, "E-1")
     assert opened is not None and opened.service_ids == sorted(services)
     assert opened.matches(committed)
     # A row edited beside the log no longer opens the signed commitment.
     edited = type(opened)(
-        opened.expenditure_id, AWARD_ID, [*opened.service_ids, "S-forged"], opened.salt, committed
+        AWARD_ID, opened.expenditure_id, [*opened.service_ids, "S-forged"], opened.salt, committed
     )
     assert not edited.matches(committed)
     # Two expenditures naming the same services make different commitments (salted).
@@ -90,7 +90,7 @@ def test_spending_that_names_no_service_commits_to_nothing(funded: Program) -> N
         funded, "irc", f"/v1/awards/{AWARD_ID}/expenditures", {**SPENDING, "expenditure_id": "E-1"}
     )
     assert _last_entry(funded)[1]["data"]["services_sha256"] is None
-    assert _links(funded).opened("E-1") is None
+    assert _links(funded).opened(AWARD_ID, "E-1") is None
 
 
 def test_refused_spending_keeps_no_row(funded: Program) -> None:
@@ -104,7 +104,7 @@ def test_refused_spending_keeps_no_row(funded: Program) -> None:
     }
     answer = p.post("irc", f"/v1/awards/{AWARD_ID}/expenditures", too_much)
     assert answer.status_code == 422, answer.text
-    assert _links(p).opened("E-9") is None and _links(p).all() == []
+    assert _links(p).opened(AWARD_ID, "E-9") is None and _links(p).all() == []
 
 
 def test_a_client_signed_expenditure_keeps_its_services_as_prepared(funded: Program) -> None:
@@ -129,7 +129,7 @@ def test_a_client_signed_expenditure_keeps_its_services_as_prepared(funded: Prog
         "/v1/prepared",
         {"command": "report_expenditure", "ids": {"award_id": AWARD_ID}, "body": body},
     )
-    assert _links(p).opened("E-5") is None  # nothing is written before the signature
+    assert _links(p).opened(AWARD_ID, "E-5") is None  # nothing is written before the signature
     signature = private.sign(base64.b64decode(prepared["event_bytes"]))
     _created(
         p,
@@ -139,5 +139,20 @@ def test_a_client_signed_expenditure_keeps_its_services_as_prepared(funded: Prog
     )
     raw, event = _last_entry(p)
     assert all(s.encode() not in raw for s in services)
-    opened = _links(p).opened("E-5")
+    opened = _links(p).opened(AWARD_ID, "E-5")
     assert opened is not None and opened.matches(event["data"]["services_sha256"])
+
+
+def test_an_expenditure_id_may_be_used_again_on_another_award(funded: Program) -> None:
+    """Expenditure ids are unique per award (the rules), and so are the rows kept."""
+    p = funded
+    _pid, services = _served(p)
+    second = {**AWARD, "award_id": "A-2022-008", "amount_cents": 10_000_00}
+    _created(p, "board", "/v1/awards", second)
+    for award_id in (AWARD_ID, "A-2022-008"):
+        body = {**SPENDING, "expenditure_id": "E-1", "service_ids": services}
+        _created(p, "irc", f"/v1/awards/{award_id}/expenditures", body)
+        opened = _links(p).opened(award_id, "E-1")
+        assert opened is not None
+        assert opened.matches(_last_entry(p)[1]["data"]["services_sha256"])
+    assert len(_links(p).all()) == 2

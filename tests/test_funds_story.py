@@ -77,7 +77,9 @@ def test_each_funds_rule_refuses_and_writes_nothing(database_url: str) -> None:
         "refund-within-cash": lambda: pilot.refund(award, "R-1", 1_000_01, "2023-01-01", ref="R1"),
         "reversal-within-cash": lambda: (
             pilot.refund(award, "R-9", 600_00, "2023-01-01", ref="REF-9"),
-            app.reverse_disbursement(pilot.cws, award_id=award, disbursement_id="D-1", reason="paid_in_error"),
+            app.reverse_disbursement(
+                pilot.cws, award_id=award, disbursement_id="D-1", reason="paid_in_error"
+            ),
         ),
         "known-disbursement": lambda: app.reverse_disbursement(
             pilot.cws, award_id=award, disbursement_id="D-404", reason="paid_in_error"

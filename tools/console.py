@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.text import Text
 from typer.core import TyperGroup
 
+from ledger.bundle import BundleError
 from ledger.errors import UserError
 from projections.settings import load_settings
 from projections.system import CheckpointNotIssuedError, System
@@ -165,3 +166,11 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done: bar.update(task, completed=done)
+
+
+def held_checkpoint(path: Path) -> str:
+    """A checkpoint an auditor holds (`--checkpoint FILE`), as text."""
+    try:
+        return read_input(path, "the checkpoint").decode("utf-8")
+    except UnicodeDecodeError:
+        raise BundleError(f"the checkpoint {path} is not UTF-8 text") from None

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from domain.catalogue import ACCESS_PURPOSES
+from domain.catalogue import ACCESS_PURPOSES, RECIPIENT
 from ledger import transparency
 from ledger.bundle import BundleError
 from ledger.cosignature import WitnessKey
@@ -31,6 +31,7 @@ from tools.console import (
     emit,
     err,
     fail,
+    held_checkpoint,
     out,
     printable,
     progress_bar,
@@ -91,7 +92,7 @@ def checkpoint(
     cosignatures of the witnesses (CMPP_WITNESSES), each asked to cosign it first."""
     with system() as ledger:
         if start_record is not None:
-            held = _held_checkpoint(start_record)
+            held = held_checkpoint(start_record)
             started = ledger.log.start_record(held)
             err.print(f"the signer's record starts from the checkpoint of {started} entries")
         results = ledger.cosign()
@@ -203,7 +204,8 @@ def prove_entry(
 def export_bundle_command(
     out_dir: Annotated[Path, typer.Argument(metavar="OUT")],
     recipient: Annotated[
-        str, typer.Option(help="Who receives it: an organisation or person id (recorded).")
+        str,
+        typer.Option(help="Who receives it: an org:… or user:… id (recorded; never a name)."),
     ],
     purpose: Annotated[
         str, typer.Option(help=f"Why, one of: {', '.join(ACCESS_PURPOSES)} (recorded).")
@@ -213,6 +215,8 @@ def export_bundle_command(
     in the log as exported (`cmpp disclosures`) before it appears."""
     if purpose not in ACCESS_PURPOSES:
         raise fail(f"--purpose must be one of: {', '.join(ACCESS_PURPOSES)}")
+    if not RECIPIENT.accepts(recipient):  # it is written to the log: never a name
+        raise fail(f"--recipient must be {RECIPIENT.name}")
     with (
         system() as ledger,
         terminated_as_exit(),
@@ -270,7 +274,7 @@ def verify(  # noqa: PLR0917 (a command's parameters are its options)
         if trusted_root_key is not None and not trusted_root_key.strip():
             raise BundleError("--trusted-root-key is empty: give the root key id you trust")
         key = None if trusted_key is None else VerifierKey.parse(trusted_key)
-        held = [_held_checkpoint(path) for path in checkpoint or []]
+        held = [held_checkpoint(path) for path in checkpoint or []]
         witness_keys = [WitnessKey.parse(text) for text in witness_key or []]
         report = ledger.verify(
             bundle,
@@ -283,13 +287,6 @@ def verify(  # noqa: PLR0917 (a command's parameters are its options)
     # A finding may quote what a bundle holds: shown, never acted on by the terminal.
     emit(report.to_json(), as_json, lambda: out.print("\n".join(map(printable, report.lines()))))
     raise typer.Exit(0 if report.ok else 1)
-
-
-def _held_checkpoint(path: Path) -> str:
-    try:
-        return read_input(path, "the checkpoint").decode("utf-8")
-    except UnicodeDecodeError:
-        raise BundleError(f"the checkpoint {path} is not UTF-8 text") from None
 
 
 @commands.command("verify-entry")

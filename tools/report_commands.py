@@ -29,6 +29,7 @@ from projections.verified import UNVERIFIED, LogNotVerifiedError, verified_repor
 from tools.console import (
     JsonOpt,
     emit,
+    held_checkpoint,
     out,
     printable,
     progress_bar,
@@ -254,16 +255,25 @@ def oversight_command(
 
 class BundleReport(StrEnum):
     balances = "balances"
+    sf425 = "sf425"
     oversight = "oversight"
 
 
 @commands.command("report")
 def report_command(  # noqa: PLR0917 (a command's parameters are its options)
-    name: Annotated[BundleReport, typer.Argument(help="The report: balances or oversight.")],
+    name: Annotated[BundleReport, typer.Argument(help="The report: balances, sf425 or oversight.")],
     bundle: Annotated[Path, typer.Option(help="The audit bundle to answer from (verified first).")],
     trusted_key: Annotated[
         str | None, typer.Option(help="The log's verifier key you trust (origin+hash+key).")
     ] = None,
+    trusted_root_key: Annotated[str | None, typer.Option(help="The root key id you trust.")] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="A checkpoint you hold; repeatable (as cmpp verify)."),
+    ] = None,
+    suppressed: Annotated[
+        bool, typer.Option("--suppressed", help="Oversight as it may leave the oversight role.")
+    ] = False,
     as_of: AsOfOpt = None,
     at_seq: AtSeqOpt = None,
     as_json: JsonOpt = False,
@@ -274,16 +284,28 @@ def report_command(  # noqa: PLR0917 (a command's parameters are its options)
     try:
         with (
             user_errors(),
-            bundle_reports(bundle, progress_bar, trusted_key=key) as (reports, basis),
+            bundle_reports(
+                bundle,
+                progress_bar,
+                trusted_key=key,
+                trusted_root_key=trusted_root_key,
+                held_checkpoints=[held_checkpoint(path) for path in checkpoint or []],
+            ) as (reports, basis),
         ):
-            if name is BundleReport.balances:
-                result = reports.balances(as_of=as_of, at_seq=at_seq)
+            if name is BundleReport.oversight:
+                result = reports.oversight(as_of=as_of, at_seq=at_seq, suppress=suppressed)
             else:
-                result = reports.oversight(as_of=as_of, at_seq=at_seq)
+                result = reports.balances(as_of=as_of, at_seq=at_seq)
+                if name is BundleReport.sf425:
+                    result = balances.sf425(result)
     except LogNotVerifiedError as exc:
         _refuse(exc, as_json)
         raise typer.Exit(1) from None
-    result["basis"] = {**basis.to_json(), "source": f"a rebuild from the verified bundle {bundle}"}
+    said = basis.to_json()
+    said["source"] = f"a rebuild from the verified bundle {bundle}"
+    if key is None:  # as `cmpp verify` says it
+        said["statement"] += "; the log key was taken from entry 0 (pass --trusted-key to pin it)"
+    result["basis"] = said
 
     def show() -> None:
         if name is BundleReport.balances:
