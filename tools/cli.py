@@ -11,6 +11,7 @@ from tools import (
     ledger_commands,
     people_commands,
     projection_commands,
+    release_commands,
     report_commands,
     server_commands,
     vault_commands,
@@ -22,6 +23,7 @@ app = typer.Typer(cls=Commands, no_args_is_help=True, add_completion=False, help
 app.add_typer(ledger_commands.commands)
 app.add_typer(report_commands.commands)
 app.add_typer(server_commands.commands)
+app.add_typer(release_commands.commands)
 app.add_typer(ledger_commands.prove, name="prove")
 app.add_typer(ledger_commands.export, name="export")
 app.add_typer(key_commands.keys, name="keys")
