@@ -24,7 +24,7 @@ from ledger.entry import format_instant
 from ledger.export import ExportError
 from ledger.hashing import b64encode
 from ledger.note import Checkpoint
-from projections import foia_money
+from projections import foia_money, foia_statistics
 from projections.audit import record_export
 from projections.system import System
 
@@ -35,6 +35,7 @@ ENTRIES = "entries.jsonl"
 PROOFS = "proofs.jsonl"
 WITHHOLDING = "withholding.csv"
 README = "README.md"
+PROGRAM_TOTALS = "program_totals.csv"
 
 # What is withheld, by class of record: (class, exemption, what it is, the log's types
 # whose entries it counts, or None for the count given apart).
@@ -173,7 +174,26 @@ def _write(
     (into / CHECKPOINT).write_text(note)
     for name, rows in tables.items():
         (into / "money" / f"{name}.csv").write_text(foia_money.csv_text(rows))
-    (into / WITHHOLDING).write_text(foia_money.csv_text(_withholding(system, as_of_seq)))
+    system.reports.cut(at_seq=as_of_seq)  # the case projections, up to the entry
+    counted = foia_statistics.statistics(system.reports.db, as_of_seq)
+    (into / "statistics").mkdir()
+    for table in counted.tables:
+        rows = foia_statistics.table_rows(table)
+        (into / "statistics" / foia_statistics.file_name(table)).write_text(
+            foia_money.csv_text(rows)
+        )
+    (into / "statistics" / PROGRAM_TOTALS).write_text(foia_money.csv_text(counted.program_rows()))
+    withheld = _withholding(system, as_of_seq)
+    withheld.append(
+        [
+            "small counts",
+            "(b)(6)",
+            "cells of the statistics from 1 to 10, and the cells hidden with them so that "
+            "none can be worked out from the published totals",
+            str(counted.hidden_cells),
+        ]
+    )
+    (into / WITHHOLDING).write_text(foia_money.csv_text(withheld))
     (into / README).write_text(_readme(system, as_of_seq, tree_size))
     return {
         str(path.relative_to(into)): hashlib.sha256(path.read_bytes()).hexdigest()
@@ -219,6 +239,15 @@ From the ledger of the Alternatives to Detention Case Management Pilot Program
 
 An expenditure's entry names no service and no participant: `services_sha256`
 commits to the services it paid for, which are withheld.
+
+- `statistics/*.csv`: case statistics, only as counts by grantee and calendar quarter
+  (participants enrolled, consents given and withdrawn, services of each type,
+  referrals, complaints, cases closed), each with its totals. A count from 1 to 10 is
+  shown as `suppressed`, and so are as many other cells as it takes that no
+  suppressed cell can be worked out from the published ones to within 10.
+  `statistics/program_totals.csv`: services for mental health and trafficking
+  screening, screenings, and complaints that name no participant, only as totals for
+  the whole program, suppressed the same way.
 
 ## What is withheld, and why
 

@@ -1,58 +1,27 @@
 """Suppression that holds: an attacker solving a released table as a linear program
 cannot narrow any hidden cell below a range of 10.
 
-The attacker here is written apart from projections.suppression: every cell of the
-released grid (margins included) is a variable, a published one fixed at its value, a
-hidden one free from its lower bound up; every row and every column of the table, with
-its total, is an equation. For each hidden cell it finds the smallest and largest value
-the equations allow, with SciPy's HiGHS solver."""
+The attacker (tests.lp_attacker) is written apart from projections.suppression: every
+cell of the released grid (margins included) is a variable, a published one fixed at
+its value, a hidden one free from its lower bound up; every row and every column of the
+table, with its total, is an equation."""
 
 from __future__ import annotations
 
 import copy
 import math
 
-import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
-from projections.suppression import MIN_WIDTH, SMALL, TOTAL, Table, protect
+from projections.suppression import MIN_WIDTH, SMALL, Table, protect
+from tests.lp_attacker import feasible_ranges
 
 Cell = tuple[str, str]
 
 
 def attack(table: Table, floor: int) -> dict[Cell, tuple[float, float]]:
-    """Each hidden cell's feasible range, from the released grid alone; hidden cells are
-    taken to be at least `floor` (1: the attacker knows zeros are published)."""
-    shown = table.shown()
-    cells = sorted(shown)
-    at = {cell: n for n, cell in enumerate(cells)}
-    rows, columns = table.rows, table.columns
-    equations = []
-    for r in [*rows, TOTAL]:
-        equations.append(([(r, c) for c in columns], (r, TOTAL)))
-    for c in [*columns, TOTAL]:
-        equations.append(([(r, c) for r in rows], (TOTAL, c)))
-    a_eq = np.zeros((len(equations), len(cells)))
-    for n, (parts, whole) in enumerate(equations):
-        for part in parts:
-            a_eq[n, at[part]] += 1
-        a_eq[n, at[whole]] -= 1
-    bounds = [(v, v) if v is not None else (floor, None) for v in (shown[c] for c in cells)]
-    found = {}
-    for cell, value in shown.items():
-        if value is not None:
-            continue
-        extremes = []
-        for sense in (1, -1):
-            objective = np.zeros(len(cells))
-            objective[at[cell]] = sense
-            result = linprog(objective, A_eq=a_eq, b_eq=np.zeros(len(equations)), bounds=bounds)
-            assert result.status in (0, 3), result.message  # the true figures are feasible
-            extremes.append(math.inf if result.status == 3 else sense * result.fun)
-        found[cell] = (extremes[0], extremes[1])
-    return found
+    return feasible_ranges(table.shown(), table.rows, table.columns, floor)
 
 
 def _table(grid: list[list[int]]) -> Table:
