@@ -12,7 +12,18 @@ from api import problems
 from api.access_log import AccessLog
 from api.body_limit import BodyLimit
 from api.dashboard import site as dashboard
-from api.routes import cases, disclosures, funds, health, keys, log, people, prepared, reports
+from api.routes import (
+    cases,
+    disclosures,
+    funds,
+    health,
+    keys,
+    log,
+    people,
+    prepared,
+    releases,
+    reports,
+)
 from api.services import Services
 from projections.settings import Settings
 
@@ -45,7 +56,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     problems.document(app)
     app.add_middleware(AccessLog)
     app.add_middleware(BodyLimit)  # outermost: before anything reads a body
-    for module in (health, people, keys, funds, cases, reports, disclosures, log, prepared):
+    for module in (
+        health,
+        people,
+        keys,
+        funds,
+        cases,
+        reports,
+        disclosures,
+        log,
+        releases,
+        prepared,
+    ):
         app.include_router(module.router)
     dashboard.install(app)
     return app

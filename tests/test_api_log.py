@@ -277,11 +277,15 @@ def test_the_inspector_downloads_a_bundle_that_verifies(
     scratch = tmp_path / "server-tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    size = pilot.system.app.store.head().size  # the log the bundle holds
     got = pilot.get("oig", "/v1/bundle")
     assert got.status_code == 200, got.text
-    size = pilot.system.app.store.head().size
     assert got.headers["content-type"] == "application/gzip"
     assert got.headers[AS_OF] == str(size - 1)
+    # Recorded as exported, in the entry after the last it holds (or after the system
+    # key's registration, made for the first record).
+    assert int(got.headers["CMPP-Export-Seq"]) in (size, size + 1)
+    assert pilot.system.app.store.head().size == int(got.headers["CMPP-Export-Seq"]) + 1
     assert f'filename="cmpp-bundle-{size}.tar.gz"' in got.headers["content-disposition"]
     assert list(scratch.iterdir()) == []
     archive = tmp_path / "bundle.tar.gz"

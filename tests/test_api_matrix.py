@@ -98,6 +98,7 @@ money entry                   200  200  200    404   200  200     200     401
 case entry                    404  404  200    404   200  200     404     401
 audit bundle                  403  403  403    403   403  200     403     401
 disclosures                   403  403  403    403   200  200     403     401
+foia release                  200  200  200    200   200  200     200     401
 prepare payment               403  201  403    403   403  403     403     401
 prepare spending              403  403  201    404   403  403     403     401
 submit payment                404  201  404    404   404  404     404     401
@@ -771,6 +772,14 @@ ROUTES: dict[str, Route] = {
     # DESIGN.md section 7: every export records audit.ExportGenerated before it leaves.
     "audit bundle": Route("GET", "/v1/bundle", writes=True, seq_header="CMPP-Export-Seq"),
     "disclosures": Route("GET", "/v1/disclosures"),
+    # DESIGN.md section 7: a FOIA release is recorded before it leaves; anyone may ask.
+    "foia release": Route(
+        "GET",
+        "/v1/foia-release",
+        lambda w, _c, _n: Ask(params={"request": "FOIA-2026-0001"}),
+        writes=True,
+        seq_header="CMPP-Export-Seq",
+    ),
     # -- client custody: prepare, sign, submit
     "prepare payment": Route(
         "POST",

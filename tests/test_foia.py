@@ -9,7 +9,9 @@ requester checks it with the log's key alone, and every edit is caught."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,11 @@ from typer.testing import CliRunner, Result
 
 from domain import catalogue as c
 from ledger.entry import read_event
+from ledger.note import VerifierKey
 from projections.foia_money import MONEY_FILES
+from projections.foia_verify import verify_release
 from projections.system import System
+from tests.api_support import fund, program
 from tests.cli_support import cli_env, fast_settings
 from tools import console
 from tools.cli import app
@@ -150,3 +155,25 @@ def test_a_release_is_refused_without_a_request_number_and_leaves_nothing(
     assert _json(invoke(env, "disclosures", "--json"))["exports"] == 0
     missing = invoke(env, "verify-foia", str(tmp_path / "nowhere"), "--trusted-key", _vkey)
     assert missing.exit_code == 2
+
+
+def test_the_public_downloads_a_release_that_checks_and_is_recorded(tmp_path: Path) -> None:
+    with program(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path / "data") as p:
+        fund(p)
+        answer = p.client.get(
+            "/v1/foia-release", params={"request": REQUEST}, headers=p.headers("public")
+        )
+        assert answer.status_code == 200, answer.text
+        seq = int(answer.headers["CMPP-Export-Seq"])
+        with tarfile.open(fileobj=io.BytesIO(answer.content), mode="r:gz") as tar:
+            tar.extractall(tmp_path / "got", filter="data")
+        [release] = (tmp_path / "got").iterdir()
+        key = VerifierKey.parse(str(p.system.app.log_verifier_key))
+        assert verify_release(release, key) == []
+        [row] = p.get("crcl", "/v1/disclosures").json()["rows"]
+        assert (row["seq"], row["kind"], row["recipient"]) == (seq, "foia", REQUEST)
+        bad = p.client.get(
+            "/v1/foia-release", params={"request": "Jane Doe"}, headers=p.headers("public")
+        )
+        assert bad.status_code == 422
+        assert p.get("crcl", "/v1/disclosures").json()["exports"] == 1

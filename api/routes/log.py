@@ -9,12 +9,9 @@ picked. Every answer names, in `CMPP-As-Of-Seq`, the last seq it covers.
 from __future__ import annotations
 
 import json
-import os
-import tarfile
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
@@ -23,6 +20,8 @@ from pydantic import BaseModel, Field
 
 from api.auth import LedgerDep, PrincipalDep, allow, principal
 from api.problems import ProblemError
+from api.routes import archives
+from api.routes.archives import EXPORT_SEQ, sent_as_archive
 from api.services import Services
 from domain.catalogue import ACCESS_PURPOSES
 from ledger import merkle, transparency
@@ -45,8 +44,6 @@ AS_OF = "CMPP-As-Of-Seq"
 AS_OF_HEADER = {
     AS_OF: {"description": "The last seq this answer covers.", "schema": {"type": "integer"}}
 }
-BUNDLE_MEDIA_TYPE = "application/gzip"
-CHUNK = 1 << 20  # bytes of the bundle's archive sent at a time
 SignedIn = [Depends(principal)]
 # Seqs and sizes are bounded by what a store holds (MAX_TREE_SIZE): a larger number would
 # overflow its queries rather than be refused.
@@ -311,19 +308,6 @@ def entry_with_proof(
 # -- the audit bundle -----------------------------------------------------------------
 
 
-def _owned_by_no_one(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    # The server's user and group names are no business of the download's.
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
-def _chunks(archive: BinaryIO) -> Iterator[bytes]:
-    with archive:
-        while chunk := archive.read(CHUNK):
-            yield chunk
-
-
 @router.get(
     "/bundle",
     response_class=StreamingResponse,
@@ -333,7 +317,7 @@ def _chunks(archive: BinaryIO) -> Iterator[bytes]:
             "description": "The audit bundle (LEDGER_FORMAT.md section 7) as a gzipped tar "
             "of one directory, cmpp-bundle-<size>/: unpack it and run "
             "`cmpp verify --bundle DIR --trusted-key KEY`.",
-            "content": {BUNDLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            **archives.DOCUMENTED,
             "headers": AS_OF_HEADER,
         }
     },
@@ -361,8 +345,11 @@ def audit_bundle(
                 log=_signer(ledger),
             )
             name = f"cmpp-bundle-{manifest['size']}"
-            with tarfile.open(work / f"{name}.tar.gz", "w:gz") as tar:
-                tar.add(work / "bundle", arcname=name, filter=_owned_by_no_one)
+            seqs = {
+                AS_OF: str(manifest["size"] - 1),
+                EXPORT_SEQ: str(manifest["export_seq"]),
+            }
+            return sent_as_archive(work / "bundle", name, seqs)
         except ProofRequestError:  # only without the log key: the log grew past its checkpoint
             raise ProblemError(
                 503,
@@ -374,13 +361,3 @@ def audit_bundle(
             raise ProblemError(
                 503, "bundle-not-written", "the server could not write the bundle: retry later"
             ) from None
-        archive = (work / f"{name}.tar.gz").open("rb")
-    # The directory is gone already: the open file keeps the archive until it is sent (or
-    # the response is dropped), so nothing is left behind however the download ends.
-    headers = {
-        "Content-Disposition": f'attachment; filename="{name}.tar.gz"',
-        "Content-Length": str(os.fstat(archive.fileno()).st_size),
-        AS_OF: str(manifest["size"] - 1),
-        "CMPP-Export-Seq": str(manifest["export_seq"]),
-    }
-    return StreamingResponse(_chunks(archive), media_type=BUNDLE_MEDIA_TYPE, headers=headers)
