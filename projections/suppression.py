@@ -26,6 +26,8 @@ from itertools import product
 import numpy as np
 from scipy.optimize import linprog
 
+from ledger.errors import UserError
+
 SMALL = 10  # counts from 1 to SMALL are hidden
 MIN_WIDTH = 10  # each hidden cell's feasible range: at least this wide
 TOTAL = "total"  # the label of a table's total row and total column
@@ -35,8 +37,11 @@ SLACK = 1e-6  # the solver's arithmetic is floating point: a width of 9.9999999 
 Cell = tuple[str, str]  # (row, column); either may be TOTAL
 
 
-class SuppressionError(RuntimeError):
-    """The linear program failed: a table's figures do not add up."""
+class SuppressionError(UserError, RuntimeError):
+    """The linear program failed (a table's figures do not add up, or the solver gave
+    up): the release is not written."""
+
+    rule = "suppression-failed"
 
 
 @dataclass

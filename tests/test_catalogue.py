@@ -85,6 +85,7 @@ EXAMPLE: dict[Kind, Any] = {
     IDS: ["a", "b"],
     SHA256: "ab" * 32,
     OBJECT: {"k": "v"},
+    c.RECIPIENT: "org:dhs-oig",
 }
 WRONG: dict[Kind, list[Any]] = {
     ID: ["", "  ", 7, None, ["x"]],
@@ -96,6 +97,7 @@ WRONG: dict[Kind, list[Any]] = {
     IDS: ["a", [1], [""], None],
     SHA256: ["AB" * 32, "ab" * 31, 5, None],
     OBJECT: [[], "x", None],
+    c.RECIPIENT: ["Jane Doe", "", "org:", "user:Jane", "FOIA-26-1", 7, None, ["org:x"]],
 }
 
 
