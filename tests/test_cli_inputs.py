@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from projections.db import ProjectionDB
-from tests.cli_support import cli_env, fast_settings
+from tests.cli_support import BUNDLE_TO_OIG, cli_env, fast_settings
 from tools import console
 from tools.cli import app
 
@@ -51,6 +51,8 @@ FINDINGS = {
     ("balances",),
     ("replay",),
     ("projections", "check"),
+    ("report",),  # a bundle that does not verify answers no figure
+    ("verify-foia",),
 }
 HEADER = "payment_ref,paid_on,amount_cents,payee"
 UNWRITABLE = Path("/proc/cmpp-no-such-place")  # under /proc nothing can be made, even by root
@@ -159,12 +161,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         assert (
             invoke(
                 env,
-                "export",
-                "bundle",
-                "--recipient",
-                "org:dhs-oig",
-                "--purpose",
-                "audit",
+                *BUNDLE_TO_OIG,
                 str(home / "bundle"),
             ).exit_code
             == 0
@@ -504,7 +501,7 @@ def _left_in(place: Path) -> list[str]:
     "command",
     [
         ("prove", "entry", "3"),
-        ("export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit"),
+        BUNDLE_TO_OIG,
     ],
 )
 def test_writing_where_it_cannot_says_why_and_leaves_nothing(
@@ -540,12 +537,7 @@ def test_a_failed_export_leaves_nothing_and_says_what_could_not_be_written(
     out = place / "new" / "bundle"
     result = run(
         demo,
-        "export",
-        "bundle",
-        "--recipient",
-        "org:dhs-oig",
-        "--purpose",
-        "audit",
+        *BUNDLE_TO_OIG,
         str(out),
         code=2,
     )
@@ -558,12 +550,7 @@ def test_a_terminated_export_leaves_nothing(demo: Demo, monkeypatch: pytest.Monk
     place, handler = demo.place(), signal.getsignal(signal.SIGTERM)
     result = invoke(
         demo.env,
-        "export",
-        "bundle",
-        "--recipient",
-        "org:dhs-oig",
-        "--purpose",
-        "audit",
+        *BUNDLE_TO_OIG,
         str(place / "bundle"),
     )
     assert result.exit_code == 128 + signal.SIGTERM and _left_in(place) == []
@@ -578,12 +565,7 @@ def test_what_a_killed_export_left_is_removed_by_the_next(demo: Demo) -> None:
     (abandoned / "checkpoints").mkdir(parents=True)
     run(
         demo,
-        "export",
-        "bundle",
-        "--recipient",
-        "org:dhs-oig",
-        "--purpose",
-        "audit",
+        *BUNDLE_TO_OIG,
         str(place / "bundle"),
         code=0,
     )

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ledger.note import VerifierKey
-from projections.foia import export_foia
+from projections.foia import MANIFEST, export_foia
 from projections.foia_verify import verify_release
 from projections.releases import OPERATOR
 from tools.console import JsonOpt, fail, out, printable, progress_bar, system, user_errors
@@ -58,6 +58,8 @@ def verify_foia_command(
         key = VerifierKey.parse(trusted_key)
     if not release.is_dir():
         raise fail(f"{release} is not a directory")
+    if not (release / MANIFEST).is_file():
+        raise fail(f"{release} is not a FOIA release: it has no {MANIFEST}")
     problems = verify_release(release, key)
     if as_json:
         sys.stdout.write(

@@ -319,7 +319,9 @@ def report_command(  # noqa: PLR0917 (a command's parameters are its options)
 
 @commands.command("disclosures")
 def disclosures_command(
-    page: Annotated[int, typer.Option(min=1, help="Page (50 exports a page, newest first).")] = 1,
+    page: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Page (50 exports a page, newest first).")
+    ] = 1,
     as_of: AsOfOpt = None,
     at_seq: AtSeqOpt = None,
     as_json: JsonOpt = False,
