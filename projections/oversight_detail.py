@@ -55,61 +55,38 @@ def _cell(n: int, suppress: bool) -> int | str:
 def accesses(db: ProjectionDB, *, at_seq: int | None = None, page: int = 1) -> dict[str, Any]:
     """Reads of protected records, newest first: the entry recording each, when, who
     read, why, how many participants and which fields."""
-    limit = _limit(at_seq)
-    total = int(db.query("SELECT COUNT(*) AS n FROM ov_accesses WHERE seq < ?", (limit,))[0]["n"])
-    page = max(page, 1)
-    rows = db.query(
-        "SELECT a.seq, l.at, a.actor, a.purpose, a.participants, a.fields FROM ov_accesses a"
-        " JOIN log_index l ON l.seq = a.seq WHERE a.seq < ? ORDER BY a.seq DESC"
-        " LIMIT ? OFFSET ?",
-        (limit, ACCESS_PAGE, (page - 1) * ACCESS_PAGE),
-    )
-    return {
-        "as_of_seq": at_seq,
-        "accesses": total,
-        "page": page,
-        "pages": max(1, -(-total // ACCESS_PAGE)),
-        "rows": [
-            {
-                "seq": int(r["seq"]),
-                "at": r["at"],
-                "actor": r["actor"],
-                "purpose": r["purpose"],
-                "participants": int(r["participants"]),
-                "fields": r["fields"],
-            }
-            for r in rows
-        ],
-    }
+    found = _newest_first(db, "ov_accesses", "actor, purpose, participants, fields", at_seq, page)
+    for row in found["rows"]:
+        row["participants"] = int(row["participants"])
+    return {"as_of_seq": at_seq, "accesses": found.pop("total"), **found}
 
 
 def disclosures(db: ProjectionDB, *, at_seq: int | None = None, page: int = 1) -> dict[str, Any]:
     """The accounting of disclosures: every export recorded, newest first (the entry
     recording it, when, what kind, to whom, why, made how, the SHA-256 of what left)."""
-    limit = _limit(at_seq)
-    total = int(db.query("SELECT COUNT(*) AS n FROM ov_exports WHERE seq < ?", (limit,))[0]["n"])
-    page = max(page, 1)
+    columns = "kind, recipient, purpose, parameters, sha256"
+    found = _newest_first(db, "ov_exports", columns, at_seq, page)
+    for row in found["rows"]:
+        row["parameters"] = json.loads(row["parameters"])
+    return {"as_of_seq": at_seq, "exports": found.pop("total"), **found}
+
+
+def _newest_first(
+    db: ProjectionDB, table: str, columns: str, at_seq: int | None, page: int
+) -> dict[str, Any]:
+    """One page of a table of audit records (keyed by seq), newest first, each with the
+    instant of its entry; and how many there are, and pages."""
+    limit, page = _limit(at_seq), max(page, 1)
+    counted = db.query(f"SELECT COUNT(*) AS n FROM {table} WHERE seq < ?", (limit,))  # noqa: S608
+    total = int(counted[0]["n"])
     rows = db.query(
-        "SELECT e.seq, l.at, e.kind, e.recipient, e.purpose, e.parameters, e.sha256"
-        " FROM ov_exports e JOIN log_index l ON l.seq = e.seq WHERE e.seq < ?"
-        " ORDER BY e.seq DESC LIMIT ? OFFSET ?",
+        f"SELECT r.seq, l.at, {columns} FROM {table} r JOIN log_index l ON l.seq = r.seq"  # noqa: S608
+        " WHERE r.seq < ? ORDER BY r.seq DESC LIMIT ? OFFSET ?",
         (limit, ACCESS_PAGE, (page - 1) * ACCESS_PAGE),
     )
     return {
-        "as_of_seq": at_seq,
-        "exports": total,
+        "total": total,
         "page": page,
         "pages": max(1, -(-total // ACCESS_PAGE)),
-        "rows": [
-            {
-                "seq": int(r["seq"]),
-                "at": r["at"],
-                "kind": r["kind"],
-                "recipient": r["recipient"],
-                "purpose": r["purpose"],
-                "parameters": json.loads(r["parameters"]),
-                "sha256": r["sha256"],
-            }
-            for r in rows
-        ],
+        "rows": [{**r, "seq": int(r["seq"])} for r in rows],
     }

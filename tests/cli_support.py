@@ -33,3 +33,7 @@ def fast_settings(**overrides: Any) -> Settings:
         value = getattr(read, secret)
         values[secret] = None if value is None else value.get_secret_value()
     return throwaway_settings(read.url, read.data_dir, **values)
+
+
+# `cmpp export bundle`, to the inspector general, for an audit (each export is recorded).
+BUNDLE_TO_OIG = ("export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit")

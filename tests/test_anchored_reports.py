@@ -22,11 +22,9 @@ from projections import anchors
 from projections import reports as reports_module
 from projections.system import System
 from tests.api_support import fund, program
-from tests.cli_support import cli_env, fast_settings
+from tests.cli_support import BUNDLE_TO_OIG, cli_env, fast_settings
 from tools import console
 from tools.cli import app
-
-TO_OIG = ("export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit")
 
 
 def invoke(env: dict[str, str], *args: str) -> Result:
@@ -79,7 +77,7 @@ def test_a_bundle_gives_the_live_reports_digest_and_a_bad_bundle_no_figure(
     for args in (["demo", "--participants", "12", "--seed", "6"], ["checkpoint"]):
         assert invoke(env, *args).exit_code == 0
     bundle = tmp_path / "bundle"
-    assert invoke(env, *TO_OIG, str(bundle)).exit_code == 0
+    assert invoke(env, *BUNDLE_TO_OIG, str(bundle)).exit_code == 0
     size = json.loads((bundle / "manifest.json").read_text())["size"]
     bundled_checkpoints = {
         int(p.stem): p.read_text() for p in (bundle / "checkpoints").glob("*.txt")

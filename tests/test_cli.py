@@ -17,6 +17,7 @@ import pytest
 
 from ledger import merkle
 from ledger.note import Checkpoint, VerifierKey
+from tests.cli_support import BUNDLE_TO_OIG
 from tests.live_server import free_port
 
 CMPP = str(Path(sys.executable).parent / "cmpp")
@@ -98,12 +99,7 @@ def test_init_prove_export_verify_round_trip(database_url: str, tmp_path: Path) 
     _no_traceback(bad)
 
     exported = cmpp(
-        "export",
-        "bundle",
-        "--recipient",
-        "org:dhs-oig",
-        "--purpose",
-        "audit",
+        *BUNDLE_TO_OIG,
         str(tmp_path / "bundle"),
         cwd=tmp_path,
         url=url,
@@ -125,12 +121,7 @@ def test_init_prove_export_verify_round_trip(database_url: str, tmp_path: Path) 
     assert live.returncode == 0 and json.loads(live.stdout)["verified"]
 
     exists = cmpp(
-        "export",
-        "bundle",
-        "--recipient",
-        "org:dhs-oig",
-        "--purpose",
-        "audit",
+        *BUNDLE_TO_OIG,
         str(tmp_path / "bundle"),
         cwd=tmp_path,
         url=url,

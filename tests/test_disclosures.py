@@ -18,12 +18,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.api_support import program
-from tests.cli_support import cli_env, fast_settings
+from tests.cli_support import BUNDLE_TO_OIG, cli_env, fast_settings
 from tests.dashboard_support import sign_in
 from tools import console
 from tools.cli import app
-
-TO_OIG = ("export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit")
 
 
 def invoke(env: dict[str, str], *args: str) -> Result:
@@ -45,7 +43,7 @@ def test_a_bundle_taken_at_the_command_line_is_recorded_before_it_appears(
     assert none["exports"] == 0 and none["rows"] == []
 
     bundle = tmp_path / "bundle"
-    exported = invoke(env, *TO_OIG, str(bundle))
+    exported = invoke(env, *BUNDLE_TO_OIG, str(bundle))
     assert exported.exit_code == 0, exported.output
     manifest = json.loads((bundle / "manifest.json").read_text())
     listed = json.loads(invoke(env, "disclosures", "--json").stdout)

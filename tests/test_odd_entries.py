@@ -20,7 +20,7 @@ from ledger import canonical
 from ledger.export import export_bundle
 from ledger.replay import AlteredLogError
 from projections.db import ProjectionDB
-from tests.cli_support import cli_env, fast_settings
+from tests.cli_support import BUNDLE_TO_OIG, cli_env, fast_settings
 from tests.helpers import RawDatabase
 from tests.pilot import open_pilot
 from tools import console
@@ -129,11 +129,7 @@ def test_an_odd_state_is_a_finding_or_one_line_everywhere(
     # An export is recorded before it leaves, and a writer refuses this log: no bundle
     # leaves by the command line, and it says why.
     bundle = tmp_path / "bundle"
-    line = one_line(
-        invoke(
-            env, "export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit", str(bundle)
-        )
-    )
+    line = one_line(invoke(env, *BUNDLE_TO_OIG, str(bundle)))
     assert "altered" in line and f"entry {SEQ} " in line and not bundle.exists()
     # An offline auditor with a bundle of it (written by the library, unrecorded, as the
     # database's own copy would be): the same finding.
@@ -177,12 +173,7 @@ def test_an_odd_entry_0_is_one_line_for_writers_projections_and_exports(
     line = one_line(
         invoke(
             env,
-            "export",
-            "bundle",
-            "--recipient",
-            "org:dhs-oig",
-            "--purpose",
-            "audit",
+            *BUNDLE_TO_OIG,
             str(tmp_path / "bundle"),
         )
     )

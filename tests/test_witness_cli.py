@@ -22,7 +22,7 @@ from typer.testing import CliRunner, Result
 from ledger.cosignature import WitnessKey, cosignatures_by
 from ledger.witness import SIZE_TYPE, Witness
 from ledger.witness_client import CosignError, WitnessAddress, cosign, parse_witnesses, redact
-from tests.cli_support import cli_env, fast_settings
+from tests.cli_support import BUNDLE_TO_OIG, cli_env, fast_settings
 from tests.helpers import open_ledger
 from tools import console
 from tools.cli import app
@@ -120,7 +120,7 @@ def test_the_ledger_is_cosigned_over_http_and_verified_with_the_witness_key(
 
     # A bundle carries the cosignatures in checkpoint.txt, listed in its manifest: those
     # that verify with the configured witnesses' keys (CMPP_WITNESSES; none without).
-    to_oig = ("export", "bundle", "--recipient", "org:dhs-oig", "--purpose", "audit")
+    to_oig = BUNDLE_TO_OIG
     exported = invoke(cosigning, *to_oig, str(tmp_path / "bundle"))
     _recorded_but_not_cosigned(exported)
     bundled = ("verify", "--bundle", str(tmp_path / "bundle"), "--witness-key", wkey, "--json")
@@ -128,12 +128,7 @@ def test_the_ledger_is_cosigned_over_http_and_verified_with_the_witness_key(
     assert (
         invoke(
             env,
-            "export",
-            "bundle",
-            "--recipient",
-            "org:dhs-oig",
-            "--purpose",
-            "audit",
+            *BUNDLE_TO_OIG,
             str(tmp_path / "bare"),
         ).exit_code
         == 0
