@@ -16,7 +16,7 @@ from typing import Any
 
 from domain import catalogue as c
 from domain.consents import EXPIRED, IN_FORCE, WITHDRAWN
-from projections import consents
+from projections import consents, oversight_suppression
 from projections.db import ProjectionDB
 from projections.oversight_tally import DIMENSIONS, median, tally_at
 
@@ -339,13 +339,13 @@ def report(
     limit = (at_seq + 1) if at_seq is not None else 2**62
     tally = tally_at(db, limit)
 
-    def cell(n: int) -> int | str:
-        return "<11" if suppress and 0 < n < SMALL_CELL else n
+    def cell(n: int) -> int:
+        return n  # outside oversight, hidden below with their complements
 
-    def listed(count: int, sql: str) -> list[dict[str, Any]] | str:
-        # Outside oversight, case-level rows never leave: only their (suppressed) count.
+    def listed(_count: int, sql: str) -> list[dict[str, Any]] | str:
+        # Outside oversight, case-level rows never leave (the count is beside them).
         if suppress:
-            return f"{cell(count)} (details for oversight only)"
+            return "details for oversight only"
         return [
             {k: (int(v) if k == "seq" else v) for k, v in r.items()}
             for r in db.query(sql, (limit,))
@@ -369,7 +369,7 @@ def report(
         disparities[dimension] = rows
 
     findings = sum(tally.findings.values())
-    return {
+    view = {
         "as_of_seq": at_seq,
         "suppressed": suppress,
         "participants": cell(tally.participants),
@@ -428,6 +428,7 @@ def report(
             purpose: cell(n) for purpose, n in sorted(tally.accesses.items())
         },
     }
+    return oversight_suppression.suppressed(view) if suppress else view
 
 
 def _rate(part: int, whole: int, suppress: bool) -> float | str | None:

@@ -3,8 +3,8 @@ waited for their first service, as a distribution, and the log of reads of prote
 records (who, when, why, how many participants), page by page.
 
 Both are as of an entry; the wait is to each participant's first recorded service. The
-distribution follows the view's suppression rule: outside the oversight role, a bucket
-of 1 to 10 participants is shown as "<11"."""
+distribution follows the view's suppression: outside the oversight role, a bucket of 1
+to 10 participants, and as many others as it takes, is shown as "suppressed"."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from projections.db import ProjectionDB
-from projections.oversight import SMALL_CELL
+from projections.oversight_suppression import HIDDEN, protect_lists
 from projections.oversight_tally import tally_at
 
 # Days from enrolment to first service: (label, first day, last day or None).
@@ -35,21 +35,27 @@ def days_to_first_service(
     db: ProjectionDB, *, at_seq: int | None = None, suppress: bool = False
 ) -> dict[str, Any]:
     waits = tally_at(db, _limit(at_seq)).waits["service"]
-    counts = []
-    for label, low, high in BUCKETS:
-        n = sum(k for d, k in waits.items() if d >= low and (high is None or d <= high))
-        counts.append({"bucket": label, "participants": _cell(n, suppress)})
-    early = sum(k for d, k in waits.items() if d < 0)  # a service dated before enrolment
+    counts: list[int | str] = [
+        sum(k for d, k in waits.items() if d >= low and (high is None or d <= high))
+        for _label, low, high in BUCKETS
+    ]
+    early: int | str = sum(k for d, k in waits.items() if d < 0)  # dated before enrolment
+    served: int | str = sum(waits.values())
+    if suppress:  # the buckets and the early ones add up to those served
+        whole = [*counts, early]
+        total_hidden, [hide] = protect_lists([[int(n) for n in whole]], int(served))
+        whole = [HIDDEN if n in hide else v for n, v in enumerate(whole)]
+        counts, early = whole[:-1], whole[-1]
+        served = HIDDEN if total_hidden else served
     return {
         "as_of_seq": at_seq,
-        "served": _cell(sum(waits.values()), suppress),
-        "before_enrolment": _cell(early, suppress),
-        "buckets": counts,
+        "served": served,
+        "before_enrolment": early,
+        "buckets": [
+            {"bucket": label, "participants": n}
+            for (label, _low, _high), n in zip(BUCKETS, counts, strict=True)
+        ],
     }
-
-
-def _cell(n: int, suppress: bool) -> int | str:
-    return "<11" if suppress and 0 < n < SMALL_CELL else n
 
 
 def accesses(db: ProjectionDB, *, at_seq: int | None = None, page: int = 1) -> dict[str, Any]:

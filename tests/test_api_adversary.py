@@ -191,7 +191,7 @@ def test_a_grantees_oversight_view_shows_nothing_of_another_grantees_cases(
     pilot: Program,
 ) -> None:
     """Fixed: GET /v1/oversight admits grantees (suppressed view), but the suppressed
-    view still moves when another grantee records a case: the count goes from 0 to "<11",
+    view still moves when another grantee records a case: the count goes from 0 to hidden,
     a row appears per age band, gender, nationality and language of the new participant,
     a complaint category appears as a key, and the median days from enrolment to consent
     is given exactly even for one participant. With at_seq, a grantee reads each entry

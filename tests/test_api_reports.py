@@ -260,7 +260,7 @@ def test_the_oversight_view_leaves_oversight_suppressed(pilot: Program) -> None:
     for who in ("board", "cws"):
         view = pilot.get(who, "/v1/oversight")
         assert view.status_code == 200, who
-        assert view.json()["suppressed"] is True and view.json()["participants"] == "<11"
+        assert view.json()["suppressed"] is True and view.json()["participants"] == "suppressed"
     # A grantee reads no program-wide case figures: they move with another's every case.
     assert pilot.get("irc", "/v1/oversight").status_code == 403
     then = pilot.get("crcl", "/v1/oversight", at_seq=0)

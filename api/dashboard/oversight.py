@@ -31,7 +31,7 @@ UNSUPPRESSED = (OVERSIGHT, INSPECTOR)
 
 
 def _counts(values: dict[str, Any]) -> dict[str, int]:
-    """What can be drawn: every count, or nothing when any is suppressed ("<11": a chart
+    """What can be drawn: every count, or nothing when any is suppressed (a chart
     missing its bar would mislead; the table says it)."""
     if not all(isinstance(v, int) for v in values.values()):
         return {}
