@@ -126,6 +126,7 @@ def export_foia(
         }
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
         (partial / MANIFEST).write_text(text)
+        digest = hashlib.sha256(text.encode()).hexdigest()
         seq = record_export(
             system,
             kind="foia",
@@ -137,15 +138,21 @@ def export_foia(
                 "tree_size": checkpoint.size,
                 "requested_by": requested_by,
             },
-            sha256=hashlib.sha256(text.encode()).hexdigest(),
+            sha256=digest,
         )
-        if out.exists():
-            out.rmdir()
-        partial.rename(out)
+        try:
+            if out.exists():
+                out.rmdir()
+            partial.rename(out)
+        except OSError as exc:  # the record stays (append-only): it over-states, never hides
+            raise ExportError(
+                f"{out}: {exc.strerror or exc}; the release was recorded as entry {seq}, but"
+                " nothing was handed over"
+            ) from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return {**manifest, "export_seq": seq}
+    return {**manifest, "export_seq": seq, "manifest_sha256": digest}
 
 
 def _write(

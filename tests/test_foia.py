@@ -73,6 +73,10 @@ def test_a_release_holds_public_money_whole_and_checks_with_the_key_alone(
     assert made.exit_code == 0, made.output
     manifest = json.loads((release / "manifest.json").read_text())
     assert manifest["as_of_seq"] == at_seq and manifest["request"] == REQUEST
+    # It says what ties it to the log: the entry, the checkpoint, the manifest's digest.
+    digest = hashlib.sha256((release / "manifest.json").read_bytes()).hexdigest()
+    assert f"as of entry {at_seq}" in made.stdout and f"sha256:{digest}" in made.stdout
+    assert f"checkpoint {manifest['tree_size']} (root {manifest['root']})" in made.stdout
 
     # Every money entry up to the entry, whole; nothing else.
     with monkeypatch.context() as patch:

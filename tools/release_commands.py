@@ -45,6 +45,11 @@ def export_foia_command(
             f" recorded as entry {manifest['export_seq']}"
         )
     )
+    # What ties it to the signed log: the checkpoint it was cut from, and its digest.
+    out.print(
+        f"cut from checkpoint {manifest['tree_size']} (root {manifest['root']});"
+        f" manifest.json sha256:{manifest['manifest_sha256']}"
+    )
 
 
 @commands.command("verify-foia")
